@@ -1,0 +1,88 @@
+"""Queries: lists and statements from the read model, single wallets from the log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from application import results
+from application.ledger import Ledger
+from application.ports import LedgerView
+from domain.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
+from domain.ids import wallet_id
+
+PAGE_SIZE_MAX = 200
+WAIT_TIMEOUT_S = 5.0
+
+
+def encode_cursor(sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        sequence = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    if prefix != "seq" or sequence < 1:
+        raise InvalidCursorError()
+    return sequence
+
+
+class LedgerQueries:
+    """Reads for the HTTP API. A caller may pass the position a write returned, and the read
+    waits (bounded) until the view has caught up with it: read-your-writes on a projection."""
+
+    def __init__(
+        self, ledger: Ledger, view: LedgerView, wait_timeout_s: float = WAIT_TIMEOUT_S
+    ) -> None:
+        self.ledger = ledger
+        self.view = view
+        self.wait_timeout_s = wait_timeout_s
+
+    def wallets_of(
+        self, customer_id: str, min_position: int | None = None
+    ) -> results.CustomerWallets:
+        self._wait(min_position)
+        wallets = self.view.wallets_of(customer_id)
+        if not wallets:
+            raise WalletNotFoundError(f"{customer_id} has no wallet.")
+        return results.CustomerWallets(customer_id, wallets)
+
+    def statement(
+        self,
+        customer_id: str,
+        currency: str,
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> results.Statement:
+        """A page of the wallet's entries, newest first, with the running balance."""
+        before = decode_cursor(cursor) if cursor else None
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        self.ledger.get_wallet(customer_id, currency)  # raises if there is no such wallet
+        self._wait(min_position)
+        account_id = wallet_id(customer_id, currency)
+        entries = self.view.statement(account_id, before, limit + 1)
+        next_cursor = encode_cursor(entries[limit - 1].sequence) if len(entries) > limit else None
+        return results.Statement(customer_id, currency, account_id, entries[:limit], next_cursor)
+
+    def balances(self, min_position: int | None = None) -> list[results.AccountBalance]:
+        self._wait(min_position)
+        return self.view.balances()
+
+    def readiness(self, lag_max: int = 10_000) -> results.Readiness:
+        """Ready when the log can be read and the view is at most `lag_max` events behind."""
+        try:
+            log_position = self.ledger.recorder.max_notification_id()
+        except Exception as error:  # any failure to reach the store means not ready
+            return results.Readiness(False, f"unreachable: {type(error).__name__}", None, None, 0)
+        view_position = self.view.position()
+        lag = max(0, (log_position or 0) - (view_position or 0))
+        return results.Readiness(lag <= lag_max, "ok", log_position, view_position, lag)
+
+    def _wait(self, min_position: int | None) -> None:
+        if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):
+            raise ViewNotCaughtUpError(f"The view has not reached position {min_position} yet.")

@@ -1,0 +1,115 @@
+"""What use cases return: small msgspec structs, also used as HTTP response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class PostingOut(msgspec.Struct, frozen=True):
+    account_id: UUID
+    account: str
+    amount: int
+    currency: str
+    balance_after: int | None = None
+
+
+class Transaction(msgspec.Struct, frozen=True):
+    """A balanced journal transaction; amounts in minor units (+ in, - out)."""
+
+    id: UUID
+    kind: str
+    description: str
+    reference: str
+    created_at: datetime
+    postings: list[PostingOut]
+
+
+class Wallet(msgspec.Struct, frozen=True):
+    """A customer's wallet in one currency."""
+
+    id: UUID
+    customer_id: str
+    currency: str
+    balance: int
+    held: int
+    available: int
+    overdraft_limit: int
+    version: int
+    updated_at: datetime
+
+
+class CustomerWallets(msgspec.Struct, frozen=True):
+    customer_id: str
+    wallets: list[Wallet]
+
+
+class Hold(msgspec.Struct, frozen=True):
+    """A reservation of wallet money; `status` is pending, posted, voided or expired."""
+
+    id: UUID
+    wallet_id: UUID
+    customer_id: str
+    amount: int
+    currency: str
+    status: str
+    posted_amount: int
+    transaction_id: UUID | None
+    expires_at: datetime | None
+    description: str
+    created_at: datetime
+
+
+class StatementEntry(msgspec.Struct, frozen=True):
+    """One posting on a wallet with the balance it left (the running balance)."""
+
+    sequence: int
+    transaction_id: UUID
+    kind: str
+    amount: int
+    balance_after: int
+    description: str
+    posted_at: datetime
+    position: int
+
+
+class Statement(msgspec.Struct, frozen=True):
+    """A page of a wallet's entries, newest first; pass `next_cursor` for the next page."""
+
+    customer_id: str
+    currency: str
+    wallet_id: UUID
+    entries: list[StatementEntry]
+    next_cursor: str | None
+
+
+class AccountBalance(msgspec.Struct, frozen=True):
+    """A ledger account's balance as a read model holds it."""
+
+    account_id: UUID
+    account: str
+    currency: str
+    balance: int
+
+
+class Written(msgspec.Struct, Generic[T], frozen=True):
+    """A command's result, the log position it reached, and whether it was a replay."""
+
+    value: T
+    position: int | None
+    replayed: bool = False
+
+
+class Readiness(msgspec.Struct, frozen=True):
+    """Whether the service can serve: the event store answers and the views keep up."""
+
+    ready: bool
+    database: str
+    log_position: int | None
+    view_position: int | None
+    view_lag: int

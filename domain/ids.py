@@ -1,0 +1,24 @@
+"""Deterministic identifiers: the same inputs always name the same aggregate."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+# The namespace of every PayLedger uuid5; changing it would orphan every stored id.
+PAYLEDGER_NAMESPACE = UUID("6f1c3f0e-8a51-5b7e-9a53-2d4f1c0b7e10")
+
+
+def wallet_id(customer_id: str, currency: str) -> UUID:
+    """A customer holds at most one wallet per currency, so the pair names it."""
+    return uuid5(PAYLEDGER_NAMESPACE, f"wallet:{customer_id}:{currency}")
+
+
+def system_account_id(name: str, currency: str) -> UUID:
+    """System accounts (external funding, gateway clearing...) exist once per currency."""
+    return uuid5(PAYLEDGER_NAMESPACE, f"system:{name}:{currency}")
+
+
+def idempotent_id(scope: str, key: str) -> UUID:
+    """The aggregate a client's Idempotency-Key maps to, within the client's scope."""
+    # The scope's length goes first, so no (scope, key) pair can spell another's name.
+    return uuid5(PAYLEDGER_NAMESPACE, f"idempotency:{len(scope)}:{scope}:{key}")

@@ -1,0 +1,82 @@
+"""The Litestar application, built around a dishka container it is given.
+
+`create_app(container)` wires routes, errors, docs and the lifespan; it builds no adapter:
+the container (production providers or test ones) owns every dependency. On startup it
+resolves the ledger and queries (failing fast on a bad configuration), starts the projection
+runner when the settings ask for in-process projections, and on shutdown stops it and closes
+the container (dishka's Litestar integration does not).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dishka import AsyncContainer
+from dishka.integrations.litestar import setup_dishka
+from litestar import Litestar
+
+from application.ledger import Ledger
+from application.projection_runner import ProjectionRunner
+from application.queries import LedgerQueries
+from entrypoints.http.controllers.balances import BalanceController
+from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.holds import HoldController
+from entrypoints.http.controllers.transactions import TransactionController
+from entrypoints.http.controllers.transfers import TransferController
+from entrypoints.http.controllers.wallets import WalletController
+from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
+from entrypoints.http.docs import docs_assets_router, openapi_config, openapi_json
+from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.writes import in_thread
+from entrypoints.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS_STOP_TIMEOUT_S = 5.0
+# Litestar's own ceiling; the configured (smaller) limit is BodyLimitMiddleware's.
+BODY_CEILING_BYTES = 16 * 1024 * 1024
+
+
+def create_app(container: AsyncContainer) -> Litestar:
+    """The HTTP API on the given container; the app closes the container on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runner: ProjectionRunner | None = None
+        try:
+            settings = await container.get(Settings)
+            app.state[BODY_LIMIT_STATE_KEY] = settings.request_body_max_bytes
+            await container.get(Ledger)
+            await container.get(LedgerQueries)
+            if settings.run_projections_in_process:
+                runner = await container.get(ProjectionRunner)
+                runner.start()
+                log.info("projections running in-process")
+            yield
+        finally:
+            if runner is not None:
+                await in_thread(runner.stop, PROJECTIONS_STOP_TIMEOUT_S)
+            await container.close()
+
+    app = Litestar(
+        route_handlers=[
+            WalletController,
+            TransferController,
+            TransactionController,
+            HoldController,
+            BalanceController,
+            HealthController,
+            openapi_json,
+            docs_assets_router(),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictJSONRequest,
+        middleware=[BodyLimitMiddleware()],
+        request_max_body_size=BODY_CEILING_BYTES,
+        openapi_config=openapi_config(),
+        lifespan=[lifespan],
+    )
+    setup_dishka(container, app)
+    return app

@@ -1,0 +1,1 @@
+"""Resource controllers: one per resource of the API."""

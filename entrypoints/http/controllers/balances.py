@@ -1,0 +1,34 @@
+"""Balances of every account: wallets and system accounts, from the read model."""
+
+from __future__ import annotations
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import get
+from litestar.di import NamedDependency
+
+from application.queries import LedgerQueries
+from application.results import AccountBalance
+from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.params import MinPosition
+from entrypoints.http.problems import problem_responses
+from entrypoints.http.writes import in_thread
+
+
+class BalanceController(ApiController):
+    path = "/balances"
+    tags = ["balances"]
+
+    @get(
+        "/",
+        operation_id="ListBalances",
+        summary="Every account's balance",
+        responses=problem_responses(503),
+    )
+    @inject
+    async def list_balances(
+        self,
+        principal: NamedDependency[Principal],
+        queries: FromDishka[LedgerQueries],
+        min_position: MinPosition = None,
+    ) -> list[AccountBalance]:
+        return await in_thread(queries.balances, min_position)

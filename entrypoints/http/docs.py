@@ -1,0 +1,99 @@
+"""OpenAPI: Swagger UI at `/docs` with its assets served from this process (no CDN, works
+offline), and the spec at `/openapi.json`.
+
+The OpenAPI router lives under `/docs`, not `/`: mounted at the root, its catch-all would answer
+every unknown URL of the app with an HTML 404. The catch-all it keeps under `/docs/` is turned
+into a problem too, so every error stays `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, Router, get
+from litestar.enums import MediaType
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, Tag
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
+
+from entrypoints.http.problems import problem, problem_response
+
+DOCS_PATH = "/docs"
+ASSETS_PATH = "/docs/assets"
+SPEC_PATH = "/openapi.json"
+API_TITLE = "PayLedger API"
+API_VERSION = "0.1.0"
+
+API_DESCRIPTION = """\
+An event-sourced, double-entry payments ledger.
+
+* **Amounts** are integer minor units: `"amount": 25000` is 250.00 USD.
+* **Idempotency**: every `POST` takes an optional `Idempotency-Key` header; a replay returns the
+  original status and body with `Idempotent-Replayed: true`; the same key with a different
+  request is a 422 `idempotency_key_reused` problem.
+* **Consistency**: writes return `PayLedger-Position`; pass it as `min_position` to lists and
+  statements to read your own write.
+* **Errors** are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
+"""
+
+TAGS = [
+    Tag(name="wallets", description="Open wallets, read them, credit and debit them."),
+    Tag(name="transfers", description="Wallet-to-wallet transfers."),
+    Tag(name="transactions", description="Balanced journal transactions."),
+    Tag(name="holds", description="Two-phase payments: reserve, then post or void."),
+    Tag(name="balances", description="Every account's balance."),
+    Tag(name="health", description="Probes for orchestrators."),
+]
+
+
+def _asset(name: str) -> str:
+    return f"{ASSETS_PATH}/{name}"
+
+
+def _problem_for_html_404(response: Response[Any]) -> Response[Any]:
+    """The OpenAPI router answers unknown `/docs/...` paths with an HTML 404: make it ours."""
+    if response.status_code == 404 and response.media_type == MediaType.HTML:
+        return problem_response(problem(404, "not_found", "Nothing lives at this URL."))
+    return response
+
+
+def openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        path="/",
+        js_url=_asset("swagger-ui-bundle.js"),
+        css_url=_asset("swagger-ui.css"),
+        standalone_preset_js_url=_asset("swagger-ui-standalone-preset.js"),
+        favicon=f"<link rel='icon' type='image/png' href='{_asset('favicon-32x32.png')}'>",
+    )
+    docs_router = Router(
+        DOCS_PATH, route_handlers=[], include_in_schema=False, after_request=_problem_for_html_404
+    )
+    return OpenAPIConfig(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=API_DESCRIPTION,
+        tags=TAGS,
+        path=DOCS_PATH,
+        render_plugins=[swagger],
+        openapi_router=docs_router,
+        components=Components(),
+    )
+
+
+@get(SPEC_PATH, include_in_schema=False, media_type=MediaType.JSON)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI document (built once, then cached by Litestar)."""
+    return request.app.openapi_schema.to_schema()
+
+
+def docs_assets_router() -> Router:
+    """Swagger UI's JS, CSS and icons from the `swagger-ui-bundle` package."""
+    return create_static_files_router(
+        path=ASSETS_PATH,
+        directories=[Path(str(swagger_ui_path))],
+        name="docs-assets",
+        include_in_schema=False,
+    )

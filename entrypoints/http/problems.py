@@ -1,0 +1,274 @@
+"""RFC 9457 problem details: the one shape of every error the API returns.
+
+`DOMAIN_ERROR_STATUS` is the one table from domain errors to HTTP statuses (a test checks that
+every `DomainError` subclass has a row). The exception handlers at the bottom turn domain
+errors, the HTTP layer's own `ProblemError`s and Litestar's exceptions into problems; anything
+else is logged and becomes a 500 `internal_error` that reveals nothing about the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import ExceptionHandlersMap
+
+from domain import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
+RETRY_AFTER_S = 1
+ERRORS_MAX = 20  # a limit on the field errors one problem lists
+
+DOMAIN_ERROR_STATUS: dict[type[errors.DomainError], int] = {
+    # Nothing by that id (or customer and currency).
+    errors.WalletNotFoundError: 404,
+    errors.TransactionNotFoundError: 404,
+    errors.HoldNotFoundError: 404,
+    # The request is sound but conflicts with the current state.
+    errors.WalletExistsError: 409,
+    errors.HoldNotPendingError: 409,
+    errors.HoldExpiredError: 409,
+    errors.ConcurrencyConflictError: 409,
+    # The read model lags behind the position asked for: retry shortly.
+    errors.ViewNotCaughtUpError: 503,
+    # A cursor the client was never given.
+    errors.InvalidCursorError: 400,
+    # Well-formed requests that break a business rule.
+    errors.InvalidAmountError: 422,
+    errors.InvalidCustomerIdError: 422,
+    errors.UnknownCurrencyError: 422,
+    errors.CurrencyMismatchError: 422,
+    errors.InsufficientFundsError: 422,
+    errors.UnbalancedTransactionError: 422,
+    errors.InvalidOverdraftLimitError: 422,
+    errors.SameWalletTransferError: 422,
+    errors.HoldAmountExceededError: 422,
+    errors.InvalidExpiryError: 422,
+    errors.IdempotencyKeyReusedError: 422,
+    # A new rule without a row still gets a client error, never a 500.
+    errors.DomainError: 422,
+}
+
+# Codes of the problems the HTTP layer itself raises, by status (the rest: see `_http_code`).
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+}
+# Headers of framework errors that clients need (405's Allow, 401's WWW-Authenticate...).
+_KEPT_HEADERS = {"allow", "www-authenticate", "retry-after"}
+# Fixed details for framework errors: their own messages may name files or internals.
+_HTTP_DETAILS = {
+    404: "Nothing lives at this URL.",
+    405: "This URL does not accept this HTTP method.",
+    413: "The request body is larger than this server accepts.",
+    500: "Something went wrong on our side; it has been logged. Please retry later.",
+}
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One invalid part of a request: where (`source` and `path`) and what is wrong."""
+
+    source: str  # body, query, path, header or request
+    path: str  # a JSON path in the body (`$.amount`), else the parameter's name
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An RFC 9457 problem; `code` is stable and meant for programs, `detail` for people."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """A problem the HTTP layer detects itself (malformed JSON, wrong media type...)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        field_errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field_errors = field_errors
+        self.headers = headers
+
+
+def problem(
+    status: int, code: str, detail: str, field_errors: list[FieldError] | None = None
+) -> Problem:
+    return Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=_title(code),
+        status=status,
+        detail=detail,
+        code=code,
+        errors=field_errors[:ERRORS_MAX] if field_errors is not None else None,
+    )
+
+
+def _title(code: str) -> str:
+    """`malformed_json` -> `Malformed JSON`: a short summary of the problem type."""
+    words = code.split("_")
+    return " ".join([words[0].capitalize(), *words[1:]]).replace("json", "JSON")
+
+
+def problem_response(body: Problem, headers: dict[str, str] | None = None) -> Response[Problem]:
+    return Response(body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def status_of(error: errors.DomainError) -> int:
+    """The HTTP status of a domain error: the row of its class, or of its nearest base."""
+    for cls in type(error).__mro__:
+        if cls in DOMAIN_ERROR_STATUS:
+            return DOMAIN_ERROR_STATUS[cls]
+    return 422
+
+
+# msgspec errors end with the JSON path of the culprit: "Expected `int` - at `$.amount`".
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def body_field_error(message: str) -> FieldError:
+    """A msgspec validation message as a field error of the request body."""
+    match = _AT_PATH.match(message)
+    assert match is not None  # the pattern matches any string
+    return FieldError("body", match["path"] or "$", match["message"])
+
+
+# Exception handlers.
+
+
+def handle_domain_error(
+    request: Request[Any, Any, Any], error: errors.DomainError
+) -> Response[Problem]:
+    status = status_of(error)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return problem_response(problem(status, error.code, error.message), headers)
+
+
+def handle_problem_error(request: Request[Any, Any, Any], error: ProblemError) -> Response[Problem]:
+    body = problem(error.status, error.code, error.detail, error.field_errors)
+    return problem_response(body, error.headers)
+
+
+def handle_http_exception(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[Problem]:
+    if isinstance(error, ValidationException):
+        return problem_response(_validation_problem(error))
+    status = error.status_code
+    if status >= 500:
+        log.error("server error %s on %s %s: %r", status, request.method, request.url.path, error)
+    detail = _HTTP_DETAILS.get(status) or str(error.detail)
+    headers = {k: v for k, v in (error.headers or {}).items() if k.lower() in _KEPT_HEADERS}
+    code = "internal_error" if status >= 500 else _http_code(status)
+    return problem_response(problem(status, code, detail), headers or None)
+
+
+def handle_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(problem(500, "internal_error", _HTTP_DETAILS[500]))
+
+
+def _http_code(status: int) -> str:
+    if status in _HTTP_CODES:
+        return _HTTP_CODES[status]
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "bad_request" if status < 500 else "internal_error"
+
+
+# Litestar's message for an absent required parameter (it carries no structured details).
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<name>[^']*)'")
+
+
+def _validation_problem(error: ValidationException) -> Problem:
+    """Litestar's parameter validation (query, path, header) as a 422 problem."""
+    field_errors: list[FieldError] = []
+    extra = error.extra if isinstance(error.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            source = item.get("source") or "request"
+            field_errors.append(
+                FieldError(
+                    source=str(getattr(source, "value", source)),  # a ParamType enum member
+                    path=str(item.get("key") or ""),
+                    message=str(item.get("message") or "invalid value"),
+                )
+            )
+    if not field_errors and (missing := _MISSING_PARAMETER.match(str(error.detail))):
+        field_errors.append(
+            FieldError(missing["source"], missing["name"], "This parameter is required.")
+        )
+    if not field_errors:
+        field_errors.append(FieldError("request", "", str(error.detail)))
+    first = field_errors[0]
+    where = f" ({first.source} {first.path})" if first.path else ""
+    return problem(422, "validation_error", f"{first.message}{where}.", field_errors)
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    errors.DomainError: handle_domain_error,
+    ProblemError: handle_problem_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected_error,
+}
+
+
+# OpenAPI: the problems each operation can answer with.
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed JSON (`malformed_json`) or a bad cursor (`invalid_cursor`).",
+    404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`).",
+    409: "Conflicts with the current state (`wallet_exists`, `hold_not_pending`, "
+    "`hold_expired`, `concurrency_conflict`).",
+    413: "The body is too large (`payload_too_large`).",
+    415: "The body is not `application/json` (`unsupported_media_type`).",
+    422: "Invalid request (`validation_error`, with `errors`) or a broken business rule "
+    "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`...).",
+    500: "Unexpected server error (`internal_error`).",
+    503: "Not available yet (`view_not_caught_up`: the read model has not reached "
+    "`min_position`; `not_ready`); retry after `Retry-After` seconds.",
+}
+
+
+def problem_responses(*statuses: int, validated: bool = True) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the given problem statuses, plus 500, and 400 and 422 when the
+    operation takes parameters or a body (Litestar documents a 400 of its own otherwise)."""
+    wanted = sorted({500, *statuses, *((400, 422) if validated else ())})
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in wanted
+    }

@@ -1,0 +1,1 @@
+"""End-to-end tests: HTTP against a real `payledger serve` process."""

@@ -1,0 +1,103 @@
+"""Helpers for the HTTP API tests: an app on an in-memory store, and small request helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dishka import Provider
+from litestar.testing import TestClient
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+POSITION_HEADER = "PayLedger-Position"
+REPLAYED_HEADER = "Idempotent-Replayed"
+PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
+
+Json = Any
+OPENING_BALANCE = 1_000  # what the `funded_client` fixture credits to alice
+
+
+def memory_settings(**overrides: Any) -> Settings:
+    return Settings(database_url="memory://", **overrides)
+
+
+@contextmanager
+def running_client(
+    settings: Settings | None = None, *providers: Provider
+) -> Iterator[TestClient[Any]]:
+    """A test client on a fresh app and container; the app's lifespan runs around it."""
+    container = build_container(settings or memory_settings(), *providers)
+    with TestClient(create_app(container)) as client:
+        yield client
+
+
+def position_of(response: Any) -> int:
+    value = response.headers.get(POSITION_HEADER)
+    assert value is not None, (response.status_code, response.headers)
+    assert value.isdigit(), value
+    return int(value)
+
+
+def expect(response: Any, status: int) -> Json:
+    assert response.status_code == status, (response.status_code, response.text)
+    return response.json()
+
+
+def expect_problem(response: Any, status: int, code: str) -> Json:
+    """Assert an RFC 9457 problem with this status and code; return its body."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE), response.headers
+    body = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status, body
+    assert body["type"] == PROBLEM_TYPE_BASE + code, body
+    assert isinstance(body["title"], str), body
+    assert body["title"], body
+    assert isinstance(body["detail"], str), body
+    assert body["detail"], body
+    return body
+
+
+def open_wallet(
+    client: TestClient[Any], customer_id: str, currency: str = "USD", overdraft_limit: int = 0
+) -> Any:
+    body = {"customer_id": customer_id, "currency": currency, "overdraft_limit": overdraft_limit}
+    response = client.post("/wallets", json=body)
+    expect(response, 201)
+    return response
+
+
+def credit(
+    client: TestClient[Any],
+    customer_id: str,
+    amount: int,
+    currency: str = "USD",
+    description: str = "top-up",
+) -> Any:
+    response = client.post(
+        f"/wallets/{customer_id}/credit",
+        json={"amount": amount, "currency": currency, "description": description},
+    )
+    expect(response, 201)
+    return response
+
+
+def wallet(client: TestClient[Any], customer_id: str, currency: str = "USD") -> Json:
+    """One wallet, strongly consistent (read from the event store)."""
+    body = expect(client.get(f"/wallets/{customer_id}", params={"currency": currency}), 200)
+    assert len(body["wallets"]) == 1, body
+    return body["wallets"][0]
+
+
+def ledger_state(client: TestClient[Any]) -> tuple[int | None, list[Json]]:
+    """The log's last position and every account's balance once the view has caught up:
+    equal before and after a request means the request changed nothing."""
+    position = expect(client.get("/ready"), 200)["log_position"]
+    params = {"min_position": position} if position is not None else {}
+    rows = expect(client.get("/balances", params=params), 200)
+    return position, sorted(rows, key=lambda row: row["account_id"])

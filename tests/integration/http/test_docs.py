@@ -1,0 +1,104 @@
+"""The API documents itself: Swagger UI at /docs with local assets only, the spec at
+/openapi.json, and building the app raises no deprecation warning."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.integration.http.support import PROBLEM_CONTENT_TYPE, memory_settings, running_client
+
+pytestmark = pytest.mark.integration
+
+OPERATIONS = {
+    ("post", "/wallets"): "OpenWallet",
+    ("get", "/wallets/{customer_id}"): "GetWallets",
+    ("get", "/wallets/{customer_id}/ledger"): "GetStatement",
+    ("post", "/wallets/{customer_id}/credit"): "CreditWallet",
+    ("post", "/wallets/{customer_id}/debit"): "DebitWallet",
+    ("post", "/transfers"): "CreateTransfer",
+    ("get", "/transactions/{transaction_id}"): "GetTransaction",
+    ("post", "/wallets/{customer_id}/holds"): "PlaceHold",
+    ("get", "/holds/{hold_id}"): "GetHold",
+    ("post", "/holds/{hold_id}/post"): "PostHold",
+    ("post", "/holds/{hold_id}/void"): "VoidHold",
+    ("get", "/balances"): "ListBalances",
+    ("get", "/health"): "GetHealth",
+    ("get", "/ready"): "GetReadiness",
+}
+ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+
+
+@pytest.fixture
+def client() -> Any:
+    with running_client() as client:
+        yield client
+
+
+def test_the_docs_page_loads_only_local_assets_and_they_are_served(
+    client: TestClient[Any],
+) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<title>PayLedger API</title>" in page.text
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    assert len(urls) >= 4, urls  # css, bundle js, preset js, icon
+    for url in urls:
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        suffix = url[url.rfind(".") :]
+        assert ASSET_TYPES[suffix] in asset.headers["content-type"], url
+        assert len(asset.content) > 100, url
+    assert "http://" not in page.text.split("<body>")[0]
+    assert "https://" not in page.text.split("<body>")[0]
+
+
+def test_the_spec_is_json_with_every_operation(client: TestClient[Any]) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    spec = response.json()
+    assert spec["info"]["title"] == "PayLedger API"
+    assert spec["openapi"].startswith("3.")
+    found = {
+        (method, path): operation["operationId"]
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+    assert found == OPERATIONS
+    assert not any(path.startswith(("/docs", "/openapi")) for path in spec["paths"])
+
+
+def test_the_spec_documents_problems_and_write_headers(client: TestClient[Any]) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"Problem", "FieldError"} <= set(spec["components"]["schemas"])
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == [PROBLEM_CONTENT_TYPE], (path, status)
+            if method == "post":
+                success = next(r for s, r in operation["responses"].items() if s < "300")
+                assert "PayLedger-Position" in success["headers"], path
+                assert "requestBody" in operation, path
+                names = [p["name"] for p in operation["parameters"]]
+                assert "Idempotency-Key" in names, path
+    credit = spec["components"]["schemas"]["CreditCreate"]["properties"]["amount"]
+    assert (credit["type"], credit["exclusiveMinimum"]) == ("integer", 0)
+
+
+def test_building_the_app_raises_no_deprecation_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = create_app(build_container(memory_settings()))
+        with TestClient(app) as client:
+            assert client.get("/openapi.json").status_code == 200
