@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, get
+from litestar import Controller, Response, get
 
+from application.ledger import Ledger
 from application.queries import LedgerQueries
 from application.results import Readiness
 from entrypoints.http.problems import RETRY_AFTER_S, ProblemError, problem_responses
@@ -15,6 +16,9 @@ from entrypoints.settings import Settings
 
 class Health(msgspec.Struct, frozen=True):
     status: str
+
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class HealthController(Controller):
@@ -48,3 +52,33 @@ class HealthController(Controller):
                 f"(at most {settings.ready_lag_max} allowed)."
             )
         raise ProblemError(503, "not_ready", detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    @get(
+        "/metrics",
+        operation_id="GetMetrics",
+        summary="Prometheus metrics of this process",
+        description="Counters since this process started (optimistic-concurrency conflicts "
+        "retried) and gauges of the log and read-model positions.",
+        media_type=METRICS_CONTENT_TYPE,
+    )
+    @inject
+    async def metrics(
+        self, queries: FromDishka[LedgerQueries], ledger: FromDishka[Ledger]
+    ) -> Response[str]:
+        readiness = await in_thread(queries.readiness)
+        lines = [
+            "# HELP payledger_concurrency_conflicts_total Commands that hit an optimistic-"
+            "concurrency conflict and were retried, in this process.",
+            "# TYPE payledger_concurrency_conflicts_total counter",
+            f"payledger_concurrency_conflicts_total {ledger.conflicts}",
+            "# HELP payledger_log_position Highest notification id in the event log.",
+            "# TYPE payledger_log_position gauge",
+            f"payledger_log_position {readiness.log_position or 0}",
+            "# HELP payledger_view_position Last log position the ledger read model applied.",
+            "# TYPE payledger_view_position gauge",
+            f"payledger_view_position {readiness.view_position or 0}",
+            "# HELP payledger_view_lag Events the ledger read model is behind the log.",
+            "# TYPE payledger_view_lag gauge",
+            f"payledger_view_lag {readiness.view_lag}",
+        ]
+        return Response("\n".join(lines) + "\n", media_type=METRICS_CONTENT_TYPE)

@@ -31,6 +31,7 @@ OPERATIONS = {
     ("get", "/balances"): "ListBalances",
     ("get", "/health"): "GetHealth",
     ("get", "/ready"): "GetReadiness",
+    ("get", "/metrics"): "GetMetrics",
 }
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
