@@ -122,7 +122,7 @@ class Ledger(Application[UUID]):
         claim_id = idempotent_id(scope, idempotency_key) if idempotency_key else None
 
         def replay() -> results.Written[results.Wallet] | None:
-            claim = self._claim(claim_id, digest)
+            claim = self.claim_of(claim_id, digest)
             if claim is None:
                 return None
             # The original response: the wallet as that command left it (its first version).
@@ -130,7 +130,7 @@ class Ledger(Application[UUID]):
             return results.Written(self._wallet_result(opened), None, True)
 
         def run() -> results.Written[results.Wallet]:
-            if self._find(Account, wallet_id(customer_id, currency)) is not None:
+            if self.find(Account, wallet_id(customer_id, currency)) is not None:
                 raise WalletExistsError(f"{customer_id} already has a {currency} wallet.")
             account = Account.open(customer_id, currency, overdraft_limit_minor)
             claims = []
@@ -138,15 +138,15 @@ class Ledger(Application[UUID]):
                 claims.append(
                     RequestClaim.claim(claim_id, "open_wallet", digest, account.id, account.version)
                 )
-            position = self._save(account, *claims)
+            position = self.record(account, *claims)
             return results.Written(self._wallet_result(account), position)
 
-        return self._execute(run, replay, wallet_id(customer_id, currency))
+        return self.execute(run, replay, wallet_id(customer_id, currency))
 
     def get_wallet(self, customer_id: str, currency: str) -> results.Wallet:
         """The wallet straight from the event store (strongly consistent)."""
-        self._evict(wallet_id(customer_id, currency))
-        return self._wallet_result(self._wallet(customer_id, currency))
+        self.evict(wallet_id(customer_id, currency))
+        return self._wallet_result(self.wallet_account(customer_id, currency))
 
     def credit_wallet(
         self,
@@ -167,7 +167,7 @@ class Ledger(Application[UUID]):
         )
 
         def build(transaction_id: UUID) -> tuple[JournalTransaction, list[Aggregate]]:
-            account = self._wallet(customer_id, currency)
+            account = self.wallet_account(customer_id, currency)
             after = account.credit(amount_minor, currency, transaction_id, "credit", description)
             postings = (
                 system_posting(EXTERNAL_FUNDING, -amount_minor, currency),
@@ -201,7 +201,7 @@ class Ledger(Application[UUID]):
         )
 
         def build(transaction_id: UUID) -> tuple[JournalTransaction, list[Aggregate]]:
-            account = self._wallet(customer_id, currency)
+            account = self.wallet_account(customer_id, currency)
             after = account.debit(
                 amount_minor, currency, transaction_id, "debit", description, self.clock.now()
             )
@@ -241,8 +241,8 @@ class Ledger(Application[UUID]):
         )
 
         def build(transaction_id: UUID) -> tuple[JournalTransaction, list[Aggregate]]:
-            source = self._wallet(from_customer_id, currency)
-            target = self._wallet(to_customer_id, currency)
+            source = self.wallet_account(from_customer_id, currency)
+            target = self.wallet_account(to_customer_id, currency)
             now = self.clock.now()
             source_after = source.debit(
                 amount_minor, currency, transaction_id, "transfer_out", description, now
@@ -269,10 +269,10 @@ class Ledger(Application[UUID]):
         )
 
     def get_transaction(self, transaction_id: UUID) -> results.Transaction:
-        journal = self._find(JournalTransaction, transaction_id, fresh=True)
+        journal = self.find(JournalTransaction, transaction_id, fresh=True)
         if journal is None:
             raise TransactionNotFoundError()
-        return self._transaction_result(journal)
+        return self.transaction_result(journal)
 
     # Holds.
 
@@ -303,10 +303,10 @@ class Ledger(Application[UUID]):
 
         def replay() -> results.Written[results.Hold] | None:
             # The original response: the hold as placed, with its status at that moment.
-            return self._replay(Hold, hold_id, digest, self._placed_hold_result, version=1)
+            return self.replay_of(Hold, hold_id, digest, self._placed_hold_result, version=1)
 
         def run() -> results.Written[results.Hold]:
-            account = self._wallet(customer_id, currency)
+            account = self.wallet_account(customer_id, currency)
             now = self.clock.now()
             expires_at = now + timedelta(seconds=expires_in_s) if expires_in_s else None
             account.place_hold(hold_id, amount_minor, currency, expires_at, now)
@@ -320,15 +320,15 @@ class Ledger(Application[UUID]):
                 description,
                 digest,
             )
-            position = self._save(hold, account)
+            position = self.record(hold, account)
             return results.Written(self._hold_result(hold), position)
 
-        return self._execute(
+        return self.execute(
             run, replay if idempotency_key else None, wallet_id(customer_id, currency)
         )
 
     def get_hold(self, hold_id: UUID) -> results.Hold:
-        self._evict(hold_id)
+        self.evict(hold_id)
         return self._hold_result(self._hold(hold_id))
 
     def post_hold(
@@ -355,7 +355,7 @@ class Ledger(Application[UUID]):
             amount = hold.amount_minor if amount_minor is None else amount_minor
             now = self.clock.now()
             hold.post(amount, transaction_id, now)
-            source = self._wallet(hold.customer_id, hold.currency)
+            source = self.wallet_account(hold.customer_id, hold.currency)
             source_after = source.capture_hold(hold_id, amount, transaction_id, description)
             legs: list[Posting] = [
                 wallet_posting(source.id, hold.customer_id, -amount, hold.currency, source_after)
@@ -366,7 +366,7 @@ class Ledger(Application[UUID]):
             else:
                 if to_customer_id == hold.customer_id:
                     raise SameWalletTransferError()
-                target = self._wallet(to_customer_id, hold.currency)
+                target = self.wallet_account(to_customer_id, hold.currency)
                 after = target.credit(
                     amount, hold.currency, transaction_id, "hold_capture", description
                 )
@@ -396,7 +396,7 @@ class Ledger(Application[UUID]):
         claim_id = idempotent_id(scope, idempotency_key) if idempotency_key else None
 
         def replay() -> results.Written[results.Hold] | None:
-            claim = self._claim(claim_id, digest)
+            claim = self.claim_of(claim_id, digest)
             if claim is None:
                 return None
             voided: Hold = self.repository.get(hold_id, version=claim.result_version)
@@ -405,17 +405,17 @@ class Ledger(Application[UUID]):
         def run() -> results.Written[results.Hold]:
             hold = self._hold(hold_id)
             hold.void(reason, digest, self.clock.now())
-            account = self._wallet(hold.customer_id, hold.currency)
+            account = self.wallet_account(hold.customer_id, hold.currency)
             account.void_hold(hold_id, reason)
             claims = []
             if claim_id is not None:
                 claims.append(
                     RequestClaim.claim(claim_id, "void_hold", digest, hold_id, hold.version)
                 )
-            position = self._save(hold, account, *claims)
+            position = self.record(hold, account, *claims)
             return results.Written(self._hold_result(hold), position)
 
-        return self._execute(run, replay)
+        return self.execute(run, replay)
 
     # The command machinery.
 
@@ -430,18 +430,18 @@ class Ledger(Application[UUID]):
         transaction_id = command_id(scope, idempotency_key)
 
         def replay() -> results.Written[results.Transaction] | None:
-            return self._replay(
-                JournalTransaction, transaction_id, digest, self._transaction_result
+            return self.replay_of(
+                JournalTransaction, transaction_id, digest, self.transaction_result
             )
 
         def run() -> results.Written[results.Transaction]:
             journal, touched = build(transaction_id)
-            position = self._save(journal, *touched)
-            return results.Written(self._transaction_result(journal), position)
+            position = self.record(journal, *touched)
+            return results.Written(self.transaction_result(journal), position)
 
-        return self._execute(run, replay if idempotency_key else None, *locked_ids)
+        return self.execute(run, replay if idempotency_key else None, *locked_ids)
 
-    def _execute(
+    def execute(
         self,
         run: Callable[[], results.Written[T]],
         replay: Callable[[], results.Written[T] | None] | None,
@@ -491,23 +491,23 @@ class Ledger(Application[UUID]):
         finally:
             self._local.fresh = False
 
-    def _save(self, *aggregates: Aggregate) -> int | None:
+    def record(self, *aggregates: Aggregate) -> int | None:
         try:
             recordings = self.save(*aggregates)
         except IntegrityError:
-            self._evict(*(a.id for a in aggregates))
+            self.evict(*(a.id for a in aggregates))
             raise
         ids = [r.notification.id for r in recordings if r.notification.id is not None]
         return max(ids) if ids else None
 
-    def _evict(self, *aggregate_ids: UUID) -> None:
+    def evict(self, *aggregate_ids: UUID) -> None:
         cache = self.repository.cache
         if cache:
             for aggregate_id in aggregate_ids:
                 with contextlib.suppress(KeyError):
                     cache.get(aggregate_id, evict=True)
 
-    def _replay(
+    def replay_of(
         self,
         cls: type[A],
         aggregate_id: UUID,
@@ -526,7 +526,7 @@ class Ledger(Application[UUID]):
         check_same_request(getattr(found, "request_digest", ""), digest)
         return results.Written(convert(found), None, True)
 
-    def _claim(self, claim_id: UUID | None, digest: str) -> RequestClaim | None:
+    def claim_of(self, claim_id: UUID | None, digest: str) -> RequestClaim | None:
         """The claim a key made, if any; a key taken by another kind of command is refused."""
         if claim_id is None:
             return None
@@ -541,25 +541,25 @@ class Ledger(Application[UUID]):
         check_same_request(found.request_digest, digest)
         return found
 
-    def _find(self, cls: type[A], aggregate_id: UUID, fresh: bool = False) -> A | None:
+    def find(self, cls: type[A], aggregate_id: UUID, fresh: bool = False) -> A | None:
         """The aggregate (from the cache unless `fresh` or re-running a refusal), or None."""
         if fresh or getattr(self._local, "fresh", False):
-            self._evict(aggregate_id)
+            self.evict(aggregate_id)
         try:
             found: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, cls) else None
 
-    def _wallet(self, customer_id: str, currency: str) -> Account:
+    def wallet_account(self, customer_id: str, currency: str) -> Account:
         check_currency(currency)
-        account = self._find(Account, wallet_id(customer_id, currency))
+        account = self.find(Account, wallet_id(customer_id, currency))
         if account is None:
             raise WalletNotFoundError(f"{customer_id} has no {currency} wallet.")
         return account
 
     def _hold(self, hold_id: UUID) -> Hold:
-        hold = self._find(Hold, hold_id)
+        hold = self.find(Hold, hold_id)
         if hold is None:
             raise HoldNotFoundError()
         return hold
@@ -581,7 +581,7 @@ class Ledger(Application[UUID]):
         )
 
     @staticmethod
-    def _transaction_result(journal: JournalTransaction) -> results.Transaction:
+    def transaction_result(journal: JournalTransaction) -> results.Transaction:
         return results.Transaction(
             id=journal.id,
             kind=journal.kind,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from application.results import AccountBalance, StatementEntry, Wallet
+from application.results import AccountBalance, PaymentRow, StatementEntry, Summary, Wallet
 
 
 class Clock(Protocol):
@@ -39,3 +39,25 @@ class LedgerView(Protocol):
     def wait_for(self, position: int, timeout_s: float) -> bool:
         """Block until the view has processed `position`; False on timeout."""
         ...
+
+
+class PaymentsView(Protocol):
+    """The payments read model: a filtered, paginated list and the summary."""
+
+    def list_payments(
+        self,
+        status: str | None,
+        payer_id: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        before_position: int | None,
+        limit: int,
+    ) -> list[PaymentRow]:
+        """Payments newest first (by log position of their creation), filtered."""
+        ...
+
+    def summary(self) -> Summary: ...
+
+    def position(self) -> int | None: ...
+
+    def wait_for(self, position: int, timeout_s: float) -> bool: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -24,12 +25,17 @@ class ProjectionRunner:
     the loser re-read the position and carry on. Positions may have gaps; order is kept."""
 
     def __init__(
-        self, app: Application[Any], projection: Projection[Any], batch_size: int = BATCH_SIZE
+        self,
+        app: Application[Any],
+        projection: Projection[Any],
+        batch_size: int = BATCH_SIZE,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self.app = app
         self.projection = projection
         self.view = projection.view
         self.batch_size = batch_size
+        self.on_idle = on_idle  # called when caught up (e.g. to reconcile unsettled work)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -43,8 +49,9 @@ class ProjectionRunner:
         if not notifications:
             return 0
         try:
-            # One transaction for the whole batch: far fewer commits than one per event.
-            with self.view.batch():
+            # One transaction for the whole batch (views that can): far fewer commits.
+            batch = getattr(self.view, "batch", None)
+            with batch() if batch is not None else contextlib.nullcontext():
                 for notification in notifications:
                     event = self.app.mapper.to_domain_event(notification)
                     self.projection.process_event(event, Tracking(self.app.name, notification.id))
@@ -74,6 +81,11 @@ class ProjectionRunner:
                 self._stop.wait(ERROR_SLEEP_S)
                 continue
             if applied == 0:
+                if self.on_idle is not None:
+                    try:
+                        self.on_idle()
+                    except Exception:  # logged; the loop must go on
+                        log.exception("idle work of %s failed", self.projection.name)
                 self._wake.wait(IDLE_SLEEP_S)
                 self._wake.clear()
 

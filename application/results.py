@@ -113,3 +113,119 @@ class Readiness(msgspec.Struct, frozen=True):
     log_position: int | None
     view_position: int | None
     view_lag: int
+
+
+class PaymentStep(msgspec.Struct, frozen=True):
+    """One transition of a payment, with its reason and time."""
+
+    status: str
+    reason: str
+    at: datetime
+
+
+class SplitOut(msgspec.Struct, frozen=True):
+    payee: str
+    bps: int | None = None
+    amount: int | None = None
+
+
+class PayeeAmount(msgspec.Struct, frozen=True):
+    payee: str
+    amount: int
+
+
+class CardOut(msgspec.Struct, frozen=True):
+    brand: str
+    last4: str
+
+
+class Payment(msgspec.Struct, frozen=True):
+    """A payment and its history; amounts in minor units."""
+
+    id: UUID
+    status: str
+    amount: int
+    currency: str
+    payer_id: str
+    recipient: str
+    method: str
+    card: CardOut | None
+    description: str
+    failure_reason: str | None
+    retryable: bool
+    attempts: int
+    captured: int
+    refunded: int
+    refundable: int
+    pending_refunds: int
+    splits: list[SplitOut]
+    allocations: list[PayeeAmount]
+    transaction_id: UUID | None
+    history: list[PaymentStep]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentRow(msgspec.Struct, frozen=True):
+    """A payment as the payments list shows it (from the read model)."""
+
+    id: UUID
+    status: str
+    amount: int
+    currency: str
+    payer_id: str
+    recipient: str
+    method: str
+    failure_reason: str | None
+    refunded: int
+    created_at: datetime
+    updated_at: datetime
+    position: int
+
+
+class PaymentPage(msgspec.Struct, frozen=True):
+    """Payments newest first; pass `next_cursor` for the next page."""
+
+    payments: list[PaymentRow]
+    next_cursor: str | None
+
+
+class CurrencyAmounts(msgspec.Struct, frozen=True):
+    """Per currency: amounts in minor units by status, and totals captured and refunded."""
+
+    currency: str
+    by_status: dict[str, int]
+    captured: int
+    refunded: int
+
+
+class Summary(msgspec.Struct, frozen=True):
+    """Counts of payments by outcome, as seed 001 shows them, plus amounts per currency."""
+
+    total: int
+    success: int
+    failed: int
+    refunded: int
+    failure_reasons: dict[str, int]
+    by_status: dict[str, int]
+    amounts: list[CurrencyAmounts]
+
+
+class Charge(msgspec.Struct, frozen=True):
+    """A charge and how much of it came from the wallet and from the card."""
+
+    id: UUID
+    status: str
+    customer_id: str
+    recipient: str
+    amount: int
+    currency: str
+    wallet_amount: int
+    card_amount: int
+    card: CardOut | None
+    description: str
+    failure_reason: str | None
+    allocations: list[PayeeAmount]
+    transaction_id: UUID | None
+    created_at: datetime
+    updated_at: datetime

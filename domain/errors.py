@@ -118,6 +118,78 @@ class IdempotencyKeyReusedError(DomainError):
     code = "idempotency_key_reused"
 
 
+class PaymentNotFoundError(DomainError):
+    """No payment has this id."""
+
+    code = "payment_not_found"
+
+
+class InvalidPaymentTransitionError(DomainError):
+    """The payment's current status does not allow this change."""
+
+    code = "invalid_payment_transition"
+
+
+class PaymentNotRetryableError(DomainError):
+    """Only payments that failed for a transient reason can be retried."""
+
+    code = "payment_not_retryable"
+
+
+class RetryLimitReachedError(DomainError):
+    """The payment was already retried the maximum number of times."""
+
+    code = "retry_limit_reached"
+
+
+class RefundExceedsCapturedError(DomainError):
+    """Refunds cannot add up to more than the payment captured."""
+
+    code = "refund_exceeds_captured"
+
+
+class InvalidSplitError(DomainError):
+    """Split instructions must name payees and cover the amount exactly."""
+
+    code = "invalid_split"
+
+
+class InvalidPaymentMethodError(DomainError):
+    """The payment method is unknown or its details are missing."""
+
+    code = "invalid_payment_method"
+
+
+class CardRejectedError(DomainError):
+    """The card was refused before any charge (bad number or expiry)."""
+
+    code = "card_rejected"
+
+
+class GatewayRefundFailedError(DomainError):
+    """The payment gateway refused the refund; nothing was refunded."""
+
+    code = "gateway_refund_failed"
+
+
+class InvalidRecipientError(DomainError):
+    """A charge needs a recipient: 1 to 200 printable characters."""
+
+    code = "invalid_recipient"
+
+
+class ChargeNotFoundError(DomainError):
+    """No charge has this id."""
+
+    code = "charge_not_found"
+
+
+class InvalidPaymentStatusError(DomainError):
+    """The status filter must be one of the payment statuses."""
+
+    code = "invalid_payment_status"
+
+
 class InvalidCursorError(DomainError):
     """The pagination cursor is malformed; use the `next_cursor` of a previous page."""
 

@@ -18,6 +18,11 @@ def system_account_id(name: str, currency: str) -> UUID:
     return uuid5(PAYLEDGER_NAMESPACE, f"system:{name}:{currency}")
 
 
+def payable_account_id(payee: str, currency: str) -> UUID:
+    """What the ledger owes one payee (school, merchant) in one currency."""
+    return uuid5(PAYLEDGER_NAMESPACE, f"payable:{len(payee)}:{payee}:{currency}")
+
+
 def idempotent_id(scope: str, key: str) -> UUID:
     """The aggregate a client's Idempotency-Key maps to, within the client's scope."""
     # The scope's length goes first, so no (scope, key) pair can spell another's name.

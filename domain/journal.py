@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import UnbalancedTransactionError
-from domain.ids import system_account_id
+from domain.ids import payable_account_id, system_account_id
 
 # System accounts are unconstrained: their balances are derived from the log, so they are
 # not aggregates and never serialize concurrent commands on a version number.
@@ -38,12 +38,24 @@ class Posting:
 
     @property
     def is_system(self) -> bool:
-        return self.account_code.startswith("system:")
+        """Unconstrained accounts (system and payee accounts): balances derived from the log."""
+        return not self.account_code.startswith("wallet:")
 
 
 def system_posting(name: str, amount_minor: int, currency: str) -> Posting:
     """A posting on a system account such as external funding."""
     return Posting(system_account_id(name, currency), f"system:{name}", amount_minor, currency)
+
+
+PLATFORM_PAYEE = "platform"
+
+
+def payee_posting(payee: str, amount_minor: int, currency: str) -> Posting:
+    """A posting on what the ledger owes a payee (a school, a merchant). The payee
+    `platform` is the platform-fees system account."""
+    if payee == PLATFORM_PAYEE:
+        return system_posting(PLATFORM_FEES, amount_minor, currency)
+    return Posting(payable_account_id(payee, currency), f"payable:{payee}", amount_minor, currency)
 
 
 def wallet_posting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -12,9 +13,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrypoints import bootstrap
+from entrypoints.container import build_container
 from entrypoints.settings import load_settings
+from entrypoints.workers import BackgroundWorkers
 
-PROJECTIONS = ("ledger",)
+PROJECTIONS = ("ledger", "payments")
 
 
 @click.group()
@@ -52,21 +55,20 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run the projections until SIGINT/SIGTERM."""
+    """Run the projections and the payment processor until SIGINT/SIGTERM."""
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper())
     bootstrap.migrate(settings)
-    ledger = bootstrap.build_ledger(settings, create_table=False)
-    view = bootstrap.build_view(settings, create_table=False)
-    runner = bootstrap.build_runner(ledger, view)
+    container = build_container(settings, create_tables=False)
+    workers = asyncio.run(container.get(BackgroundWorkers))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runner.start()
-    click.echo(f"PayLedger worker: projections {', '.join(PROJECTIONS)} on {settings.backend}")
+    workers.start()
+    click.echo(f"PayLedger worker: {', '.join(PROJECTIONS)} views and the payment processor")
     stop.wait()
-    runner.stop()
-    ledger.close()
+    workers.stop()
+    asyncio.run(container.close())
 
 
 @main.group()
@@ -94,8 +96,11 @@ def projections_rebuild(name: str) -> None:
     settings = load_settings()
     bootstrap.migrate(settings)
     ledger = bootstrap.build_ledger(settings, create_table=False)
-    view = bootstrap.build_view(settings, create_table=False)
-    runner = bootstrap.build_runner(ledger, view)
+    view = bootstrap.build_recorder(settings, name, create_table=False)
+    if name == "ledger":
+        runner = bootstrap.build_runner(ledger, view)
+    else:
+        runner = bootstrap.build_payments_runner(ledger, view)
     total = ledger.recorder.max_notification_id() or 0
     view.reset()
     columns = (

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
+from eventsourcing.persistence import TrackingRecorder
 
+from application.charges import ChargeService
+from application.gateway import PaymentGateway
 from application.ledger import Ledger
+from application.payment_projection import PaymentsViewRecorder
+from application.payment_queries import PaymentQueries
+from application.payments import PaymentService
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerViewRecorder
 from application.queries import LedgerQueries
 from entrypoints import bootstrap
 from entrypoints.settings import Settings
+from entrypoints.workers import BackgroundWorkers
 
 
 class AdaptersProvider(Provider):
@@ -42,6 +49,26 @@ class AdaptersProvider(Provider):
         if close is not None:
             close()
 
+    @provide
+    def gateway(self, settings: Settings) -> PaymentGateway:
+        return bootstrap.build_gateway(settings)
+
+    @provide
+    def payments_view(self, settings: Settings) -> Iterator[PaymentsViewRecorder]:
+        view = bootstrap.build_recorder(settings, "payments", create_table=self._create_tables)
+        yield view
+        close = getattr(view, "close", None)
+        if close is not None:
+            close()
+
+    @provide
+    def processor_tracker(self, settings: Settings) -> Iterator[TrackingRecorder]:
+        tracker = bootstrap.build_processor_tracker(settings, create_table=self._create_tables)
+        yield tracker
+        close = getattr(tracker, "close", None)
+        if close is not None:
+            close()
+
 
 class ApplicationProvider(Provider):
     """Use cases and queries."""
@@ -57,6 +84,37 @@ class ApplicationProvider(Provider):
     @provide
     def projection_runner(self, ledger: Ledger, view: LedgerViewRecorder) -> ProjectionRunner:
         return bootstrap.build_runner(ledger, view)
+
+    @provide
+    def payment_service(
+        self, ledger: Ledger, gateway: PaymentGateway, settings: Settings
+    ) -> PaymentService:
+        return PaymentService(ledger, gateway, bootstrap.payment_rules(settings))
+
+    @provide
+    def charge_service(self, ledger: Ledger, gateway: PaymentGateway) -> ChargeService:
+        return ChargeService(ledger, gateway)
+
+    @provide
+    def payment_queries(
+        self, service: PaymentService, view: PaymentsViewRecorder, settings: Settings
+    ) -> PaymentQueries:
+        return PaymentQueries(service, view, wait_timeout_s=settings.view_wait_timeout_s)
+
+    @provide
+    def workers(
+        self,
+        ledger: Ledger,
+        ledger_runner: ProjectionRunner,
+        payments_view: PaymentsViewRecorder,
+        service: PaymentService,
+        tracker: TrackingRecorder,
+    ) -> BackgroundWorkers:
+        return BackgroundWorkers(
+            ledger_runner,
+            bootstrap.build_payments_runner(ledger, payments_view),
+            bootstrap.build_processor_runner(ledger, service, tracker, payments_view),
+        )
 
 
 def build_container(

@@ -31,6 +31,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     view_wait_timeout_s: float = 5.0
     ready_lag_max: int = 10_000
     log_level: str = "info"
+    # Payments.
+    gateway: str = "simulated"  # simulated | stripe
+    failure_rate: float = 0.2  # the simulated gateway's random PROCESSING_ERROR rate
+    gateway_seed: int = 0  # seeds the simulated gateway's random draws
+    gateway_latency_ms: int = 0  # simulated processing latency per gateway call
+    fraud_threshold: str = "10000.00"  # major units in the payment's currency (strictly above)
+    max_retries: int = 3  # retries of a payment that failed for a transient reason
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""  # e.g. a local fake Stripe server in tests
+    stripe_webhook_secret: str = ""
+    public_url: str = ""  # how clients reach this service (default http://host:port)
 
     @property
     def backend(self) -> str:
@@ -55,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.projections_in_process is not None:
             return self.projections_in_process
         return self.backend != "postgres"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def postgres_params(self) -> dict[str, str]:
         """Host, port, user, password and database name from the URL."""

@@ -18,19 +18,24 @@ from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 
 from application.ledger import Ledger
-from application.projection_runner import ProjectionRunner
 from application.queries import LedgerQueries
 from entrypoints.http.controllers.balances import BalanceController
+from entrypoints.http.controllers.charges import ChargeController
+from entrypoints.http.controllers.checkout import CheckoutController, SimulatedGatewayController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.holds import HoldController
+from entrypoints.http.controllers.payments import PaymentController
+from entrypoints.http.controllers.summary import SummaryController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.transfers import TransferController
 from entrypoints.http.controllers.wallets import WalletController
+from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
 from entrypoints.http.docs import docs_assets_router, openapi_config, openapi_json
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.writes import in_thread
 from entrypoints.settings import Settings
+from entrypoints.workers import BackgroundWorkers
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +49,20 @@ def create_app(container: AsyncContainer) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runner: ProjectionRunner | None = None
+        workers: BackgroundWorkers | None = None
         try:
             settings = await container.get(Settings)
             app.state[BODY_LIMIT_STATE_KEY] = settings.request_body_max_bytes
             await container.get(Ledger)
             await container.get(LedgerQueries)
             if settings.run_projections_in_process:
-                runner = await container.get(ProjectionRunner)
-                runner.start()
-                log.info("projections running in-process")
+                workers = await container.get(BackgroundWorkers)
+                workers.start()
+                log.info("projections and the payment processor running in-process")
             yield
         finally:
-            if runner is not None:
-                await in_thread(runner.stop, PROJECTIONS_STOP_TIMEOUT_S)
+            if workers is not None:
+                await in_thread(workers.stop, PROJECTIONS_STOP_TIMEOUT_S)
             await container.close()
 
     app = Litestar(
@@ -67,7 +72,13 @@ def create_app(container: AsyncContainer) -> Litestar:
             TransactionController,
             HoldController,
             BalanceController,
+            PaymentController,
+            SummaryController,
             HealthController,
+            ChargeController,
+            CheckoutController,
+            SimulatedGatewayController,
+            WebhookController,
             openapi_json,
             docs_assets_router(),
         ],

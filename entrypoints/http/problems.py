@@ -33,15 +33,21 @@ DOMAIN_ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.WalletNotFoundError: 404,
     errors.TransactionNotFoundError: 404,
     errors.HoldNotFoundError: 404,
+    errors.PaymentNotFoundError: 404,
+    errors.ChargeNotFoundError: 404,
     # The request is sound but conflicts with the current state.
     errors.WalletExistsError: 409,
     errors.HoldNotPendingError: 409,
     errors.HoldExpiredError: 409,
     errors.ConcurrencyConflictError: 409,
+    errors.InvalidPaymentTransitionError: 409,
+    errors.PaymentNotRetryableError: 409,
+    errors.RetryLimitReachedError: 409,
     # The read model lags behind the position asked for: retry shortly.
     errors.ViewNotCaughtUpError: 503,
-    # A cursor the client was never given.
+    # A cursor the client was never given, a status filter naming no status.
     errors.InvalidCursorError: 400,
+    errors.InvalidPaymentStatusError: 400,
     # Well-formed requests that break a business rule.
     errors.InvalidAmountError: 422,
     errors.InvalidCustomerIdError: 422,
@@ -54,6 +60,13 @@ DOMAIN_ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.HoldAmountExceededError: 422,
     errors.InvalidExpiryError: 422,
     errors.IdempotencyKeyReusedError: 422,
+    errors.RefundExceedsCapturedError: 422,
+    errors.InvalidSplitError: 422,
+    errors.InvalidPaymentMethodError: 422,
+    errors.CardRejectedError: 422,
+    errors.InvalidRecipientError: 422,
+    # The payment gateway refused (the client's request was fine): a bad gateway.
+    errors.GatewayRefundFailedError: 502,
     # A new rule without a row still gets a client error, never a 500.
     errors.DomainError: 422,
 }
@@ -168,6 +181,8 @@ def handle_domain_error(
     request: Request[Any, Any, Any], error: errors.DomainError
 ) -> Response[Problem]:
     status = status_of(error)
+    if status == 502:  # a partner refused: worth a line in the log, unlike a client's error
+        log.warning("partner problem %s: %s", error.code, error)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     return problem_response(problem(status, error.code, error.message), headers)
 
@@ -246,14 +261,18 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 
 _PROBLEM_DESCRIPTIONS = {
     400: "Malformed JSON (`malformed_json`) or a bad cursor (`invalid_cursor`).",
-    404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`).",
+    404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`, "
+    "`payment_not_found`).",
     409: "Conflicts with the current state (`wallet_exists`, `hold_not_pending`, "
-    "`hold_expired`, `concurrency_conflict`).",
+    "`hold_expired`, `concurrency_conflict`, `invalid_payment_transition`, "
+    "`payment_not_retryable`, `retry_limit_reached`).",
     413: "The body is too large (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid request (`validation_error`, with `errors`) or a broken business rule "
-    "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`...).",
+    "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`, "
+    "`refund_exceeds_captured`, `invalid_split`...).",
     500: "Unexpected server error (`internal_error`).",
+    502: "The payment gateway refused (`gateway_refund_failed`); nothing was changed.",
     503: "Not available yet (`view_not_caught_up`: the read model has not reached "
     "`min_position`; `not_ready`); retry after `Retry-After` seconds.",
 }

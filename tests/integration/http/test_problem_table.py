@@ -37,12 +37,19 @@ EXPECTED_STATUS = {
     "wallet_not_found": 404,
     "transaction_not_found": 404,
     "hold_not_found": 404,
+    "payment_not_found": 404,
+    "charge_not_found": 404,
     "wallet_exists": 409,
     "hold_not_pending": 409,
     "hold_expired": 409,
     "concurrency_conflict": 409,
+    "invalid_payment_transition": 409,
+    "payment_not_retryable": 409,
+    "retry_limit_reached": 409,
+    "gateway_refund_failed": 502,
     "view_not_caught_up": 503,
     "invalid_cursor": 400,
+    "invalid_payment_status": 400,
 }
 
 

@@ -1,0 +1,121 @@
+"""The PaymentGateway port: how the payments engine talks to a card processor.
+
+Card numbers never enter the log: a card is tokenized at request time (`tokenize`) and only
+the token, brand and last four digits are kept. Every charge carries our idempotency key, so
+a retried call after an unknown outcome can never charge twice.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import msgspec
+
+# Failure codes a gateway may report (the payment's `failure_reason`).
+CARD_DECLINED = "CARD_DECLINED"
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+EXPIRED_CARD = "EXPIRED_CARD"
+INVALID_CARD = "INVALID_CARD"
+PROCESSING_ERROR = "PROCESSING_ERROR"
+GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+
+# Only these are worth retrying: the next attempt may well succeed.
+RETRYABLE_FAILURES = frozenset({PROCESSING_ERROR, GATEWAY_UNAVAILABLE})
+
+
+class Card(msgspec.Struct, frozen=True):
+    """Raw card details, only ever held in memory on the way to `tokenize`."""
+
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str = ""
+
+    def __repr__(self) -> str:  # never let a PAN reach a log line
+        return f"Card(****{self.number[-4:]}, {self.exp_month:02d}/{self.exp_year})"
+
+
+class CardToken(msgspec.Struct, frozen=True):
+    """What we keep of a card: the gateway's token, the brand and the last four digits."""
+
+    token: str
+    brand: str
+    last4: str
+
+
+class ChargeRequest(msgspec.Struct, frozen=True):
+    amount_minor: int
+    currency: str
+    token: str
+    idempotency_key: str
+    description: str = ""
+
+
+Outcome = Literal["succeeded", "failed", "unknown"]
+
+
+class ChargeResult(msgspec.Struct, frozen=True):
+    """`unknown` means the call may or may not have charged (a timeout): retry it with the
+    same idempotency key, or look it up, before deciding."""
+
+    outcome: Outcome
+    reference: str = ""  # the gateway's id of the charge (e.g. a PaymentIntent id)
+    failure_code: str = ""  # one of the codes above when `failed`
+    message: str = ""
+
+
+class RefundRequest(msgspec.Struct, frozen=True):
+    reference: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+
+
+class RefundResult(msgspec.Struct, frozen=True):
+    outcome: Outcome
+    reference: str = ""
+    failure_code: str = ""
+    message: str = ""
+
+
+class CheckoutSession(msgspec.Struct, frozen=True):
+    """A hosted payment page the customer is redirected to."""
+
+    id: str
+    url: str
+
+
+class CardRejectedError(Exception):
+    """Tokenization refused the card (bad number, expired...); `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CheckoutUnavailableError(Exception):
+    """The gateway could not create a checkout session (down, refused); nothing was made."""
+
+
+class PaymentGateway(Protocol):
+    """A card processor. Implementations map their own errors to the codes above and never
+    raise for a declined or failed charge: they return a result. They raise only
+    `CardRejectedError` from `tokenize` and `CheckoutUnavailableError` from
+    `create_checkout_session`."""
+
+    name: str
+
+    def tokenize(self, card: Card) -> CardToken: ...
+
+    def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+    def refund(self, request: RefundRequest) -> RefundResult: ...
+
+    def create_checkout_session(
+        self,
+        amount_minor: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutSession: ...

@@ -1,0 +1,104 @@
+"""The payment processor: a process manager that follows the log and moves payments on.
+
+It reads `Payment.Created` and `Payment.ProcessingStarted` events (a new payment, a retry)
+and asks the service to advance the payment; its position is tracked durably, so after a
+restart it carries on where it stopped. Processing is at-least-once and made effectively
+once by the service: a finished payment is left alone and a repeated gateway call reuses the
+attempt's idempotency key. Payments whose gateway outcome was unknown stay PROCESSING until
+`reconcile` asks the gateway again with the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from application.payments import PaymentService
+from application.ports import PaymentsView
+from domain.payment import PROCESSING, Payment
+
+log = logging.getLogger(__name__)
+
+RECONCILE_INTERVAL_S = 2.0
+STALE_AFTER_S = 10.0  # a PROCESSING payment untouched this long is asked about again
+STALE_SCAN_MAX = 1_000
+
+
+class PaymentProcessor(Projection[Any]):
+    """Advances every new or retried payment once its event is in the log."""
+
+    name = "payment_processor"
+
+    def __init__(
+        self,
+        view: TrackingRecorder,
+        service: PaymentService,
+        payments: PaymentsView | None = None,
+        stale_after_s: float = STALE_AFTER_S,
+    ) -> None:
+        super().__init__(view)
+        self.service = service
+        # The payments read model: where payments left PROCESSING by an earlier run (or
+        # another replica) are found again, so an unknown outcome survives a restart.
+        self.payments = payments
+        self.stale_after_s = stale_after_s
+        self.unsettled: set[UUID] = set()  # left PROCESSING (unknown gateway outcome)
+        self.reconcile_interval_s = RECONCILE_INTERVAL_S
+        self._last_reconcile = 0.0
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, event: Payment.Created, tracking: Tracking) -> None:
+        self._advance(event.originator_id, tracking)
+
+    @process_event.register
+    def _(self, event: Payment.ProcessingStarted, tracking: Tracking) -> None:
+        self._advance(event.originator_id, tracking)
+
+    def _advance(self, payment_id: UUID, tracking: Tracking) -> None:
+        status = self.service.advance(payment_id)
+        if status == PROCESSING:
+            self.unsettled.add(payment_id)
+        self.view.insert_tracking(tracking)
+
+    def maybe_reconcile(self) -> int:
+        """`reconcile`, at most once per interval (called whenever the processor is idle)."""
+        now = time.monotonic()
+        if now - self._last_reconcile < self.reconcile_interval_s:
+            return 0
+        self._last_reconcile = now
+        self._find_stale()
+        return self.reconcile()
+
+    def _find_stale(self) -> None:
+        """Add PROCESSING payments nobody has touched for a while (left by a crash)."""
+        if self.payments is None:
+            return
+        # The view's `updated_at` is the event store's own (wall-clock) timestamp.
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.stale_after_s)
+        rows = self.payments.list_payments(PROCESSING, None, None, None, None, STALE_SCAN_MAX)
+        self.unsettled.update(row.id for row in rows if row.updated_at <= cutoff)
+
+    def reconcile(self) -> int:
+        """Ask again about payments whose outcome was unknown; returns how many settled."""
+        settled = 0
+        for payment_id in list(self.unsettled):
+            try:
+                status = self.service.advance(payment_id)
+            except Exception:  # one stuck payment must not stop the others; logged
+                log.exception("reconciling payment %s failed", payment_id)
+                continue
+            if status != PROCESSING:
+                self.unsettled.discard(payment_id)
+                settled += 1
+        return settled

@@ -1,0 +1,104 @@
+"""Payment queries: the filtered, paginated list and the summary, from the payments view."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from application import results
+from application.payments import PaymentService
+from application.ports import PaymentsView
+from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
+from domain.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
+from domain.payment import STATUSES
+
+PAGE_SIZE_DEFAULT = 50
+READY_LAG_MAX = 10_000
+
+_CURSOR_PREFIX = "pos"
+
+
+def encode_position_cursor(position: int) -> str:
+    """An opaque cursor for the page of payments created before log `position`."""
+    text = f"{_CURSOR_PREFIX}:{position}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_position_cursor(cursor: str) -> int:
+    """The position a cursor of `encode_position_cursor` holds; InvalidCursorError if none."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        position = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    if prefix != _CURSOR_PREFIX or position < 1:
+        raise InvalidCursorError()
+    return position
+
+
+def check_status(status: str) -> None:
+    """Refuse a status filter that is not one of the payment statuses."""
+    if status not in STATUSES:
+        raise InvalidPaymentStatusError(
+            f"Unknown payment status {status!r}; use one of {', '.join(STATUSES)}."
+        )
+
+
+class PaymentQueries:
+    """Reads of payments for the HTTP API. A caller may pass the position a write returned,
+    and the read waits (bounded) until the view has caught up with it: read-your-writes."""
+
+    def __init__(
+        self, service: PaymentService, view: PaymentsView, wait_timeout_s: float = WAIT_TIMEOUT_S
+    ) -> None:
+        self.service = service
+        self.view = view
+        self.wait_timeout_s = wait_timeout_s
+
+    def list(
+        self,
+        status: str | None = None,
+        payer_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = PAGE_SIZE_DEFAULT,
+        min_position: int | None = None,
+    ) -> results.PaymentPage:
+        """A page of payments, newest first, created in `[created_from, created_to)`."""
+        if status is not None:
+            check_status(status)
+        before = decode_position_cursor(cursor) if cursor else None
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        self._wait(min_position)
+        rows = self.view.list_payments(
+            status, payer_id, created_from, created_to, before, limit + 1
+        )
+        more = len(rows) > limit
+        next_cursor = encode_position_cursor(rows[limit - 1].position) if more else None
+        return results.PaymentPage(rows[:limit], next_cursor)
+
+    def summary(self, min_position: int | None = None) -> results.Summary:
+        """Counts by outcome, failure reasons, and amounts per currency."""
+        self._wait(min_position)
+        return self.view.summary()
+
+    def position(self) -> int | None:
+        """The last log position the payments view has processed."""
+        return self.view.position()
+
+    def readiness(self, lag_max: int = READY_LAG_MAX) -> results.Readiness:
+        """Ready when the log can be read and the view is at most `lag_max` events behind."""
+        try:
+            log_position = self.service.ledger.recorder.max_notification_id()
+        except Exception as error:  # any failure to reach the store means not ready
+            return results.Readiness(False, f"unreachable: {type(error).__name__}", None, None, 0)
+        view_position = self.view.position()
+        lag = max(0, (log_position or 0) - (view_position or 0))
+        return results.Readiness(lag <= lag_max, "ok", log_position, view_position, lag)
+
+    def _wait(self, min_position: int | None) -> None:
+        if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):
+            raise ViewNotCaughtUpError(f"The view has not reached position {min_position} yet.")

@@ -1,0 +1,377 @@
+"""Payment: a state machine whose every transition is an event with a reason.
+
+CREATED -> PROCESSING -> SUCCESS | FAILED; FAILED -> PROCESSING (retry, transient failures
+only); SUCCESS -> PARTIALLY_REFUNDED -> REFUNDED. A request that breaks a rule is recorded
+as FAILED straight away, so auditors see every attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    InvalidPaymentTransitionError,
+    PaymentNotRetryableError,
+    RefundExceedsCapturedError,
+    RetryLimitReachedError,
+)
+from domain.money import check_amount
+from domain.splits import Allocation, Split, allocate, allocate_refund
+
+CREATED = "CREATED"
+PROCESSING = "PROCESSING"
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+REFUNDED = "REFUNDED"
+STATUSES = (CREATED, PROCESSING, SUCCESS, FAILED, PARTIALLY_REFUNDED, REFUNDED)
+
+# Rule failures (never retryable); gateway failure codes come from the gateway port.
+INVALID_AMOUNT = "INVALID_AMOUNT"
+FRAUD_SUSPECTED = "FRAUD_SUSPECTED"
+INVALID_REQUEST = "INVALID_REQUEST"
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+
+WALLET = "wallet"
+CARD = "card"
+METHODS = (WALLET, CARD)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of a payment's history."""
+
+    status: str
+    reason: str
+    at: datetime
+
+
+class Payment(Aggregate):
+    """A payment from a payer (wallet or card) to a recipient, maybe split between payees."""
+
+    class Created(Aggregate.Created):
+        payer_id: str
+        recipient: str
+        amount_minor: int
+        currency: str
+        method: str
+        card_token: str
+        card_brand: str
+        card_last4: str
+        description: str
+        splits: tuple[Split, ...]
+        request_digest: str
+        requested_at: datetime
+
+    class Rejected(Aggregate.Event):
+        at: datetime
+        reason: str
+
+    class ProcessingStarted(Aggregate.Event):
+        at: datetime
+        attempt: int
+        gateway_key: str
+        reason: str
+
+    class Succeeded(Aggregate.Event):
+        at: datetime
+        transaction_id: UUID
+        gateway_reference: str
+        allocations: tuple[Allocation, ...]
+
+    class Failed(Aggregate.Event):
+        at: datetime
+        reason: str
+        retryable: bool
+        gateway_reference: str
+
+    class RefundRequested(Aggregate.Event):
+        at: datetime
+        refund_id: UUID
+        amount_minor: int
+        reason: str
+        request_digest: str
+
+    class RefundFailed(Aggregate.Event):
+        at: datetime
+        refund_id: UUID
+        failure_code: str
+
+    class Refunded(Aggregate.Event):
+        at: datetime
+        refund_id: UUID
+        amount_minor: int
+        transaction_id: UUID
+        reason: str
+        allocations: tuple[Allocation, ...]
+        gateway_reference: str
+
+    @classmethod
+    def create(
+        cls,
+        payment_id: UUID,
+        payer_id: str,
+        recipient: str,
+        amount_minor: int,
+        currency: str,
+        method: str,
+        description: str,
+        splits: tuple[Split, ...],
+        request_digest: str,
+        requested_at: datetime,
+        card_token: str = "",
+        card_brand: str = "",
+        card_last4: str = "",
+    ) -> Payment:
+        """Record the request as made; rules are applied by `reject` or `start_processing`."""
+        return cls._create(
+            cls.Created,
+            id=payment_id,
+            payer_id=payer_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            method=method,
+            card_token=card_token,
+            card_brand=card_brand,
+            card_last4=card_last4,
+            description=description,
+            splits=splits,
+            request_digest=request_digest,
+            requested_at=requested_at,
+        )
+
+    @event(Created)
+    def __init__(
+        self,
+        payer_id: str,
+        recipient: str,
+        amount_minor: int,
+        currency: str,
+        method: str,
+        card_token: str,
+        card_brand: str,
+        card_last4: str,
+        description: str,
+        splits: tuple[Split, ...],
+        request_digest: str,
+        requested_at: datetime,
+    ) -> None:
+        self.payer_id = payer_id
+        self.recipient = recipient
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.method = method
+        self.card_token = card_token
+        self.card_brand = card_brand
+        self.card_last4 = card_last4
+        self.description = description
+        self.splits = splits
+        self.request_digest = request_digest
+        self.status = CREATED
+        self.failure_reason = ""
+        self.retryable = False
+        self.attempts = 0
+        self.gateway_key = ""
+        self.gateway_reference = ""
+        self.transaction_id: UUID | None = None
+        self.allocations: tuple[Allocation, ...] = ()
+        self.refunded_minor = 0
+        self.refunded_by_payee: dict[str, int] = {}
+        self.refund_ids: tuple[str, ...] = ()
+        self.pending_refunds: dict[str, int] = {}  # refund id -> amount reserved
+        self.refund_digests: dict[str, str] = {}  # refund id -> request digest
+        self.failed_refunds: dict[str, str] = {}  # refund id -> the gateway's failure code
+        self.history: list[Transition] = [Transition(CREATED, "requested", requested_at)]
+
+    # Queries.
+
+    @property
+    def captured_minor(self) -> int:
+        return sum(a.amount_minor for a in self.allocations)
+
+    @property
+    def refundable_minor(self) -> int:
+        """Captured, minus refunded, minus refunds still waiting for the gateway."""
+        return self.captured_minor - self.refunded_minor - sum(self.pending_refunds.values())
+
+    def retries_used(self) -> int:
+        return max(0, self.attempts - 1)
+
+    # Commands.
+
+    def reject(self, reason: str, at: datetime) -> None:
+        """A rule failed before processing: FAILED for good."""
+        self._require(CREATED)
+        self._reject(at, reason)
+
+    def start_processing(self, gateway_key: str, at: datetime, reason: str = "accepted") -> None:
+        """CREATED -> PROCESSING (first attempt)."""
+        self._require(CREATED)
+        self._start(at, 1, gateway_key, reason)
+
+    def retry(self, gateway_key: str, retries_max: int, at: datetime) -> None:
+        """FAILED (transient reason) -> PROCESSING, at most `retries_max` times."""
+        self._require(FAILED)
+        if not self.retryable:
+            raise PaymentNotRetryableError(
+                f"The payment failed with {self.failure_reason}, which is not retryable."
+            )
+        if self.retries_used() >= retries_max:
+            raise RetryLimitReachedError(f"Already retried {retries_max} times.")
+        self._start(at, self.attempts + 1, gateway_key, "retry")
+
+    def plan_capture(self) -> tuple[Allocation, ...]:
+        """Who gets what of the amount if the payment succeeds."""
+        self._require(PROCESSING)
+        return allocate(self.amount_minor, self.splits, self.recipient)
+
+    def succeed(self, transaction_id: UUID, gateway_reference: str, at: datetime) -> None:
+        """PROCESSING -> SUCCESS, with the allocations of `plan_capture`."""
+        self._succeed(at, transaction_id, gateway_reference, self.plan_capture())
+
+    def fail(self, reason: str, retryable: bool, at: datetime, gateway_reference: str = "") -> None:
+        """PROCESSING -> FAILED."""
+        self._require(PROCESSING)
+        self._fail(at, reason, retryable, gateway_reference)
+
+    def plan_refund(self, amount_minor: int) -> tuple[Allocation, ...]:
+        """Check a refund is allowed and say how much each payee gives back."""
+        self._require(SUCCESS, PARTIALLY_REFUNDED)
+        check_amount(amount_minor)
+        if amount_minor > self.refundable_minor:
+            raise RefundExceedsCapturedError(
+                f"Only {self.refundable_minor} of {self.captured_minor} is left to refund."
+            )
+        return allocate_refund(amount_minor, self.allocations, self.refunded_by_payee)
+
+    def request_refund(
+        self, refund_id: UUID, amount_minor: int, reason: str, request_digest: str, at: datetime
+    ) -> None:
+        """Reserve a refund before asking the gateway, so concurrent refunds can never add up
+        to more than the capture, whatever the gateway does meanwhile."""
+        self.plan_refund(amount_minor)
+        self._request_refund(at, refund_id, amount_minor, reason, request_digest)
+
+    def fail_refund(self, refund_id: UUID, failure_code: str, at: datetime) -> None:
+        """The gateway refused a requested refund: release the reservation."""
+        if str(refund_id) not in self.pending_refunds:
+            raise InvalidPaymentTransitionError("No such refund is pending.")
+        self._fail_refund(at, refund_id, failure_code)
+
+    def refund(
+        self,
+        refund_id: UUID,
+        amount_minor: int,
+        transaction_id: UUID,
+        reason: str,
+        at: datetime,
+        gateway_reference: str = "",
+    ) -> tuple[Allocation, ...]:
+        """SUCCESS/PARTIALLY_REFUNDED -> PARTIALLY_REFUNDED or REFUNDED; returns what each
+        payee gives back."""
+        if str(refund_id) in self.refund_ids or str(refund_id) in self.failed_refunds:
+            raise InvalidPaymentTransitionError("This refund has already ended.")
+        # A pending refund completes here: its reservation is released by the same event.
+        reserved = self.pending_refunds.get(str(refund_id), 0)
+        if reserved and reserved != amount_minor:
+            raise InvalidPaymentTransitionError("A refund completes for the amount requested.")
+        self.pending_refunds = {
+            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
+        }
+        try:
+            allocations = self.plan_refund(amount_minor)
+        finally:
+            if reserved:
+                self.pending_refunds = {**self.pending_refunds, str(refund_id): reserved}
+        self._refund(
+            at, refund_id, amount_minor, transaction_id, reason, allocations, gateway_reference
+        )
+        return allocations
+
+    def _require(self, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise InvalidPaymentTransitionError(
+                f"The payment is {self.status}; this needs {' or '.join(statuses)}."
+            )
+
+    # State changes.
+
+    def _add_history(self, status: str, reason: str, at: datetime) -> None:
+        self.status = status
+        self.history = [*self.history, Transition(status, reason, at)]
+
+    @event(Rejected)
+    def _reject(self, at: datetime, reason: str) -> None:
+        self.failure_reason = reason
+        self.retryable = False
+        self._add_history(FAILED, reason, at)
+
+    @event(ProcessingStarted)
+    def _start(self, at: datetime, attempt: int, gateway_key: str, reason: str) -> None:
+        self.attempts = attempt
+        self.gateway_key = gateway_key
+        self.failure_reason = ""
+        self.retryable = False
+        self._add_history(PROCESSING, reason, at)
+
+    @event(Succeeded)
+    def _succeed(
+        self,
+        at: datetime,
+        transaction_id: UUID,
+        gateway_reference: str,
+        allocations: tuple[Allocation, ...],
+    ) -> None:
+        self.transaction_id = transaction_id
+        self.gateway_reference = gateway_reference
+        self.allocations = allocations
+        self._add_history(SUCCESS, "captured", at)
+
+    @event(Failed)
+    def _fail(self, at: datetime, reason: str, retryable: bool, gateway_reference: str) -> None:
+        self.failure_reason = reason
+        self.retryable = retryable
+        self.gateway_reference = gateway_reference or self.gateway_reference
+        self._add_history(FAILED, reason, at)
+
+    @event(RefundRequested)
+    def _request_refund(
+        self, at: datetime, refund_id: UUID, amount_minor: int, reason: str, request_digest: str
+    ) -> None:
+        self.pending_refunds = {**self.pending_refunds, str(refund_id): amount_minor}
+        self.refund_digests = {**self.refund_digests, str(refund_id): request_digest}
+
+    @event(RefundFailed)
+    def _fail_refund(self, at: datetime, refund_id: UUID, failure_code: str) -> None:
+        self.pending_refunds = {
+            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
+        }
+        self.failed_refunds = {**self.failed_refunds, str(refund_id): failure_code}
+
+    @event(Refunded)
+    def _refund(
+        self,
+        at: datetime,
+        refund_id: UUID,
+        amount_minor: int,
+        transaction_id: UUID,
+        reason: str,
+        allocations: tuple[Allocation, ...],
+        gateway_reference: str,
+    ) -> None:
+        self.pending_refunds = {
+            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
+        }
+        self.refunded_minor += amount_minor
+        refunded = dict(self.refunded_by_payee)
+        for allocation in allocations:
+            refunded[allocation.payee] = refunded.get(allocation.payee, 0) + allocation.amount_minor
+        self.refunded_by_payee = refunded
+        self.refund_ids = (*self.refund_ids, str(refund_id))
+        status = REFUNDED if self.refunded_minor == self.captured_minor else PARTIALLY_REFUNDED
+        self._add_history(status, reason or "refund", at)

@@ -1,0 +1,204 @@
+"""Payments (seed 001): create, read, list, retry and refund.
+
+A payment is created CREATED (then processed asynchronously) or, when the request breaks a
+payment rule, recorded FAILED with the reason; either way the answer is 201. `?wait=true`
+trades latency for convenience: the handler polls the payment (bounded) until processing
+has settled it. Single payments are read from the log (strongly consistent); the list comes
+from the payments read model (pass `min_position` to read your own write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from application.gateway import Card
+from application.payment_queries import PaymentQueries
+from application.payments import PaymentRequest, PaymentService
+from application.results import Payment, PaymentPage, Written
+from domain.payment import CREATED, PROCESSING
+from domain.splits import Split
+from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.bodies import PaymentCreate, RefundCreate
+from entrypoints.http.params import (
+    PAGE_SIZE_DEFAULT,
+    WAIT_TIMEOUT_S_DEFAULT,
+    CreatedFrom,
+    CreatedTo,
+    Cursor,
+    MinPosition,
+    PageSize,
+    PayerId,
+    PaymentId,
+    PaymentStatus,
+    Wait,
+    WaitTimeout,
+    require_time_zone,
+)
+from entrypoints.http.problems import problem_responses
+from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
+
+WAIT_POLL_INTERVAL_S = 0.02
+UNSETTLED = frozenset({CREATED, PROCESSING})
+
+
+def payment_request(data: PaymentCreate) -> PaymentRequest:
+    """The application's request from the HTTP body (the card stays in memory only)."""
+    card = None
+    if data.card is not None:
+        card = Card(data.card.number, data.card.exp_month, data.card.exp_year, data.card.cvc)
+    return PaymentRequest(
+        payer_id=data.payer_id,
+        recipient=data.recipient,
+        amount_minor=data.amount,
+        currency=data.currency,
+        method=data.method,
+        description=data.description,
+        splits=tuple(Split(s.payee, s.bps, s.amount) for s in data.splits),
+        card=card,
+        payment_method=data.payment_method,
+    )
+
+
+async def settled(service: PaymentService, payment: Payment, timeout_s: float) -> Payment:
+    """The payment once it has left CREATED and PROCESSING, or as it is after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    # A limit on the loop as well as on the time: one poll per interval, no more.
+    for _ in range(int(timeout_s / WAIT_POLL_INTERVAL_S) + 1):
+        if payment.status not in UNSETTLED or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(WAIT_POLL_INTERVAL_S)
+        payment = await in_thread(service.get_payment, payment.id)
+    return payment
+
+
+class PaymentController(ApiController):
+    path = "/payments"
+    tags = ["payments"]
+
+    @post(
+        "/",
+        operation_id="CreatePayment",
+        summary="Create a payment (recorded FAILED with a reason if it breaks a rule)",
+        status_code=201,
+        responses=problem_responses(409, 413, 415),
+        response_headers=WRITE_HEADERS,
+    )
+    @inject
+    async def create_payment(
+        self,
+        data: JSONBody[PaymentCreate],
+        principal: NamedDependency[Principal],
+        service: FromDishka[PaymentService],
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = False,
+        wait_timeout_s: WaitTimeout = WAIT_TIMEOUT_S_DEFAULT,
+    ) -> Response[Payment]:
+        written = await in_thread(
+            service.create_payment,
+            payment_request(data),
+            idempotency_key,
+            principal.idempotency_scope,
+        )
+        if wait:
+            latest = await settled(service, written.value, wait_timeout_s)
+            written = Written(latest, written.position, written.replayed)
+        return written_response(written, 201, f"/payments/{written.value.id}")
+
+    @get(
+        "/",
+        operation_id="ListPayments",
+        summary="Payments, newest first, filtered and paginated",
+        responses=problem_responses(503),
+    )
+    @inject
+    async def list_payments(
+        self,
+        principal: NamedDependency[Principal],
+        queries: FromDishka[PaymentQueries],
+        status: PaymentStatus = None,
+        payer_id: PayerId = None,
+        created_from: CreatedFrom = None,
+        created_to: CreatedTo = None,
+        cursor: Cursor = None,
+        limit: PageSize = PAGE_SIZE_DEFAULT,
+        min_position: MinPosition = None,
+    ) -> PaymentPage:
+        return await in_thread(
+            queries.list,
+            status=status,
+            payer_id=payer_id,
+            created_from=require_time_zone("created_from", created_from),
+            created_to=require_time_zone("created_to", created_to),
+            cursor=cursor,
+            limit=limit,
+            min_position=min_position,
+        )
+
+    @get(
+        "/{payment_id:uuid}",
+        operation_id="GetPayment",
+        summary="A payment and its history (strongly consistent)",
+        responses=problem_responses(404),
+    )
+    @inject
+    async def get_payment(
+        self,
+        payment_id: PaymentId,
+        principal: NamedDependency[Principal],
+        service: FromDishka[PaymentService],
+    ) -> Payment:
+        return await in_thread(service.get_payment, payment_id)
+
+    @post(
+        "/{payment_id:uuid}/retry",
+        operation_id="RetryPayment",
+        summary="Retry a payment that failed for a transient reason",
+        status_code=200,
+        responses=problem_responses(404, 409),
+        response_headers=WRITE_HEADERS,
+    )
+    @inject
+    async def retry_payment(
+        self,
+        payment_id: PaymentId,
+        principal: NamedDependency[Principal],
+        service: FromDishka[PaymentService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Payment]:
+        written = await in_thread(
+            service.retry_payment, payment_id, idempotency_key, principal.idempotency_scope
+        )
+        return written_response(written, 200)
+
+    @post(
+        "/{payment_id:uuid}/refund",
+        operation_id="RefundPayment",
+        summary="Refund all that is left of a payment, or part of it",
+        status_code=201,
+        responses=problem_responses(404, 409, 413, 415, 502),
+        response_headers=WRITE_HEADERS,
+    )
+    @inject
+    async def refund_payment(
+        self,
+        payment_id: PaymentId,
+        data: JSONBody[RefundCreate],
+        principal: NamedDependency[Principal],
+        service: FromDishka[PaymentService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Payment]:
+        written = await in_thread(
+            service.refund_payment,
+            payment_id,
+            data.amount,
+            data.reason,
+            idempotency_key=idempotency_key,
+            scope=principal.idempotency_scope,
+        )
+        return written_response(written, 201)

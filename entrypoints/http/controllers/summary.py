@@ -1,0 +1,34 @@
+"""The payments summary (seed 001): counts by outcome and failure reason, amounts per currency."""
+
+from __future__ import annotations
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import get
+from litestar.di import NamedDependency
+
+from application.payment_queries import PaymentQueries
+from application.results import Summary
+from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.params import MinPosition
+from entrypoints.http.problems import problem_responses
+from entrypoints.http.writes import in_thread
+
+
+class SummaryController(ApiController):
+    path = "/summary"
+    tags = ["payments"]
+
+    @get(
+        "/",
+        operation_id="GetSummary",
+        summary="Payments by outcome, failure reasons, and amounts per currency",
+        responses=problem_responses(503),
+    )
+    @inject
+    async def get_summary(
+        self,
+        principal: NamedDependency[Principal],
+        queries: FromDishka[PaymentQueries],
+        min_position: MinPosition = None,
+    ) -> Summary:
+        return await in_thread(queries.summary, min_position)

@@ -1,0 +1,284 @@
+"""Payment queries on the in-memory payments view: cursors, filters, waiting for a position."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from uuid import UUID
+
+import pytest
+
+from adapters.views.memory_payments_view import MemoryPaymentsView
+from application.gateway import (
+    Card,
+    CardToken,
+    ChargeRequest,
+    ChargeResult,
+    CheckoutSession,
+    RefundRequest,
+    RefundResult,
+)
+from application.ledger import Ledger
+from application.payment_projection import PaymentsProjection
+from application.payment_queries import (
+    PaymentQueries,
+    decode_position_cursor,
+    encode_position_cursor,
+)
+from application.payments import PaymentRequest, PaymentRules, PaymentService
+from application.projection_runner import ProjectionRunner
+from application.queries import encode_cursor
+from domain.errors import DomainError, InvalidCursorError, ViewNotCaughtUpError
+from domain.payment import CREATED, FAILED, STATUSES, SUCCESS
+from tests.unit.application.support import log_position
+
+pytestmark = pytest.mark.unit
+
+SHORT_WAIT_S = 0.05
+LONG_WAIT_S = 5.0
+
+
+class _WalletOnlyGateway:
+    """These tests pay from wallets only: the card processor must never be asked."""
+
+    name = "wallet-only"
+
+    def tokenize(self, card: Card) -> CardToken:
+        raise AssertionError("no card in these tests")
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        raise AssertionError("no card in these tests")
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        raise AssertionError("no card in these tests")
+
+    def create_checkout_session(
+        self,
+        amount_minor: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        raise AssertionError("no card in these tests")
+
+
+@pytest.fixture
+def service(ledger: Ledger) -> PaymentService:
+    ledger.open_wallet("alice", "USD")
+    ledger.credit_wallet("alice", 10_000, "USD")
+    ledger.open_wallet("bob", "USD")
+    return PaymentService(ledger, _WalletOnlyGateway(), PaymentRules())
+
+
+@pytest.fixture
+def view() -> MemoryPaymentsView:
+    return MemoryPaymentsView()
+
+
+@pytest.fixture
+def runner(ledger: Ledger, view: MemoryPaymentsView) -> ProjectionRunner:
+    return ProjectionRunner(ledger, PaymentsProjection(view=view))
+
+
+@pytest.fixture
+def queries(service: PaymentService, view: MemoryPaymentsView) -> PaymentQueries:
+    return PaymentQueries(service, view, wait_timeout_s=SHORT_WAIT_S)
+
+
+def pay(service: PaymentService, payer_id: str, amount: int) -> UUID:
+    request = PaymentRequest(payer_id, "shop", amount, "USD", "wallet")
+    return service.create_payment(request).value.id
+
+
+@pytest.fixture
+def five_payments(service: PaymentService, runner: ProjectionRunner) -> list[UUID]:
+    """Payments of 1 to 5 by alice, projected; the oldest first."""
+    ids = [pay(service, "alice", amount) for amount in range(1, 6)]
+    runner.catch_up()
+    return ids
+
+
+def test_lists_payments_newest_first(five_payments: list[UUID], queries: PaymentQueries) -> None:
+    page = queries.list()
+
+    assert [row.id for row in page.payments] == five_payments[::-1]
+    assert [row.amount for row in page.payments] == [5, 4, 3, 2, 1]
+    assert {row.status for row in page.payments} == {CREATED}
+    assert page.next_cursor is None
+
+
+def test_pages_through_payments_with_cursors(
+    five_payments: list[UUID], queries: PaymentQueries
+) -> None:
+    pages = []
+    cursor = None
+    for _ in range(10):  # bounded: 5 payments in pages of 2 take 3 pages
+        page = queries.list(cursor=cursor, limit=2)
+        pages.append([row.amount for row in page.payments])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert pages == [[5, 4], [3, 2], [1]]
+
+
+def test_a_page_that_exactly_ends_the_list_has_no_next_cursor(
+    five_payments: list[UUID], queries: PaymentQueries
+) -> None:
+    assert queries.list(limit=5).next_cursor is None
+    assert queries.list(limit=4).next_cursor is not None
+    # Limits are clamped to at least one row.
+    page = queries.list(limit=0)
+    assert [row.amount for row in page.payments] == [5]
+    assert page.next_cursor is not None
+
+
+def test_filters_by_status_and_payer(
+    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries
+) -> None:
+    paid = pay(service, "alice", 100)
+    service.advance(paid)
+    broke = pay(service, "bob", 100)
+    service.advance(broke)  # bob's wallet is empty
+    waiting = pay(service, "alice", 200)
+    runner.catch_up()
+
+    assert [r.id for r in queries.list(status=SUCCESS).payments] == [paid]
+    assert [r.id for r in queries.list(status=FAILED).payments] == [broke]
+    assert [r.id for r in queries.list(payer_id="alice").payments] == [waiting, paid]
+    assert [r.id for r in queries.list(payer_id="alice", status=CREATED).payments] == [waiting]
+    assert queries.list(status=FAILED).payments[0].failure_reason == "INSUFFICIENT_FUNDS"
+
+
+def test_a_cursor_keeps_its_filters_meaning(
+    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries
+) -> None:
+    mine = [pay(service, payer, 10) for payer in ("alice", "bob", "alice", "bob", "alice")]
+    runner.catch_up()
+
+    first = queries.list(payer_id="alice", limit=2)
+    second = queries.list(payer_id="alice", limit=2, cursor=first.next_cursor)
+
+    assert [r.id for r in first.payments] == [mine[4], mine[2]]
+    assert [r.id for r in second.payments] == [mine[0]]
+    assert second.next_cursor is None
+
+
+def test_position_cursors_are_opaque_and_round_trip() -> None:
+    cursor = encode_position_cursor(12)
+
+    assert "12" not in cursor
+    assert "=" not in cursor
+    assert decode_position_cursor(cursor) == 12
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "not base64 at all",
+        base64.urlsafe_b64encode(b"pos:0").decode(),
+        base64.urlsafe_b64encode(b"pos:-3").decode(),
+        base64.urlsafe_b64encode(b"pos:x").decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+        encode_cursor(5),  # a statement's cursor is not a payments cursor
+    ],
+)
+def test_refuses_a_malformed_cursor_before_reading(
+    five_payments: list[UUID], queries: PaymentQueries, cursor: str
+) -> None:
+    with pytest.raises(InvalidCursorError):
+        queries.list(cursor=cursor, min_position=10_000)  # refused before any wait
+
+
+@pytest.mark.parametrize("status", ["success", "PENDING", "", "FAILED "])
+def test_refuses_an_unknown_status_before_reading(
+    five_payments: list[UUID], queries: PaymentQueries, status: str
+) -> None:
+    started = time.monotonic()
+
+    with pytest.raises(DomainError) as raised:
+        queries.list(status=status, min_position=10_000)
+
+    assert not isinstance(raised.value, ViewNotCaughtUpError | InvalidCursorError)
+    assert all(known in raised.value.message for known in STATUSES)
+    assert time.monotonic() - started < SHORT_WAIT_S  # refused without waiting
+
+
+def test_every_status_is_a_valid_filter(five_payments: list[UUID], queries: PaymentQueries) -> None:
+    counts = {status: len(queries.list(status=status).payments) for status in STATUSES}
+
+    assert counts == {status: 5 if status == CREATED else 0 for status in STATUSES}
+
+
+def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
+    service: PaymentService, view: MemoryPaymentsView, queries: PaymentQueries, ledger: Ledger
+) -> None:
+    pay(service, "alice", 10)
+    position = log_position(ledger)
+    started = time.monotonic()
+
+    with pytest.raises(ViewNotCaughtUpError):
+        queries.list(min_position=position)
+    with pytest.raises(ViewNotCaughtUpError):
+        queries.summary(min_position=position)
+
+    assert SHORT_WAIT_S <= time.monotonic() - started < 1.0
+    assert view.position() is None
+    assert queries.list().payments == []
+
+
+def test_a_read_waits_until_the_view_reaches_the_position(
+    service: PaymentService, view: MemoryPaymentsView, runner: ProjectionRunner, ledger: Ledger
+) -> None:
+    queries = PaymentQueries(service, view, wait_timeout_s=LONG_WAIT_S)
+    paid = pay(service, "alice", 10)
+    position = log_position(ledger)
+    catching_up = threading.Timer(0.05, runner.catch_up)
+    catching_up.start()
+    try:
+        page = queries.list(min_position=position)
+    finally:
+        catching_up.join(LONG_WAIT_S)
+
+    assert [row.id for row in page.payments] == [paid]
+    assert queries.position() == position
+
+
+def test_summarises_the_payments_once_caught_up(
+    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries, ledger: Ledger
+) -> None:
+    paid = pay(service, "alice", 300)
+    service.advance(paid)
+    service.refund_payment(paid, 100)
+    service.advance(pay(service, "bob", 50))
+    pay(service, "alice", 0)  # refused by the rules: FAILED with INVALID_AMOUNT
+    runner.catch_up()
+
+    summary = queries.summary(min_position=log_position(ledger))
+
+    assert (summary.total, summary.success, summary.failed, summary.refunded) == (3, 1, 2, 0)
+    assert summary.failure_reasons == {"INSUFFICIENT_FUNDS": 1, "INVALID_AMOUNT": 1}
+    [usd] = summary.amounts
+    assert (usd.currency, usd.captured, usd.refunded) == ("USD", 300, 100)
+
+
+def test_readiness_reports_the_view_lag(
+    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries, ledger: Ledger
+) -> None:
+    pay(service, "alice", 10)
+
+    behind = queries.readiness(lag_max=0)
+    runner.catch_up()
+    caught_up = queries.readiness(lag_max=0)
+
+    assert (behind.ready, behind.view_position, behind.log_position) == (
+        False,
+        None,
+        log_position(ledger),
+    )
+    assert behind.view_lag == log_position(ledger)
+    assert (caught_up.ready, caught_up.view_lag) == (True, 0)
+    assert queries.position() == log_position(ledger)
