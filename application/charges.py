@@ -28,6 +28,7 @@ from domain.errors import (
 )
 from domain.errors import (
     ChargeNotFoundError,
+    GatewayRefundFailedError,
     InsufficientFundsError,
     InvalidPaymentMethodError,
     InvalidRecipientError,
@@ -202,11 +203,18 @@ class ChargeService:
         settled = self.ledger.execute(settle, None, wallet_id(customer_id, currency))
         if lapsed:
             # The card paid but the wallet part can no longer be taken: give the card back.
-            self.gateway.refund(
+            refund = self.gateway.refund(
                 RefundRequest(
                     lapsed[-1], settled.value.card_amount, currency, f"charge-refund:{charge_id}"
                 )
             )
+            if refund.outcome != "succeeded":
+                # Never keep a card's money silently: the caller must hear about it.
+                raise GatewayRefundFailedError(
+                    f"Charge {charge_id} failed ({WALLET_HOLD_LAPSED}) after the card paid "
+                    f"{settled.value.card_amount}; giving it back was {refund.outcome} "
+                    f"({refund.failure_code or 'no code'}): it needs a manual refund."
+                )
         return settled
 
     def get_charge(self, charge_id: UUID) -> results.Charge:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 RECONCILE_INTERVAL_S = 2.0
 STALE_AFTER_S = 10.0  # a PROCESSING payment untouched this long is asked about again
 STALE_SCAN_MAX = 1_000
+WORKERS_MAX = 16  # payments advanced at once (overlapping gateway latency)
 
 
 class PaymentProcessor(Projection[Any]):
@@ -64,6 +66,26 @@ class PaymentProcessor(Projection[Any]):
     @process_event.register
     def _(self, event: Payment.ProcessingStarted, tracking: Tracking) -> None:
         self._advance(event.originator_id, tracking)
+
+    def process_batch(self, items: list[tuple[Any, Tracking]]) -> None:
+        """Advance the batch's payments concurrently (gateway calls overlap; each payment is
+        serialized by its own lock in the ledger), then record the batch's last position.
+        If the process dies first, the batch is processed again: advancing is idempotent."""
+        ids = list(
+            dict.fromkeys(
+                event.originator_id
+                for event, _ in items
+                if isinstance(event, Payment.Created | Payment.ProcessingStarted)
+            )
+        )
+        if ids:
+            with ThreadPoolExecutor(max_workers=min(len(ids), WORKERS_MAX)) as pool:
+                for payment_id, status in zip(
+                    ids, pool.map(self.service.advance, ids), strict=True
+                ):
+                    if status == PROCESSING:
+                        self.unsettled.add(payment_id)
+        self.view.insert_tracking(items[-1][1])
 
     def _advance(self, payment_id: UUID, tracking: Tracking) -> None:
         status = self.service.advance(payment_id)

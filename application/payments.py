@@ -203,7 +203,10 @@ class PaymentService:
         again for the same payment (after a crash, or by two workers): a finished payment is
         left alone and a repeated gateway call reuses the attempt's idempotency key."""
         payment = self._payment(payment_id, fresh=True)
+        if payment.status == CREATED and payment.method == WALLET:
+            return self._settle_from_wallet(payment_id)  # start and settle in one save
         if payment.status == CREATED:
+            # A card attempt is recorded (with its key) before the gateway is called.
             self.ledger.execute(lambda: self._start(payment_id), None, payment_id)
             payment = self._payment(payment_id, fresh=True)
         if payment.status != PROCESSING:
@@ -222,9 +225,11 @@ class PaymentService:
     def _settle_from_wallet(self, payment_id: UUID) -> str:
         def run() -> results.Written[str]:
             payment = self._payment(payment_id)
+            now = self.ledger.clock.now()
+            if payment.status == CREATED:
+                payment.start_processing(f"{payment.id}:1", now)
             if payment.status != PROCESSING:
                 return results.Written(payment.status, None)
-            now = self.ledger.clock.now()
             transaction_id = uuid4()
             account = self.ledger.wallet_account(payment.payer_id, payment.currency)
             if account.available_minor(now) < payment.amount_minor:

@@ -52,9 +52,16 @@ class ProjectionRunner:
             # One transaction for the whole batch (views that can): far fewer commits.
             batch = getattr(self.view, "batch", None)
             with batch() if batch is not None else contextlib.nullcontext():
-                for notification in notifications:
-                    event = self.app.mapper.to_domain_event(notification)
-                    self.projection.process_event(event, Tracking(self.app.name, notification.id))
+                items = [
+                    (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id))
+                    for n in notifications
+                ]
+                process_batch = getattr(self.projection, "process_batch", None)
+                if process_batch is not None:  # a projection that works on many at once
+                    process_batch(items)
+                else:
+                    for event, tracking in items:
+                        self.projection.process_event(event, tracking)
         except IntegrityError:
             return 0  # another runner got there first: start again from its position
         return len(notifications)

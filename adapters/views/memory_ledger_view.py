@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,11 +12,15 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
+from adapters.views.common import TrackedPosition
 from application.results import AccountBalance, StatementEntry, Wallet
 
 
-class MemoryLedgerView(POPOTrackingRecorder):
+class MemoryLedgerView(TrackedPosition, POPOTrackingRecorder):
     """Balances and statements held in dictionaries, guarded by one lock."""
+
+    # In memory a poll is cheap: poll every 5 ms, without backing off.
+    poll_delay_max_s = TrackedPosition.poll_delay_min_s
 
     def __init__(self, application_name: str = "payledger") -> None:
         super().__init__()
@@ -160,19 +163,6 @@ class MemoryLedgerView(POPOTrackingRecorder):
                 for account_id, row in self._wallets.items()
             ]
             return wallets + list(self._system.values())
-
-    def position(self) -> int | None:
-        return self.max_tracking_id(self.application_name)
-
-    def wait_for(self, position: int, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
 
     @staticmethod
     def _wallet(account_id: UUID, row: dict[str, object]) -> Wallet:

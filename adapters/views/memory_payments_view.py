@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,13 +13,17 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
+from adapters.views.common import TrackedPosition, check_aware
 from application.payment_projection import StatusGroup, summary_of
 from application.results import PaymentRow, Summary
 from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, REFUNDED, SUCCESS
 
 
-class MemoryPaymentsView(POPOTrackingRecorder):
+class MemoryPaymentsView(TrackedPosition, POPOTrackingRecorder):
     """Payment rows in a dictionary, guarded by the recorder's one (re-entrant) lock."""
+
+    # In memory a poll is cheap: poll every 5 ms, without backing off.
+    poll_delay_max_s = TrackedPosition.poll_delay_min_s
 
     def __init__(self, application_name: str = "payledger") -> None:
         super().__init__()
@@ -141,8 +144,8 @@ class MemoryPaymentsView(POPOTrackingRecorder):
         if limit < 0:
             raise ValueError(f"limit must not be negative: {limit}")
         for moment in (created_from, created_to):
-            if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-                raise ValueError(f"datetime without time zone: {moment!r}")
+            if moment is not None:
+                check_aware(moment)
         with self._lock:
             rows = [
                 _payment_row(payment_id, row)
@@ -169,21 +172,6 @@ class MemoryPaymentsView(POPOTrackingRecorder):
             StatusGroup(status, currency, *sums) for (status, currency), sums in totals.items()
         ]
         return summary_of(groups, reasons.items())
-
-    def position(self) -> int | None:
-        """The last log position the view has processed (None when empty)."""
-        return self.max_tracking_id(self.application_name)
-
-    def wait_for(self, position: int, timeout_s: float) -> bool:
-        """Poll until the view has processed `position`; False after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
 
     def _row(self, payment_id: UUID) -> dict[str, Any]:
         # A change to a payment the view never saw created means the view is incomplete:

@@ -7,7 +7,6 @@ each event changes the view exactly once: a repeated (or older) tracking record 
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,6 +16,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.views.batching import BatchedWrites
+from adapters.views.common import TrackedPosition, check_aware
 from application.results import AccountBalance, StatementEntry, Wallet
 
 if TYPE_CHECKING:
@@ -28,9 +28,6 @@ ENTRIES_TABLE = "ledger_statement_entries"
 SYSTEM_TABLE = "ledger_system_balances"
 WALLETS_CUSTOMER_INDEX = "ledger_wallets_customer_id_idx"
 
-POLL_DELAY_MIN_S = 0.005
-POLL_DELAY_MAX_S = 0.05
-
 _WALLET_COLUMNS = (
     "account_id, customer_id, currency, balance_minor, held_minor, overdraft_limit_minor, "
     "version, updated_at"
@@ -41,7 +38,7 @@ _ENTRY_COLUMNS = (
 )
 
 
-class PostgresLedgerView(BatchedWrites, PostgresTrackingRecorder):
+class PostgresLedgerView(TrackedPosition, BatchedWrites, PostgresTrackingRecorder):
     """Balances and statements of wallets, and balances of system accounts, in PostgreSQL.
 
     The tables live in `datastore.schema`; `create_table()` creates them (and the tracking
@@ -156,7 +153,7 @@ class PostgresLedgerView(BatchedWrites, PostgresTrackingRecorder):
         tracking: Tracking,
     ) -> None:
         """Add a wallet with zero balance and nothing held."""
-        _check_aware(opened_at)
+        check_aware(opened_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -178,7 +175,7 @@ class PostgresLedgerView(BatchedWrites, PostgresTrackingRecorder):
         tracking: Tracking,
     ) -> None:
         """Append a statement entry and set the wallet's balance to `balance_after`."""
-        _check_aware(posted_at)
+        check_aware(posted_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -205,7 +202,7 @@ class PostgresLedgerView(BatchedWrites, PostgresTrackingRecorder):
         self, account_id: UUID, sequence: int, delta: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """Add `delta` (negative on release) to the wallet's held amount."""
-        _check_aware(changed_at)
+        check_aware(changed_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(self._add_held, (delta, sequence, changed_at, account_id), prepare=True)
@@ -260,31 +257,6 @@ class PostgresLedgerView(BatchedWrites, PostgresTrackingRecorder):
                 )
                 for row in curs.fetchall()
             ]
-
-    def position(self) -> int | None:
-        """The last log position the view has processed (None when empty)."""
-        position: int | None = self.max_tracking_id(self.application_name)
-        return position
-
-    def wait_for(self, position: int, timeout_s: float) -> bool:
-        """Poll until the view has processed `position`; False after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        delay_s = POLL_DELAY_MIN_S
-        while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
-            remaining_s = deadline - time.monotonic()
-            if remaining_s <= 0:
-                return False
-            time.sleep(min(delay_s, remaining_s))
-            delay_s = min(delay_s * 2, POLL_DELAY_MAX_S)
-
-
-def _check_aware(moment: datetime) -> None:
-    # A naive datetime would be read in the session's time zone: refuse to guess.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"datetime without time zone: {moment!r}")
 
 
 def _check_one_wallet(curs: Cursor[DictRow], account_id: UUID) -> None:

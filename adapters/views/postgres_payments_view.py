@@ -7,7 +7,6 @@ so each event changes the view exactly once: a repeated (or older) tracking reco
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,6 +16,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.views.batching import BatchedWrites
+from adapters.views.common import TrackedPosition, check_aware
 from application.payment_projection import StatusGroup, summary_of
 from application.results import PaymentRow, Summary
 from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, REFUNDED, SUCCESS
@@ -30,9 +30,6 @@ POSITION_INDEX = "payments_position_idx"
 STATUS_INDEX = "payments_status_idx"
 PAYER_INDEX = "payments_payer_id_idx"
 CREATED_AT_INDEX = "payments_created_at_idx"
-
-POLL_DELAY_MIN_S = 0.005
-POLL_DELAY_MAX_S = 0.05
 
 _COLUMNS = (
     "payment_id, status, amount_minor, currency, payer_id, recipient, method, "
@@ -49,7 +46,7 @@ _FILTERS = (
 )
 
 
-class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
+class PostgresPaymentsView(TrackedPosition, BatchedWrites, PostgresTrackingRecorder):
     """The payments list and summary in PostgreSQL.
 
     The table lives in `datastore.schema`; `create_table()` creates it, its indexes and the
@@ -154,7 +151,7 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
         tracking: Tracking,
     ) -> None:
         """Add a CREATED payment, listed at the log position of `tracking`."""
-        _check_aware(created_at)
+        check_aware(created_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -183,7 +180,7 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
         tracking: Tracking,
     ) -> None:
         """Set the status and the failure reason (None clears it)."""
-        _check_aware(changed_at)
+        check_aware(changed_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -195,7 +192,7 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
         self, payment_id: UUID, captured: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """SUCCESS, with `captured` the amount paid out to the payees."""
-        _check_aware(changed_at)
+        check_aware(changed_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -207,7 +204,7 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
         self, payment_id: UUID, amount: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """Add `amount` to the refunded total; REFUNDED once it reaches the captured amount."""
-        _check_aware(changed_at)
+        check_aware(changed_at)
         with self._writing() as curs:
             self._insert_tracking(curs, tracking)
             curs.execute(
@@ -240,7 +237,7 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
             raise ValueError(f"limit must not be negative: {limit}")
         for moment in (created_from, created_to):
             if moment is not None:
-                _check_aware(moment)
+                check_aware(moment)
         values = (status, payer_id, created_from, created_to, before_position)
         used = [(f, v) for f, v in zip(_FILTERS, values, strict=True) if v is not None]
         query = self._select_page
@@ -273,31 +270,6 @@ class PostgresPaymentsView(BatchedWrites, PostgresTrackingRecorder):
         ]
         reasons = [(row["key"], row["n"]) for row in rows if row["part"] == 1]
         return summary_of(groups, reasons)
-
-    def position(self) -> int | None:
-        """The last log position the view has processed (None when empty)."""
-        position: int | None = self.max_tracking_id(self.application_name)
-        return position
-
-    def wait_for(self, position: int, timeout_s: float) -> bool:
-        """Poll until the view has processed `position`; False after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        delay_s = POLL_DELAY_MIN_S
-        while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
-            remaining_s = deadline - time.monotonic()
-            if remaining_s <= 0:
-                return False
-            time.sleep(min(delay_s, remaining_s))
-            delay_s = min(delay_s * 2, POLL_DELAY_MAX_S)
-
-
-def _check_aware(moment: datetime) -> None:
-    # A naive datetime would be read in the session's time zone: refuse to guess.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"datetime without time zone: {moment!r}")
 
 
 def _check_one_payment(curs: Cursor[DictRow], payment_id: UUID) -> None:

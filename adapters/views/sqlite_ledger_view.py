@@ -7,28 +7,21 @@ both are parsed back (to `UUID` and to aware `datetime`) on reading.
 
 from __future__ import annotations
 
-import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from adapters.views.batching import BatchedWrites
+from adapters.views.common import SQLiteOwnTrackingRecorder, TrackedPosition, check_aware
 from application.results import AccountBalance, StatementEntry, Wallet
 
 WALLETS_TABLE = "ledger_wallets"
 ENTRIES_TABLE = "ledger_statement_entries"
 SYSTEM_TABLE = "ledger_system_balances"
 WALLETS_CUSTOMER_INDEX = "ledger_wallets_customer_id_idx"
-
-POLL_DELAY_MIN_S = 0.005
-POLL_DELAY_MAX_S = 0.05
-
-# SQLite has no identifier quoting helper: table names are checked, then double-quoted.
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 _WALLET_COLUMNS = (
     "account_id, customer_id, currency, balance_minor, held_minor, overdraft_limit_minor, "
@@ -40,11 +33,10 @@ _ENTRY_COLUMNS = (
 )
 
 
-class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
+class SQLiteLedgerView(TrackedPosition, BatchedWrites, SQLiteOwnTrackingRecorder):
     """Balances and statements of wallets, and balances of system accounts, in SQLite.
 
-    The library's SQLite tracking recorder always uses a table named `tracking`; this view
-    keeps its tracking in its own table (`tracking_table_name`), like the PostgreSQL one.
+    Its tracking is in its own table (`tracking_table_name`), like the PostgreSQL one's.
     """
 
     def __init__(
@@ -54,29 +46,10 @@ class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
         tracking_table_name: str = "ledger_view_tracking",
         **kwargs: Any,
     ) -> None:
-        if not _IDENTIFIER.fullmatch(tracking_table_name):
-            raise ValueError(f"invalid tracking table name: {tracking_table_name!r}")
-        # Set before the base constructor: it calls construct_create_table_statements().
-        self.tracking_table_name = tracking_table_name
-        super().__init__(datastore, **kwargs)
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
         self.application_name = application_name
         self._init_batching()
         statement = self._statement
-        if self.datastore.single_row_tracking:
-            self.insert_tracking_statement = statement(
-                "INSERT INTO {tracking} VALUES (:application_name, :notification_id) "
-                "ON CONFLICT (application_name) DO UPDATE "
-                "SET notification_id = :notification_id "
-                "WHERE {tracking}.notification_id < :notification_id "
-                "RETURNING notification_id"
-            )
-        else:
-            self.insert_tracking_statement = statement(
-                "INSERT INTO {tracking} VALUES (:application_name, :notification_id)"
-            )
-        self.select_max_tracking_id_statement = statement(
-            "SELECT MAX(notification_id) FROM {tracking} WHERE application_name = ?"
-        )
         self._insert_wallet = statement(
             "INSERT INTO {wallets} ({wallet_columns}) VALUES (?, ?, ?, 0, 0, ?, 1, ?)"
         )
@@ -120,13 +93,11 @@ class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
             statement("DELETE FROM {wallets}"),
             statement("DELETE FROM {system}"),
         ]
-        self._delete_tracking = statement("DELETE FROM {tracking} WHERE application_name = ?")
 
     def _statement(self, template: str, **names: str) -> str:
         """A statement from a constant template: only this module's table and column names
-        and the checked tracking table name are substituted; values are always bound."""
+        are substituted; values are always bound."""
         return template.format(
-            tracking=f'"{self.tracking_table_name}"',
             wallets=WALLETS_TABLE,
             entries=ENTRIES_TABLE,
             system=SYSTEM_TABLE,
@@ -137,19 +108,9 @@ class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
         )
 
     def construct_create_table_statements(self) -> list[str]:
-        tracking_key = (
-            "application_name"
-            if self.datastore.single_row_tracking
-            else "application_name, notification_id"
-        )
         statement = self._statement
         return [
-            statement(
-                "CREATE TABLE IF NOT EXISTS {tracking} ("
-                "application_name TEXT, notification_id INTEGER, "
-                "PRIMARY KEY ({tracking_key})) WITHOUT ROWID",
-                tracking_key=tracking_key,
-            ),
+            *super().construct_create_table_statements(),
             statement(
                 "CREATE TABLE IF NOT EXISTS {wallets} ("
                 "account_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
@@ -172,16 +133,6 @@ class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
                 "balance_minor INTEGER NOT NULL)"
             ),
         ]
-
-    def _create_table(self, c: SQLiteCursor) -> None:
-        # The base method's migration of a legacy multi-row `tracking` table names that
-        # table; this view's tracking table has always been single-row when so configured,
-        # so it only needs the migration marker the base `create_table()` looks for.
-        for statement in self.create_table_statements:
-            c.execute(statement)
-        if self.datastore.single_row_tracking and not self.tracking_migration_previous:
-            self._insert_tracking(c, Tracking(self.table_migration_identifier, 1))
-            self.tracking_migration_current = 1
 
     # Writes: the rows and the tracking record in one transaction.
 
@@ -299,29 +250,10 @@ class SQLiteLedgerView(BatchedWrites, SQLiteTrackingRecorder):
                 for row in c.fetchall()
             ]
 
-    def position(self) -> int | None:
-        """The last log position the view has processed (None when empty)."""
-        return self.max_tracking_id(self.application_name)
-
-    def wait_for(self, position: int, timeout_s: float) -> bool:
-        """Poll until the view has processed `position`; False after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        delay_s = POLL_DELAY_MIN_S
-        while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
-            remaining_s = deadline - time.monotonic()
-            if remaining_s <= 0:
-                return False
-            time.sleep(min(delay_s, remaining_s))
-            delay_s = min(delay_s * 2, POLL_DELAY_MAX_S)
-
 
 def _text(moment: datetime) -> str:
     # UTC with a fixed width, so the stored text sorts like the instants it names.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"datetime without time zone: {moment!r}")
+    check_aware(moment)
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 

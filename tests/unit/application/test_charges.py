@@ -390,12 +390,6 @@ def test_a_card_paid_after_the_wallet_money_went_elsewhere_fails_and_gives_the_c
     assert slow.refunded_for(reference) == 2_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: application/charges.py _settle (lines 203-209) ignores the outcome of the "
-    "refund that gives the card back after WALLET_HOLD_LAPSED: a refused (or lost) refund "
-    "leaves the customer's card charged for a FAILED charge, with no error and no record",
-)
 def test_a_card_that_cannot_be_given_back_is_not_silently_kept(
     bob: Ledger, clock: FakeClock
 ) -> None:
