@@ -18,6 +18,7 @@ from eventsourcing.projection import Projection
 
 from application.ports import PaymentsView
 from application.results import CurrencyAmounts, Summary
+from domain.charge import Charge
 from domain.payment import (
     FAILED,
     PARTIALLY_REFUNDED,
@@ -85,6 +86,9 @@ class PaymentsViewRecorder(PaymentsView, Protocol):
         ...
 
 
+CHARGE_METHOD = "charge"
+
+
 class PaymentsProjection(Projection[Any]):
     """The payments list and summary (seed 001's `GET /payments` and `GET /summary`)."""
 
@@ -115,6 +119,34 @@ class PaymentsProjection(Projection[Any]):
             event.method,
             event.timestamp,
             tracking,
+        )
+
+    # Charges are listed with payments (method `charge`): pending, then SUCCESS or FAILED.
+
+    @process_event.register
+    def _(self, event: Charge.Created, tracking: Tracking) -> None:
+        self.payments_view.record_payment_created(
+            event.originator_id,
+            event.customer_id,
+            event.recipient,
+            event.amount_minor,
+            event.currency,
+            CHARGE_METHOD,
+            event.timestamp,
+            tracking,
+        )
+
+    @process_event.register
+    def _(self, event: Charge.Succeeded, tracking: Tracking) -> None:
+        captured = sum(a.amount_minor for a in event.allocations)
+        self.payments_view.record_payment_captured(
+            event.originator_id, captured, event.timestamp, tracking
+        )
+
+    @process_event.register
+    def _(self, event: Charge.Failed, tracking: Tracking) -> None:
+        self.payments_view.record_status_changed(
+            event.originator_id, FAILED, event.reason, event.timestamp, tracking
         )
 
     @process_event.register

@@ -66,15 +66,17 @@ class PaymentQueries:
         cursor: str | None = None,
         limit: int = PAGE_SIZE_DEFAULT,
         min_position: int | None = None,
+        method: str | None = None,
     ) -> results.PaymentPage:
-        """A page of payments, newest first, created in `[created_from, created_to)`."""
+        """A page of payments, newest first, created in `[created_from, created_to)`;
+        `method="charge"` lists charges (seed 003's wallet-first charges)."""
         if status is not None:
             check_status(status)
         before = decode_position_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         self._wait(min_position)
         rows = self.view.list_payments(
-            status, payer_id, created_from, created_to, before, limit + 1
+            status, payer_id, created_from, created_to, before, limit + 1, method
         )
         more = len(rows) > limit
         next_cursor = encode_position_cursor(rows[limit - 1].position) if more else None

@@ -33,6 +33,7 @@ from domain.errors import (
     InsufficientFundsError,
     InvalidPaymentMethodError,
     PaymentNotFoundError,
+    RefundExceedsCapturedError,
     UnknownCurrencyError,
 )
 from domain.ids import idempotent_id, wallet_id
@@ -53,7 +54,9 @@ from domain.payment import (
     INSUFFICIENT_FUNDS,
     INVALID_AMOUNT,
     INVALID_REQUEST,
+    PARTIALLY_REFUNDED,
     PROCESSING,
+    SUCCESS,
     WALLET,
     Payment,
 )
@@ -111,6 +114,9 @@ def _payment_id_of(key: str) -> UUID | None:
         return UUID(head) if attempt.isdigit() else None
     except ValueError:
         return None
+
+
+REFUNDABLE = (SUCCESS, PARTIALLY_REFUNDED)
 
 
 class PaymentService:
@@ -359,6 +365,9 @@ class PaymentService:
             if stored is not None:  # the same key again: this refund exists already
                 check_same_request(stored, digest)
                 return results.Written(payment, None, True)
+            nothing_left = payment.refundable_minor == 0
+            if amount_minor is None and nothing_left and payment.status in REFUNDABLE:
+                raise RefundExceedsCapturedError("Nothing is left to refund.")
             amount = payment.refundable_minor if amount_minor is None else amount_minor
             payment.request_refund(refund_id, amount, reason, digest, self.ledger.clock.now())
             return results.Written(payment, self.ledger.record(payment))
@@ -406,6 +415,9 @@ class PaymentService:
         self, payment_id: UUID, refund_id: UUID, amount: int, reason: str, reference: str
     ) -> results.Written[results.Payment]:
         payment = self._payment(payment_id)
+        if str(refund_id) in payment.refund_ids:
+            # The same refund completed meanwhile (a resent request): that is the answer.
+            return results.Written(self._result(payment), None)
         now = self.ledger.clock.now()
         transaction_id = uuid4()
         touched = []

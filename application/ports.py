@@ -52,6 +52,7 @@ class PaymentsView(Protocol):
         created_to: datetime | None,
         before_position: int | None,
         limit: int,
+        method: str | None = None,
     ) -> list[PaymentRow]:
         """Payments newest first (by log position of their creation), filtered."""
         ...

@@ -138,6 +138,7 @@ class MemoryPaymentsView(TrackedPosition, POPOTrackingRecorder):
         created_to: datetime | None,
         before_position: int | None,
         limit: int,
+        method: str | None = None,
     ) -> list[PaymentRow]:
         """Payments newest first (by log position of their creation), filtered; the
         creation time range is half-open: `created_from <= created_at < created_to`."""
@@ -155,6 +156,7 @@ class MemoryPaymentsView(TrackedPosition, POPOTrackingRecorder):
                 and (created_from is None or row["created_at"] >= created_from)
                 and (created_to is None or row["created_at"] < created_to)
                 and (before_position is None or row["position"] < before_position)
+                and (method is None or row["method"] == method)
             ]
         return sorted(rows, key=lambda r: -r.position)[:limit]
 

@@ -43,6 +43,7 @@ _FILTERS = (
     SQL("created_at >= %s"),
     SQL("created_at < %s"),
     SQL("position < %s"),
+    SQL("method = %s"),
 )
 
 
@@ -230,6 +231,7 @@ class PostgresPaymentsView(TrackedPosition, BatchedWrites, PostgresTrackingRecor
         created_to: datetime | None,
         before_position: int | None,
         limit: int,
+        method: str | None = None,
     ) -> list[PaymentRow]:
         """Payments newest first (by log position of their creation), filtered; the
         creation time range is half-open: `created_from <= created_at < created_to`."""
@@ -238,7 +240,7 @@ class PostgresPaymentsView(TrackedPosition, BatchedWrites, PostgresTrackingRecor
         for moment in (created_from, created_to):
             if moment is not None:
                 check_aware(moment)
-        values = (status, payer_id, created_from, created_to, before_position)
+        values = (status, payer_id, created_from, created_to, before_position, method)
         used = [(f, v) for f, v in zip(_FILTERS, values, strict=True) if v is not None]
         query = self._select_page
         if used:

@@ -38,6 +38,7 @@ _FILTERS = (
     "created_at >= ?",
     "created_at < ?",
     "position < ?",
+    "method = ?",
 )
 
 
@@ -214,6 +215,7 @@ class SQLitePaymentsView(TrackedPosition, BatchedWrites, SQLiteOwnTrackingRecord
         created_to: datetime | None,
         before_position: int | None,
         limit: int,
+        method: str | None = None,
     ) -> list[PaymentRow]:
         """Payments newest first (by log position of their creation), filtered; the
         creation time range is half-open: `created_from <= created_at < created_to`."""
@@ -225,6 +227,7 @@ class SQLitePaymentsView(TrackedPosition, BatchedWrites, SQLiteOwnTrackingRecord
             None if created_from is None else _text(created_from),
             None if created_to is None else _text(created_to),
             before_position,
+            method,
         )
         used = [(f, v) for f, v in zip(_FILTERS, values, strict=True) if v is not None]
         where = " WHERE " + " AND ".join(f for f, _ in used) if used else ""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -852,3 +852,14 @@ def test_projection_of_real_payments_matches_the_payments(backend: _Backend) -> 
     finally:
         close_view()
         ledger.close()
+
+
+def test_filters_by_method_so_charges_can_be_listed_alone(view: PaymentsViewRecorder) -> None:
+    card, wallet, charge = uuid4(), uuid4(), uuid4()
+    _create(view, card, 1, method="card")
+    _create(view, wallet, 2, method="wallet")
+    _create(view, charge, 3, method="charge")
+
+    assert _ids(_all(view, method="charge")) == [charge]
+    assert _ids(_all(view, method="card")) == [card]
+    assert _ids(_all(view)) == [charge, wallet, card]

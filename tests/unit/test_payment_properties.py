@@ -264,7 +264,7 @@ class PaymentsMachine(RuleBasedStateMachine):
             expected = InvalidPaymentTransitionError
         elif not before.retryable:
             expected = PaymentNotRetryableError
-        elif before.retries_used() >= RETRIES_MAX:
+        elif before.attempts - 1 >= RETRIES_MAX:  # the model counts; it trusts no helper
             expected = RetryLimitReachedError
         if expected is not None:
             event(f"retry refused: {expected.__name__}")
@@ -298,15 +298,21 @@ class PaymentsMachine(RuleBasedStateMachine):
         key = self.key("refund")
         refund_id = idempotent_id("", key)
         self.gateway.script_refund(str(refund_id), *script)
-        wanted = before.refundable_minor if amount is None else amount
+        # What is left, as the model counts it: captured - refunded - reserved.
+        refundable = (
+            before.captured_minor - before.refunded_minor - sum(before.pending_refunds.values())
+        )
+        wanted = refundable if amount is None else amount
         expected: tuple[type[Exception], ...] = ()
         if before.status not in REFUNDABLE:
             # A full refund of nothing says invalid_amount (reported as a bug; see
             # test_refuses_a_full_refund_of_a_failed_payment_as_an_invalid_transition).
             expected = (InvalidPaymentTransitionError, InvalidAmountError)
         elif wanted == 0:
-            expected = (InvalidAmountError,)
-        elif wanted > before.refundable_minor:
+            # Nothing left (all reserved): reported as a bug; see
+            # test_a_full_refund_with_everything_already_reserved_says_nothing_is_left.
+            expected = (RefundExceedsCapturedError, InvalidAmountError)
+        elif wanted > refundable:
             expected = (RefundExceedsCapturedError,)
         if expected:
             event(f"refund refused: {expected[0].__name__}")
@@ -324,7 +330,7 @@ class PaymentsMachine(RuleBasedStateMachine):
             after = self.payment(payment_id)
             assert (after.refunded_minor, after.refundable_minor) == (
                 before.refunded_minor,
-                before.refundable_minor,
+                refundable,
             )
             return
         result = self.service.refund_payment(payment_id, amount, "r", key).value
@@ -338,21 +344,30 @@ class PaymentsMachine(RuleBasedStateMachine):
             )
 
     @precondition(lambda self: self.payments)
-    @rule(pick=picks, prefer=st.booleans(), attempt_pick=picks, again=st.booleans())
-    def gateway_webhook(self, pick: int, prefer: bool, attempt_pick: int, again: bool) -> None:
+    @rule(
+        pick=picks,
+        which=st.sampled_from(["current", "old", "any", "again"]),
+        attempt_pick=picks,
+    )
+    def gateway_webhook(self, pick: int, which: str, attempt_pick: int) -> None:
         """The gateway tells what really happened to one attempt (maybe an old one)."""
-        if again and self.events_sent:
+        if which == "again" and self.events_sent:
             self.deliver_again(self.events_sent[pick % len(self.events_sent)])
             return
-        payment_id = self.choose(
-            pick,
-            prefer,
-            lambda p: p.status == PROCESSING and p.gateway_key in self.gateway.charge_results,
-        )
+        wanted: dict[str, Callable[[Payment], bool]] = {
+            "current": lambda p: (
+                p.status == PROCESSING and p.gateway_key in self.gateway.charge_results
+            ),
+            "old": lambda p: p.status == PROCESSING and p.attempts > 1,
+        }
+        payment_id = self.choose(pick, which in wanted, wanted.get(which, bool))
         before = self.payment(payment_id)
         if before.method != CARD or before.attempts == 0:
             return
-        attempt = before.attempts if prefer else attempt_pick % before.attempts + 1
+        attempt = {
+            "current": before.attempts,
+            "old": attempt_pick % max(1, before.attempts - 1) + 1,
+        }.get(which, attempt_pick % before.attempts + 1)
         key = f"{payment_id}:{attempt}"
         truth = self.gateway.charge_results.get(key)
         if truth is None:
@@ -383,7 +398,9 @@ class PaymentsMachine(RuleBasedStateMachine):
     @rule(
         customer=st.sampled_from([*CUSTOMERS, "carol"]),
         currency=st.sampled_from(CURRENCIES),
-        amount=st.integers(min_value=1, max_value=8_000),
+        amount=st.one_of(
+            st.integers(min_value=1, max_value=3_000), st.integers(min_value=4_000, max_value=9_000)
+        ),
         number=st.one_of(st.none(), numbers),
         script=scripts,
     )

@@ -12,7 +12,9 @@ from litestar.params import JSONBody
 
 from application.charges import ChargeService
 from application.gateway import Card
-from application.results import Charge
+from application.payment_projection import CHARGE_METHOD
+from application.payment_queries import PaymentQueries
+from application.results import Charge, PaymentPage
 from domain.splits import SPLITS_MAX, Split
 from entrypoints.http.auth import ApiController, Principal
 from entrypoints.http.bodies import (
@@ -24,7 +26,15 @@ from entrypoints.http.bodies import (
     Party,
     SplitIn,
 )
-from entrypoints.http.params import ChargeId
+from entrypoints.http.params import (
+    PAGE_SIZE_DEFAULT,
+    ChargeId,
+    Cursor,
+    MinPosition,
+    PageSize,
+    PayerId,
+    PaymentStatus,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
@@ -96,3 +106,30 @@ class ChargeController(ApiController):
         charges: FromDishka[ChargeService],
     ) -> Charge:
         return await in_thread(charges.get_charge, charge_id)
+
+    @get(
+        "/",
+        operation_id="ListCharges",
+        summary="Charges, newest first (from the payments read model; pending is CREATED)",
+        responses=problem_responses(503),
+    )
+    @inject
+    async def list_charges(
+        self,
+        principal: NamedDependency[Principal],
+        queries: FromDishka[PaymentQueries],
+        customer_id: PayerId = None,
+        status: PaymentStatus = None,
+        cursor: Cursor = None,
+        limit: PageSize = PAGE_SIZE_DEFAULT,
+        min_position: MinPosition = None,
+    ) -> PaymentPage:
+        return await in_thread(
+            queries.list,
+            status=status,
+            payer_id=customer_id,
+            cursor=cursor,
+            limit=limit,
+            min_position=min_position,
+            method=CHARGE_METHOD,
+        )

@@ -402,3 +402,29 @@ def test_a_payment_id_is_not_a_charge(api: PaymentsApi) -> None:
     payment = {"amount": 100, "currency": "USD", "recipient": "shop", "payer_id": "alice"}
     created = expect(api.client.post("/payments", json={**payment, "method": "wallet"}), 201)
     expect_problem(api.client.get(f"/charges/{created['id']}"), 404, "charge_not_found")
+
+
+def test_charges_are_listed_newest_first_by_customer() -> None:
+    with payments_api() as api:
+        client = api.client
+        open_wallet(client, "zoe")
+        credit_wallet(client, "zoe", 5_000)
+        first = client.post(
+            "/charges",
+            json={"customer_id": "zoe", "recipient": "shop", "amount": 1_000, "currency": "USD"},
+        )
+        second = client.post(
+            "/charges",
+            json={"customer_id": "zoe", "recipient": "shop", "amount": 9_000, "currency": "USD"},
+        )
+        assert (first.status_code, second.status_code) == (201, 422)  # no card for the rest
+        listed = client.get(
+            "/charges",
+            params={"customer_id": "zoe", "min_position": first.headers["PayLedger-Position"]},
+        )
+        assert listed.status_code == 200
+        rows = listed.json()["payments"]
+        assert [(r["id"], r["method"], r["status"], r["amount"]) for r in rows] == [
+            (first.json()["id"], "charge", "SUCCESS", 1_000)
+        ]
+        assert client.get("/payments", params={"payer_id": "zoe"}).json()["payments"] == rows

@@ -39,6 +39,7 @@ OPERATIONS = {
     ("get", "/ready"): "GetReadiness",
     ("get", "/metrics"): "GetMetrics",
     ("post", "/charges"): "CreateCharge",
+    ("get", "/charges"): "ListCharges",
     ("get", "/charges/{charge_id}"): "GetCharge",
     ("get", "/checkout"): "StartCheckout",
     ("get", "/checkout/success"): "CheckoutSuccess",

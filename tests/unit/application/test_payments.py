@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,7 @@ from application.gateway import (
     Card,
     ChargeRequest,
     RefundRequest,
+    RefundResult,
 )
 from application.ledger import Ledger
 from application.payments import PaymentRequest, PaymentRules, PaymentService
@@ -795,6 +796,48 @@ def test_an_unknown_refund_outcome_keeps_the_amount_reserved(
     with pytest.raises(RefundExceedsCapturedError):
         service.refund_payment(payment.id, 4_001)
     assert service.get_payment(payment.id) == before
+
+
+class ImpatientClientGateway(CountingGateway):
+    """While the first refund call is at the gateway, the client sends it again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile: Callable[[], object] | None = None
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            self.resent = meanwhile()
+        return super().refund(request)
+
+
+def test_a_refund_resent_while_the_first_is_at_the_gateway_answers_both_with_the_refund(
+    ledger: Ledger,
+) -> None:
+    gateway = ImpatientClientGateway()
+    service = PaymentService(ledger, gateway, PaymentRules())
+    payment = paid_by_card(service)
+    gateway.meanwhile = lambda: service.refund_payment(payment.id, 4_000, "r", "refund-1")
+
+    first = service.refund_payment(payment.id, 4_000, "r", "refund-1")
+
+    assert first.value.refunded == gateway.resent.value.refunded == 4_000
+    assert len(journals(ledger, "refund")) == 1
+
+
+def test_a_full_refund_with_everything_already_reserved_says_nothing_is_left(
+    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+) -> None:
+    payment = paid_by_card(service)
+    gateway.script_refund(str(idempotent_id("", "refund-1")), UNKNOWN)
+    service.refund_payment(payment.id, None, "r", "refund-1")
+    before = (log_position(ledger), gateway_state(gateway))
+
+    with pytest.raises(RefundExceedsCapturedError):
+        service.refund_payment(payment.id)
+
+    assert (log_position(ledger), gateway_state(gateway)) == before
 
 
 def test_a_refund_replayed_with_its_key_is_made_once(
