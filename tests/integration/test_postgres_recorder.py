@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -20,25 +19,14 @@ from adapters.eventstore.postgres_recorder import (
     BatchWaitTimeoutError,
     CoalescingPostgresApplicationRecorder,
 )
+from tests.support.services import POSTGRES, postgres_schema
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "adapters.eventstore.postgres_recorder:CoalescingPostgresApplicationRecorder"
-CONNINFO = "dbname=test host=127.0.0.1 port=5432 user=postgres"
-
-
-def require_postgres() -> None:
-    """Skip when PostgreSQL is unreachable, or fail if PAYLEDGER_REQUIRE_SERVICES=1.
-
-    The lead will move this helper into tests/conftest.py.
-    """
-    try:
-        psycopg.connect(CONNINFO, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL not reachable ({CONNINFO}): {exc}"
-        if os.environ.get("PAYLEDGER_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+CONNINFO = (
+    f"dbname={POSTGRES.dbname} host={POSTGRES.host} port={POSTGRES.port} user={POSTGRES.user}"
+)
 
 
 class Counter(Aggregate):
@@ -58,32 +46,16 @@ class LedgerApp(Application[uuid.UUID]):
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    """A fresh uniquely named schema, dropped afterwards."""
-    require_postgres()
-    name = "t_" + uuid.uuid4().hex
-    with psycopg.connect(CONNINFO, autocommit=True) as conn:
-        conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(name)))
-    try:
+    """A fresh uniquely named schema, dropped afterwards (skips without PostgreSQL)."""
+    with postgres_schema() as name:
         yield name
-    finally:
-        with psycopg.connect(CONNINFO, autocommit=True) as conn:
-            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(name)))
 
 
 @pytest.fixture
 def app(schema: str) -> Iterator[LedgerApp]:
     """An application on the schema, using the coalescing recorder."""
     application = LedgerApp(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": "test",
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": "5432",
-            "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": "",
-            "POSTGRES_SCHEMA": schema,
-            "APPLICATION_RECORDER_TOPIC": TOPIC,
-        }
+        env={**POSTGRES.eventsourcing_env(schema), "APPLICATION_RECORDER_TOPIC": TOPIC}
     )
     try:
         yield application
