@@ -408,6 +408,9 @@ class PaymentService:
 
     def _release(self, payment_id: UUID, refund_id: UUID, code: str) -> results.Written[None]:
         payment = self._payment(payment_id)
+        if str(refund_id) in payment.failed_refunds:
+            # A resent request already recorded the refusal: nothing more to release.
+            return results.Written(None, None)
         payment.fail_refund(refund_id, code or "REFUND_FAILED", self.ledger.clock.now())
         return results.Written(None, self.ledger.record(payment))
 

@@ -88,7 +88,7 @@ CUSTOMERS = ("alice", "bob")
 CURRENCIES = ("USD", "JPY")
 OVERDRAFTS = {"alice": 0, "bob": 500}
 FRAUD_THRESHOLDS = {"USD": 1_000_000, "JPY": 10_000}  # 10000.00 USD, 10000 JPY
-RETRIES_MAX = 2
+RETRIES_MAX = 1
 REFUNDABLE = (SUCCESS, PARTIALLY_REFUNDED)
 CAPTURED = (SUCCESS, PARTIALLY_REFUNDED, REFUNDED)
 
@@ -254,9 +254,21 @@ class PaymentsMachine(RuleBasedStateMachine):
             self.processor.reconcile()
 
     @precondition(lambda self: self.payments)
-    @rule(pick=picks, prefer=st.booleans(), script=scripts, process_now=st.booleans())
-    def retry(self, pick: int, prefer: bool, script: tuple[Any, ...], process_now: bool) -> None:
+    @rule(
+        pick=picks,
+        prefer=st.booleans(),
+        script=scripts,
+        times=st.integers(min_value=1, max_value=RETRIES_MAX + 2),
+    )
+    def retry(self, pick: int, prefer: bool, script: tuple[Any, ...], times: int) -> None:
+        """The client retries a payment, maybe again and again after each new failure."""
         payment_id = self.choose(pick, prefer, lambda p: p.status == FAILED and p.retryable)
+        for _ in range(times):
+            if not self.retry_once(payment_id, script):
+                return
+            self.runner.catch_up()
+
+    def retry_once(self, payment_id: UUID, script: tuple[Any, ...]) -> bool:
         before = self.payment(payment_id)
         position = log_position(self.ledger)
         expected: type[Exception] | None = None
@@ -271,28 +283,40 @@ class PaymentsMachine(RuleBasedStateMachine):
             with pytest.raises(expected):
                 self.service.retry_payment(payment_id)
             assert log_position(self.ledger) == position
-            return
+            return False
         assert before.failure_reason in RETRYABLE_FAILURES
         self.gateway.script(f"{payment_id}:{before.attempts + 1}", *script)
         event("retry made")
         retried = self.service.retry_payment(payment_id).value
         assert (retried.status, retried.attempts) == (PROCESSING, before.attempts + 1)
-        if process_now:
-            self.runner.catch_up()
+        return True
 
     @precondition(lambda self: self.payments)
     @rule(
         pick=picks,
         prefer=st.booleans(),
-        amount=st.one_of(
-            st.none(),
-            st.integers(min_value=1, max_value=300),
-            st.integers(min_value=1, max_value=3_000),
+        refunds=st.lists(
+            st.tuples(
+                st.one_of(
+                    st.none(),
+                    st.integers(min_value=1, max_value=300),
+                    st.integers(min_value=1, max_value=3_000),
+                ),
+                refund_scripts,
+            ),
+            min_size=1,
+            max_size=3,
         ),
-        script=refund_scripts,
     )
-    def refund(self, pick: int, prefer: bool, amount: int | None, script: tuple[Any, ...]) -> None:
+    def refund(
+        self, pick: int, prefer: bool, refunds: list[tuple[int | None, tuple[Any, ...]]]
+    ) -> None:
+        """One or more refunds of a payment, in a row (some refused or lost by the gateway)."""
         payment_id = self.choose(pick, prefer, lambda p: p.status in REFUNDABLE)
+        for amount, script in refunds:
+            self.refund_once(payment_id, amount, script)
+
+    def refund_once(self, payment_id: UUID, amount: int | None, script: tuple[Any, ...]) -> None:
         before = self.payment(payment_id)
         position = log_position(self.ledger)
         key = self.key("refund")
@@ -440,11 +464,12 @@ class PaymentsMachine(RuleBasedStateMachine):
         event(f"charge {result.status} by {'+'.join(sources)}")
         self.charge_requests[charge_id] = (customer, amount, currency, options)
 
-    @precondition(lambda self: self.charge_requests)
     @rule(pick=picks, prefer=st.booleans())
     def replay_charge(self, pick: int, prefer: bool) -> None:
         """The client sends a charge again with its key: a pending one asks the card again."""
         pool = list(self.charge_requests)
+        if not pool:
+            return
         if prefer:
             pool = [c for c in pool if self.charges.get_charge(c).status == CHARGE_PENDING] or pool
         charge_id = pool[pick % len(pool)]

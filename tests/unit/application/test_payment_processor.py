@@ -234,6 +234,40 @@ def test_a_crash_after_the_gateway_took_the_money_is_charged_once_after_restart(
     assert len(journals(ledger, "payment", str(payment))) == 1
 
 
+def test_a_batch_of_new_payments_is_advanced_at_once_and_each_is_charged_once(
+    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+) -> None:
+    payments = [by_card(service, amount=100 + n) for n in range(20)]
+    wallet_paid = [by_wallet(service, 10) for _ in range(5)]
+    processor, runner = start(ledger, service)
+
+    runner.catch_up()
+
+    assert {status(service, p) for p in [*payments, *wallet_paid]} == {SUCCESS}
+    assert sorted(gateway.captured) == sorted(f"{p}:1" for p in payments)
+    assert all(gateway.calls_for(f"{p}:1") == 1 for p in payments)
+    assert len(journals(ledger, "payment")) == 25
+    assert processor.view.max_tracking_id(ledger.name) == log_position(ledger)
+
+
+def test_a_batch_cut_short_by_a_crash_is_processed_again_without_charging_twice(
+    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+) -> None:
+    crashing, others = by_card(service), [by_card(service) for _ in range(3)]
+    gateway.script(f"{crashing}:1", CRASH_AFTER_CHARGE)
+    tracker = POPOTrackingRecorder()
+    _, runner = start(ledger, service, tracker)
+
+    with pytest.raises(GatewayConnectionLostError):
+        runner.catch_up()
+    _, restarted = start(ledger, service, tracker)
+    restarted.catch_up()
+
+    assert {status(service, p) for p in [crashing, *others]} == {SUCCESS}
+    assert sorted(gateway.captured) == sorted(f"{p}:1" for p in [crashing, *others])
+    assert len(journals(ledger, "payment")) == 4
+
+
 def test_events_other_than_new_payments_and_attempts_are_only_tracked(
     ledger: Ledger, service: PaymentService, gateway: CountingGateway
 ) -> None:

@@ -826,6 +826,29 @@ def test_a_refund_resent_while_the_first_is_at_the_gateway_answers_both_with_the
     assert len(journals(ledger, "refund")) == 1
 
 
+def test_a_refused_refund_resent_while_the_first_is_at_the_gateway_reports_the_refusal_twice(
+    ledger: Ledger,
+) -> None:
+    gateway = ImpatientClientGateway()
+    service = PaymentService(ledger, gateway, PaymentRules())
+    payment = paid_by_card(service)
+    gateway.script_refund(str(idempotent_id("", "refund-1")), fail("REFUND_DECLINED"))
+
+    def resend() -> object:
+        with pytest.raises(GatewayRefundFailedError):
+            service.refund_payment(payment.id, 4_000, "r", "refund-1")
+        return None
+
+    gateway.meanwhile = resend
+
+    with pytest.raises(GatewayRefundFailedError):
+        service.refund_payment(payment.id, 4_000, "r", "refund-1")
+
+    after = service.get_payment(payment.id)
+    assert (after.refunded, after.pending_refunds, after.refundable) == (0, 0, 10_000)
+    assert count_events(ledger, Payment.RefundFailed) == 1
+
+
 def test_a_full_refund_with_everything_already_reserved_says_nothing_is_left(
     ledger: Ledger, service: PaymentService, gateway: CountingGateway
 ) -> None:
