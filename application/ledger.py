@@ -122,12 +122,7 @@ class Ledger(Application[UUID]):
         claim_id = idempotent_id(scope, idempotency_key) if idempotency_key else None
 
         def replay() -> results.Written[results.Wallet] | None:
-            claim = self.claim_of(claim_id, digest)
-            if claim is None:
-                return None
-            # The original response: the wallet as that command left it (its first version).
-            opened: Account = self.repository.get(claim.result_id, version=claim.result_version)
-            return results.Written(self._wallet_result(opened), None, True)
+            return self.replay_claimed(claim_id, digest, self._wallet_result)
 
         def run() -> results.Written[results.Wallet]:
             if self.find(Account, wallet_id(customer_id, currency)) is not None:
@@ -396,11 +391,7 @@ class Ledger(Application[UUID]):
         claim_id = idempotent_id(scope, idempotency_key) if idempotency_key else None
 
         def replay() -> results.Written[results.Hold] | None:
-            claim = self.claim_of(claim_id, digest)
-            if claim is None:
-                return None
-            voided: Hold = self.repository.get(hold_id, version=claim.result_version)
-            return results.Written(self._hold_result(voided), None, True)
+            return self.replay_claimed(claim_id, digest, self._hold_result)
 
         def run() -> results.Written[results.Hold]:
             hold = self._hold(hold_id)
@@ -525,6 +516,17 @@ class Ledger(Application[UUID]):
             )
         check_same_request(getattr(found, "request_digest", ""), digest)
         return results.Written(convert(found), None, True)
+
+    def replay_claimed(
+        self, claim_id: UUID | None, digest: str, convert: Callable[[Any], T]
+    ) -> results.Written[T] | None:
+        """The original result of a claimed key: its result aggregate at the version the
+        claiming command left it (not as it is now)."""
+        claim = self.claim_of(claim_id, digest)
+        if claim is None:
+            return None
+        original: Any = self.repository.get(claim.result_id, version=claim.result_version)
+        return results.Written(convert(original), None, True)
 
     def claim_of(self, claim_id: UUID | None, digest: str) -> RequestClaim | None:
         """The claim a key made, if any; a key taken by another kind of command is refused."""

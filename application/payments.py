@@ -178,11 +178,7 @@ class PaymentService:
         digest = request_digest("retry_payment", payment_id=str(payment_id))
 
         def replay() -> results.Written[results.Payment] | None:
-            claim = self.ledger.claim_of(claim_id, digest)
-            if claim is None:
-                return None
-            original: Payment = self.ledger.repository.get(payment_id, version=claim.result_version)
-            return results.Written(self._result(original), None, True)
+            return self.ledger.replay_claimed(claim_id, digest, self._result)
 
         def run() -> results.Written[results.Payment]:
             payment = self._payment(payment_id)

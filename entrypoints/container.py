@@ -21,6 +21,13 @@ from entrypoints.settings import Settings
 from entrypoints.workers import BackgroundWorkers
 
 
+def _close(resource: object) -> None:
+    """Close a read model or tracker that holds connections (memory ones hold none)."""
+    close = getattr(resource, "close", None)
+    if close is not None:
+        close()
+
+
 class AdaptersProvider(Provider):
     """The event store and the read models on the configured backend."""
 
@@ -45,9 +52,7 @@ class AdaptersProvider(Provider):
     def view(self, settings: Settings) -> Iterator[LedgerViewRecorder]:
         view = bootstrap.build_view(settings, create_table=self._create_tables)
         yield view
-        close = getattr(view, "close", None)
-        if close is not None:
-            close()
+        _close(view)
 
     @provide
     def gateway(self, settings: Settings) -> PaymentGateway:
@@ -57,17 +62,13 @@ class AdaptersProvider(Provider):
     def payments_view(self, settings: Settings) -> Iterator[PaymentsViewRecorder]:
         view = bootstrap.build_recorder(settings, "payments", create_table=self._create_tables)
         yield view
-        close = getattr(view, "close", None)
-        if close is not None:
-            close()
+        _close(view)
 
     @provide
     def processor_tracker(self, settings: Settings) -> Iterator[TrackingRecorder]:
         tracker = bootstrap.build_processor_tracker(settings, create_table=self._create_tables)
         yield tracker
-        close = getattr(tracker, "close", None)
-        if close is not None:
-            close()
+        _close(tracker)
 
 
 class ApplicationProvider(Provider):
