@@ -7,14 +7,14 @@ import binascii
 from datetime import datetime
 
 from application import results
-from application.payments import PaymentService
-from application.ports import PaymentsView
+from application.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
+from application.ports.views import PaymentsView
 from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
-from domain.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
-from domain.payment import STATUSES
+from domain.payment_terms import PaymentStatus
+
+STATUSES = tuple(PaymentStatus)
 
 PAGE_SIZE_DEFAULT = 50
-READY_LAG_MAX = 10_000
 
 _CURSOR_PREFIX = "pos"
 
@@ -50,10 +50,7 @@ class PaymentQueries:
     """Reads of payments for the HTTP API. A caller may pass the position a write returned,
     and the read waits (bounded) until the view has caught up with it: read-your-writes."""
 
-    def __init__(
-        self, service: PaymentService, view: PaymentsView, wait_timeout_s: float = WAIT_TIMEOUT_S
-    ) -> None:
-        self.service = service
+    def __init__(self, view: PaymentsView, wait_timeout_s: float = WAIT_TIMEOUT_S) -> None:
         self.view = view
         self.wait_timeout_s = wait_timeout_s
 
@@ -90,16 +87,6 @@ class PaymentQueries:
     def position(self) -> int | None:
         """The last log position the payments view has processed."""
         return self.view.position()
-
-    def readiness(self, lag_max: int = READY_LAG_MAX) -> results.Readiness:
-        """Ready when the log can be read and the view is at most `lag_max` events behind."""
-        try:
-            log_position = self.service.ledger.recorder.max_notification_id()
-        except Exception as error:  # any failure to reach the store means not ready
-            return results.Readiness(False, f"unreachable: {type(error).__name__}", None, None, 0)
-        view_position = self.view.position()
-        lag = max(0, (log_position or 0) - (view_position or 0))
-        return results.Readiness(lag <= lag_max, "ok", log_position, view_position, lag)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

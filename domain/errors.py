@@ -1,4 +1,7 @@
-"""Domain errors: one small hierarchy, each with a stable snake_case code."""
+"""Domain errors: the rules the ledger refuses to break, each with a stable snake_case code.
+
+Errors about the application's own machinery (lookups, idempotency keys, concurrency,
+cursors, read-model lag, the gateway) live in `application/errors.py`."""
 
 from __future__ import annotations
 
@@ -64,28 +67,10 @@ class WalletExistsError(DomainError):
     code = "wallet_exists"
 
 
-class WalletNotFoundError(DomainError):
-    """No wallet exists for this customer in this currency."""
-
-    code = "wallet_not_found"
-
-
-class TransactionNotFoundError(DomainError):
-    """No journal transaction has this id."""
-
-    code = "transaction_not_found"
-
-
 class SameWalletTransferError(DomainError):
     """A transfer needs two different wallets."""
 
     code = "same_wallet_transfer"
-
-
-class HoldNotFoundError(DomainError):
-    """No hold has this id."""
-
-    code = "hold_not_found"
 
 
 class HoldNotPendingError(DomainError):
@@ -110,18 +95,6 @@ class InvalidExpiryError(DomainError):
     """A hold's expiry must lie in the future."""
 
     code = "invalid_expiry"
-
-
-class IdempotencyKeyReusedError(DomainError):
-    """This Idempotency-Key was already used with a different request."""
-
-    code = "idempotency_key_reused"
-
-
-class PaymentNotFoundError(DomainError):
-    """No payment has this id."""
-
-    code = "payment_not_found"
 
 
 class InvalidPaymentTransitionError(DomainError):
@@ -160,49 +133,7 @@ class InvalidPaymentMethodError(DomainError):
     code = "invalid_payment_method"
 
 
-class CardRejectedError(DomainError):
-    """The card was refused before any charge (bad number or expiry)."""
-
-    code = "card_rejected"
-
-
-class GatewayRefundFailedError(DomainError):
-    """The payment gateway refused the refund; nothing was refunded."""
-
-    code = "gateway_refund_failed"
-
-
 class InvalidRecipientError(DomainError):
     """A charge needs a recipient: 1 to 200 printable characters."""
 
     code = "invalid_recipient"
-
-
-class ChargeNotFoundError(DomainError):
-    """No charge has this id."""
-
-    code = "charge_not_found"
-
-
-class InvalidPaymentStatusError(DomainError):
-    """The status filter must be one of the payment statuses."""
-
-    code = "invalid_payment_status"
-
-
-class InvalidCursorError(DomainError):
-    """The pagination cursor is malformed; use the `next_cursor` of a previous page."""
-
-    code = "invalid_cursor"
-
-
-class ViewNotCaughtUpError(DomainError):
-    """The read model has not reached the requested log position yet; retry shortly."""
-
-    code = "view_not_caught_up"
-
-
-class ConcurrencyConflictError(DomainError):
-    """The command kept conflicting with concurrent changes; retry it."""
-
-    code = "concurrency_conflict"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -10,10 +11,20 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import HoldAmountExceededError, HoldExpiredError, HoldNotPendingError
 from domain.money import check_amount
 
-PENDING = "pending"
-POSTED = "posted"
-VOIDED = "voided"
-EXPIRED = "expired"
+
+class HoldStatus(StrEnum):
+    """Where a hold stands: EXPIRED is a PENDING hold past its expiry (never stored)."""
+
+    PENDING = "PENDING"
+    POSTED = "POSTED"
+    VOIDED = "VOIDED"
+    EXPIRED = "EXPIRED"
+
+
+PENDING = HoldStatus.PENDING
+POSTED = HoldStatus.POSTED
+VOIDED = HoldStatus.VOIDED
+EXPIRED = HoldStatus.EXPIRED
 
 
 class Hold(Aggregate):
@@ -79,12 +90,12 @@ class Hold(Aggregate):
         self.expires_at = expires_at
         self.description = description
         self.request_digest = request_digest
-        self.state = PENDING
+        self.state: HoldStatus = PENDING
         self.posted_minor = 0
         self.transaction_id: UUID | None = None
         self.void_digest = ""
 
-    def status(self, now: datetime) -> str:
+    def status(self, now: datetime) -> HoldStatus:
         """The stored state, or `expired` for a pending hold past its expiry."""
         if self.state == PENDING and self.expires_at is not None and self.expires_at <= now:
             return EXPIRED

@@ -76,6 +76,12 @@ class Money:
         if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
             raise InvalidAmountError("Money holds an integer number of minor units.")
 
+    @classmethod
+    def positive(cls, amount_minor: int, currency: str) -> Money:
+        """An amount to move: a known currency and a positive amount within limits."""
+        check_currency(currency)
+        return cls(check_amount(amount_minor), currency)
+
     @property
     def exponent(self) -> int:
         return CURRENCY_EXPONENTS[self.currency]

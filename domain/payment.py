@@ -3,12 +3,15 @@
 CREATED -> PROCESSING -> SUCCESS | FAILED; FAILED -> PROCESSING (retry, transient failures
 only); SUCCESS -> PARTIALLY_REFUNDED -> REFUNDED. A request that breaks a rule is recorded
 as FAILED straight away, so auditors see every attempt.
+
+A payment is funded by a wallet, a card, or both (`wallet_first`, seed 003's charges): the
+wallet pays what it can, reserved by a hold until the card has paid the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -20,40 +23,28 @@ from domain.errors import (
     RetryLimitReachedError,
 )
 from domain.money import check_amount
+from domain.payment_terms import (
+    PaymentMethod,
+    PaymentStatus,
+    RefundSplit,
+    Transition,
+)
 from domain.splits import Allocation, Split, allocate, allocate_refund
 
-CREATED = "CREATED"
-PROCESSING = "PROCESSING"
-SUCCESS = "SUCCESS"
-FAILED = "FAILED"
-PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-REFUNDED = "REFUNDED"
-STATUSES = (CREATED, PROCESSING, SUCCESS, FAILED, PARTIALLY_REFUNDED, REFUNDED)
-
-# Rule failures (never retryable); gateway failure codes come from the gateway port.
-INVALID_AMOUNT = "INVALID_AMOUNT"
-FRAUD_SUSPECTED = "FRAUD_SUSPECTED"
-INVALID_REQUEST = "INVALID_REQUEST"
-INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-
-WALLET = "wallet"
-CARD = "card"
-METHODS = (WALLET, CARD)
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One step of a payment's history."""
-
-    status: str
-    reason: str
-    at: datetime
+CREATED = PaymentStatus.CREATED
+PROCESSING = PaymentStatus.PROCESSING
+SUCCESS = PaymentStatus.SUCCESS
+FAILED = PaymentStatus.FAILED
+PARTIALLY_REFUNDED = PaymentStatus.PARTIALLY_REFUNDED
+REFUNDED = PaymentStatus.REFUNDED
 
 
 class Payment(Aggregate):
-    """A payment from a payer (wallet or card) to a recipient, maybe split between payees."""
+    """A payment from a payer to a recipient, maybe split between payees."""
 
     class Created(Aggregate.Created):
+        # v2 added how much of a wallet-first payment the wallet pays, and its hold.
+        class_version = 2
         payer_id: str
         recipient: str
         amount_minor: int
@@ -66,6 +57,13 @@ class Payment(Aggregate):
         splits: tuple[Split, ...]
         request_digest: str
         requested_at: datetime
+        wallet_share_minor: int
+        hold_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["wallet_share_minor"] = 0
+            state["hold_id"] = None
 
     class Rejected(Aggregate.Event):
         at: datetime
@@ -90,11 +88,18 @@ class Payment(Aggregate):
         gateway_reference: str
 
     class RefundRequested(Aggregate.Event):
+        # v2 added the part that goes back to the card (None: by method, as before).
+        class_version = 2
         at: datetime
         refund_id: UUID
         amount_minor: int
         reason: str
         request_digest: str
+        card_minor: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["card_minor"] = None
 
     class RefundFailed(Aggregate.Event):
         at: datetime
@@ -118,7 +123,7 @@ class Payment(Aggregate):
         recipient: str,
         amount_minor: int,
         currency: str,
-        method: str,
+        method: PaymentMethod,
         description: str,
         splits: tuple[Split, ...],
         request_digest: str,
@@ -126,8 +131,16 @@ class Payment(Aggregate):
         card_token: str = "",
         card_brand: str = "",
         card_last4: str = "",
+        wallet_share_minor: int = 0,
+        hold_id: UUID | None = None,
     ) -> Payment:
-        """Record the request as made; rules are applied by `reject` or `start_processing`."""
+        """Record the request as made; rules are applied by `reject` or `start_processing`.
+        Only a wallet-first payment has a wallet share (0 to the amount) and maybe a hold."""
+        if method == PaymentMethod.WALLET_FIRST:
+            assert 0 <= wallet_share_minor <= amount_minor
+        else:
+            assert wallet_share_minor == 0
+            assert hold_id is None
         return cls._create(
             cls.Created,
             id=payment_id,
@@ -135,7 +148,7 @@ class Payment(Aggregate):
             recipient=recipient,
             amount_minor=amount_minor,
             currency=currency,
-            method=method,
+            method=str(method),
             card_token=card_token,
             card_brand=card_brand,
             card_last4=card_last4,
@@ -143,6 +156,8 @@ class Payment(Aggregate):
             splits=splits,
             request_digest=request_digest,
             requested_at=requested_at,
+            wallet_share_minor=wallet_share_minor,
+            hold_id=hold_id,
         )
 
     @event(Created)
@@ -160,18 +175,22 @@ class Payment(Aggregate):
         splits: tuple[Split, ...],
         request_digest: str,
         requested_at: datetime,
+        wallet_share_minor: int,
+        hold_id: UUID | None,
     ) -> None:
         self.payer_id = payer_id
         self.recipient = recipient
         self.amount_minor = amount_minor
         self.currency = currency
-        self.method = method
+        self.method = PaymentMethod(method)
         self.card_token = card_token
         self.card_brand = card_brand
         self.card_last4 = card_last4
         self.description = description
         self.splits = splits
         self.request_digest = request_digest
+        self.wallet_share_minor = wallet_share_minor
+        self.hold_id = hold_id
         self.status = CREATED
         self.failure_reason = ""
         self.retryable = False
@@ -186,9 +205,22 @@ class Payment(Aggregate):
         self.pending_refunds: dict[str, int] = {}  # refund id -> amount reserved
         self.refund_digests: dict[str, str] = {}  # refund id -> request digest
         self.failed_refunds: dict[str, str] = {}  # refund id -> the gateway's failure code
+        self.refund_card_minor: dict[str, int] = {}  # refund id -> part back to the card
         self.history: list[Transition] = [Transition(CREATED, "requested", requested_at)]
 
     # Queries.
+
+    @property
+    def wallet_minor(self) -> int:
+        """What the payer's wallet pays of the amount."""
+        if self.method == PaymentMethod.WALLET:
+            return self.amount_minor
+        return self.wallet_share_minor
+
+    @property
+    def card_minor(self) -> int:
+        """What the card pays of the amount."""
+        return self.amount_minor - self.wallet_minor
 
     @property
     def captured_minor(self) -> int:
@@ -201,6 +233,13 @@ class Payment(Aggregate):
 
     def retries_used(self) -> int:
         return max(0, self.attempts - 1)
+
+    def refund_split(self, refund_id: UUID) -> RefundSplit:
+        """How a requested refund goes back: to the card and to the wallet."""
+        key = str(refund_id)
+        amount = self.pending_refunds.get(key, 0)
+        card = self.refund_card_minor.get(key, amount if self.method == PaymentMethod.CARD else 0)
+        return RefundSplit(card, amount - card)
 
     # Commands.
 
@@ -235,8 +274,10 @@ class Payment(Aggregate):
         self._succeed(at, transaction_id, gateway_reference, self.plan_capture())
 
     def fail(self, reason: str, retryable: bool, at: datetime, gateway_reference: str = "") -> None:
-        """PROCESSING -> FAILED."""
+        """PROCESSING -> FAILED. A wallet-first payment's wallet hold is gone once it fails,
+        so it is never retryable."""
         self._require(PROCESSING)
+        retryable = retryable and self.method != PaymentMethod.WALLET_FIRST
         self._fail(at, reason, retryable, gateway_reference)
 
     def plan_refund(self, amount_minor: int) -> tuple[Allocation, ...]:
@@ -253,9 +294,14 @@ class Payment(Aggregate):
         self, refund_id: UUID, amount_minor: int, reason: str, request_digest: str, at: datetime
     ) -> None:
         """Reserve a refund before asking the gateway, so concurrent refunds can never add up
-        to more than the capture, whatever the gateway does meanwhile."""
+        to more than the capture, whatever the gateway does meanwhile. A wallet-first
+        payment gives back to the card first, then to the wallet."""
         self.plan_refund(amount_minor)
-        self._request_refund(at, refund_id, amount_minor, reason, request_digest)
+        card_minor = None
+        if self.method == PaymentMethod.WALLET_FIRST:
+            card_left = self.card_minor - sum(self.refund_card_minor.values())
+            card_minor = min(amount_minor, max(0, card_left))
+        self._request_refund(at, refund_id, amount_minor, reason, request_digest, card_minor)
 
     def fail_refund(self, refund_id: UUID, failure_code: str, at: datetime) -> None:
         """The gateway refused a requested refund: release the reservation."""
@@ -293,15 +339,15 @@ class Payment(Aggregate):
         )
         return allocations
 
-    def _require(self, *statuses: str) -> None:
+    def _require(self, *statuses: PaymentStatus) -> None:
         if self.status not in statuses:
             raise InvalidPaymentTransitionError(
                 f"The payment is {self.status}; this needs {' or '.join(statuses)}."
             )
 
-    # State changes.
+    # State changes: they only assign.
 
-    def _add_history(self, status: str, reason: str, at: datetime) -> None:
+    def _add_history(self, status: PaymentStatus, reason: str, at: datetime) -> None:
         self.status = status
         self.history = [*self.history, Transition(status, reason, at)]
 
@@ -341,17 +387,25 @@ class Payment(Aggregate):
 
     @event(RefundRequested)
     def _request_refund(
-        self, at: datetime, refund_id: UUID, amount_minor: int, reason: str, request_digest: str
+        self,
+        at: datetime,
+        refund_id: UUID,
+        amount_minor: int,
+        reason: str,
+        request_digest: str,
+        card_minor: int | None,
     ) -> None:
         self.pending_refunds = {**self.pending_refunds, str(refund_id): amount_minor}
         self.refund_digests = {**self.refund_digests, str(refund_id): request_digest}
+        if card_minor is not None:
+            self.refund_card_minor = {**self.refund_card_minor, str(refund_id): card_minor}
 
     @event(RefundFailed)
     def _fail_refund(self, at: datetime, refund_id: UUID, failure_code: str) -> None:
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        self.failed_refunds = {**self.failed_refunds, str(refund_id): failure_code}
+        key = str(refund_id)
+        self.pending_refunds = {k: v for k, v in self.pending_refunds.items() if k != key}
+        self.refund_card_minor = {k: v for k, v in self.refund_card_minor.items() if k != key}
+        self.failed_refunds = {**self.failed_refunds, key: failure_code}
 
     @event(Refunded)
     def _refund(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from application.gateway import EXPIRED_CARD, INVALID_CARD, Card, CardRejectedError
+from application.errors import CardRejectedError
+from application.ports.gateway import EXPIRED_CARD, INVALID_CARD, Card
 
 PAN_DIGITS_MIN = 13
 PAN_DIGITS_MAX = 19
