@@ -12,7 +12,7 @@ from application.idempotency import keyed_request
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
-from domain.errors import InvalidExpiryError, SameWalletTransferError
+from domain.errors import InvalidExpiryError
 from domain.hold import Hold
 from domain.ids import wallet_id
 from domain.journal import JournalTransaction
@@ -129,8 +129,6 @@ class HoldService:
         holder = uow.wallet(hold.customer_id, hold.currency)
         target = None
         if to_customer_id is not None:
-            if to_customer_id == hold.customer_id:
-                raise SameWalletTransferError()
             target = uow.wallet(to_customer_id, hold.currency)
         amount = hold.amount_minor if amount_minor is None else amount_minor
         journal = posting_rules.post_hold(

@@ -2,6 +2,7 @@
 
 The row says where the payment stands now (status, failure reason, amounts captured and
 refunded); its history stays in the log. Each change is committed with its tracking record.
+Times are the payment's own (`requested_at`, `at`: the ledger's clock), as its history shows.
 """
 
 from __future__ import annotations
@@ -54,39 +55,39 @@ class PaymentsProjection(Projection[Any]):
             event.amount_minor,
             event.currency,
             event.method,
-            event.timestamp,
+            event.requested_at,
             tracking,
         )
 
     @process_event.register
     def _(self, event: Payment.Rejected, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, FAILED, event.reason, event.timestamp, tracking
+            event.originator_id, FAILED, event.reason, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.ProcessingStarted, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, PROCESSING, None, event.timestamp, tracking
+            event.originator_id, PROCESSING, None, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Failed, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, FAILED, event.reason, event.timestamp, tracking
+            event.originator_id, FAILED, event.reason, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Succeeded, tracking: Tracking) -> None:
         captured = sum(allocation.amount_minor for allocation in event.allocations)
         self.payments_view.record_payment_captured(
-            event.originator_id, captured, event.timestamp, tracking
+            event.originator_id, captured, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Refunded, tracking: Tracking) -> None:
         self.payments_view.record_payment_refunded(
-            event.originator_id, event.amount_minor, event.timestamp, tracking
+            event.originator_id, event.amount_minor, event.at, tracking
         )
 
 

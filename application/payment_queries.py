@@ -9,6 +9,7 @@ from datetime import datetime
 from application import results
 from application.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
 from application.ports.views import PaymentsView
+from application.principal import Principal
 from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
 from domain.payment_terms import PaymentStatus
 
@@ -56,6 +57,7 @@ class PaymentQueries:
 
     def list(
         self,
+        caller: Principal,
         status: str | None = None,
         payer_id: str | None = None,
         created_from: datetime | None = None,
@@ -79,7 +81,7 @@ class PaymentQueries:
         next_cursor = encode_position_cursor(rows[limit - 1].position) if more else None
         return results.PaymentPage(rows[:limit], next_cursor)
 
-    def summary(self, min_position: int | None = None) -> results.Summary:
+    def summary(self, caller: Principal, min_position: int | None = None) -> results.Summary:
         """Counts by outcome, failure reasons, and amounts per currency."""
         self._wait(min_position)
         return self.view.summary()

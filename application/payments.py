@@ -102,6 +102,8 @@ class PaymentService:
         """Record a payment: CREATED (to be processed) or FAILED with the rule it broke."""
         if request.method == PaymentMethod.WALLET_FIRST:
             raise InvalidPaymentMethodError("Charge wallet first through /charges.")
+        if request.method not in (PaymentMethod.WALLET, PaymentMethod.CARD):
+            raise InvalidPaymentMethodError(f"Unknown method {request.method!r}.")
         if request.splits and request.amount_minor > 0:
             check_splits(request.splits, request.amount_minor)
         keyed = keyed_request(caller, idempotency_key, "create_payment", **request.fields())

@@ -96,8 +96,8 @@ def payment(paid: Payment) -> results.Payment:
         allocations=[results.PayeeAmount(a.payee, a.amount_minor) for a in paid.allocations],
         transaction_id=paid.transaction_id,
         history=[results.PaymentStep(t.status, t.reason, t.at) for t in paid.history],
-        created_at=paid.created_on,
-        updated_at=paid.modified_on,
+        created_at=paid.requested_at,
+        updated_at=paid.updated_at,
     )
 
 
@@ -119,6 +119,6 @@ def charge(paid: Payment) -> results.Charge:
         refunded=paid.refunded_minor,
         refundable=paid.refundable_minor,
         transaction_id=paid.transaction_id,
-        created_at=paid.created_on,
-        updated_at=paid.modified_on,
+        created_at=paid.requested_at,
+        updated_at=paid.updated_at,
     )

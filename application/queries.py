@@ -8,6 +8,7 @@ import binascii
 from application import results
 from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
 from application.ports.views import LedgerView
+from application.principal import Principal
 from application.runner import CommandRunner
 from domain.ids import wallet_id
 
@@ -43,7 +44,7 @@ class LedgerQueries:
         self.wait_timeout_s = wait_timeout_s
 
     def wallets_of(
-        self, customer_id: str, min_position: int | None = None
+        self, caller: Principal, customer_id: str, min_position: int | None = None
     ) -> results.CustomerWallets:
         self._wait(min_position)
         wallets = self.view.wallets_of(customer_id)
@@ -53,6 +54,7 @@ class LedgerQueries:
 
     def statement(
         self,
+        caller: Principal,
         customer_id: str,
         currency: str,
         cursor: str | None = None,
@@ -69,7 +71,9 @@ class LedgerQueries:
         next_cursor = encode_cursor(entries[limit - 1].sequence) if len(entries) > limit else None
         return results.Statement(customer_id, currency, account_id, entries[:limit], next_cursor)
 
-    def balances(self, min_position: int | None = None) -> list[results.AccountBalance]:
+    def balances(
+        self, caller: Principal, min_position: int | None = None
+    ) -> list[results.AccountBalance]:
         self._wait(min_position)
         return self.view.balances()
 

@@ -12,7 +12,7 @@ runner does the rest, the same way for every use case:
 3. on a version conflict it evicts what the command saved from the cache and runs it again
    (bounded, with jittered backoff), unless the request's key was taken meanwhile, in which
    case it returns the first request's result;
-4. on a refusal (a `DomainError`) it first looks for a replay of the key, then runs the
+4. on a refusal it first looks for a replay of the key; a `DomainError` then runs the
    command once more on state read straight from the log (`UnitOfWork.fresh`): aggregates
    come from a cache that is not re-read before each command, and a stale wallet could
    wrongly look too poor. Only a refusal on fresh state is reported.
@@ -34,6 +34,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import (
+    ApplicationError,
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
     NotFoundError,
@@ -142,7 +143,7 @@ class CommandRunner:
         (or the replayed original) into what the caller gets back."""
         new_id = (request.command_id if request else None) or uuid4()
         conflicts = 0
-        fresh = False
+        fresh = not self.cached  # without a cache every read comes from the log anyway
         with self._locks.holding(tuple(locks)):
             while True:
                 uow = UnitOfWork(self.ledger, self.clock.now(), fresh, new_id)
@@ -152,21 +153,28 @@ class CommandRunner:
                     return Written(present(result), position)
                 except IntegrityError:
                     evict(self.ledger, *(a.id for a in uow.saved))
-                    self.conflicts += 1
-                    conflicts += 1
+                    # The key's claim may be what collided: that is a replay, not a conflict.
                     if (replayed := self.replay(request, present)) is not None:
                         return replayed
+                    self.conflicts += 1
+                    conflicts += 1
                     if conflicts > self.retries_max:
                         raise ConcurrencyConflictError() from None
                     # Jittered exponential backoff lets the winner's transaction land.
                     cap_s = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**conflicts)
                     time.sleep(random.uniform(0, cap_s))
-                except DomainError:
+                except (DomainError, ApplicationError) as refusal:
+                    # A keyed request seen before answers as it did, whatever it says now.
                     if (replayed := self.replay(request, present)) is not None:
                         return replayed
-                    if fresh or not self.ledger.repository.cache:
+                    if fresh or not isinstance(refusal, DomainError):
                         raise
                     fresh = True  # visible step: the re-run reads everything from the log
+
+    @property
+    def cached(self) -> bool:
+        """Whether aggregates come from a cache (and so may be stale)."""
+        return bool(self.ledger.repository.cache)
 
     def replay(self, request: Request | None, present: Callable[[Any], T]) -> Written[T] | None:
         """The first result of a keyed request already made (None if it was not): the

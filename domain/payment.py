@@ -207,6 +207,8 @@ class Payment(Aggregate):
         self.failed_refunds: dict[str, str] = {}  # refund id -> the gateway's failure code
         self.refund_card_minor: dict[str, int] = {}  # refund id -> part back to the card
         self.history: list[Transition] = [Transition(CREATED, "requested", requested_at)]
+        self.requested_at = requested_at
+        self.updated_at = requested_at  # the `at` of the latest event (the ledger's clock)
 
     # Queries.
 
@@ -353,12 +355,14 @@ class Payment(Aggregate):
 
     @event(Rejected)
     def _reject(self, at: datetime, reason: str) -> None:
+        self.updated_at = at
         self.failure_reason = reason
         self.retryable = False
         self._add_history(FAILED, reason, at)
 
     @event(ProcessingStarted)
     def _start(self, at: datetime, attempt: int, gateway_key: str, reason: str) -> None:
+        self.updated_at = at
         self.attempts = attempt
         self.gateway_key = gateway_key
         self.failure_reason = ""
@@ -373,6 +377,7 @@ class Payment(Aggregate):
         gateway_reference: str,
         allocations: tuple[Allocation, ...],
     ) -> None:
+        self.updated_at = at
         self.transaction_id = transaction_id
         self.gateway_reference = gateway_reference
         self.allocations = allocations
@@ -380,6 +385,7 @@ class Payment(Aggregate):
 
     @event(Failed)
     def _fail(self, at: datetime, reason: str, retryable: bool, gateway_reference: str) -> None:
+        self.updated_at = at
         self.failure_reason = reason
         self.retryable = retryable
         self.gateway_reference = gateway_reference or self.gateway_reference
@@ -395,6 +401,7 @@ class Payment(Aggregate):
         request_digest: str,
         card_minor: int | None,
     ) -> None:
+        self.updated_at = at
         self.pending_refunds = {**self.pending_refunds, str(refund_id): amount_minor}
         self.refund_digests = {**self.refund_digests, str(refund_id): request_digest}
         if card_minor is not None:
@@ -402,6 +409,7 @@ class Payment(Aggregate):
 
     @event(RefundFailed)
     def _fail_refund(self, at: datetime, refund_id: UUID, failure_code: str) -> None:
+        self.updated_at = at
         key = str(refund_id)
         self.pending_refunds = {k: v for k, v in self.pending_refunds.items() if k != key}
         self.refund_card_minor = {k: v for k, v in self.refund_card_minor.items() if k != key}
@@ -418,6 +426,7 @@ class Payment(Aggregate):
         allocations: tuple[Allocation, ...],
         gateway_reference: str,
     ) -> None:
+        self.updated_at = at
         self.pending_refunds = {
             k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
         }

@@ -19,6 +19,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.account import Account
+from domain.errors import SameWalletTransferError
 from domain.hold import Hold
 from domain.journal import (
     EXTERNAL_FUNDING,
@@ -95,6 +96,8 @@ def post_hold(
     """Capture (part of) a pending hold into another wallet, or out of the ledger when
     there is no target; the rest of the reservation is released."""
     hold.post(amount_minor, journal_id, now)
+    if target is not None and target.id == holder.id:
+        raise SameWalletTransferError()
     after = holder.capture_hold(hold.id, amount_minor, journal_id, description)
     legs = [_wallet_leg(holder, -amount_minor, after)]
     if target is None:

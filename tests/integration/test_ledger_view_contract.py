@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from adapters.clock import SystemClock
 from adapters.views.memory_ledger_view import MemoryLedgerView
 from adapters.views.postgres_ledger_view import PostgresLedgerView
 from adapters.views.sqlite_ledger_view import SQLiteLedgerView
@@ -28,6 +29,7 @@ from application.projections import LedgerProjection, LedgerViewRecorder
 from application.results import AccountBalance, StatementEntry, Wallet
 from domain.ids import wallet_id
 from tests.support.services import POSTGRES, postgres_schema
+from tests.unit.application.support import CALLER, App, make_app
 
 pytestmark = pytest.mark.integration
 
@@ -379,37 +381,39 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
             yield _Backend(POSTGRES.eventsourcing_env(schema), make_pg_view)
 
 
-def _drive(ledger: Ledger) -> list[tuple[str, str]]:
+def _drive(ledger: App) -> list[tuple[str, str]]:
     """Commands of every kind; returns the (customer, currency) wallets they opened."""
     wallets = [("alice", "EUR"), ("bob", "EUR"), ("alice", "USD"), ("carol", "EUR")]
     for customer, currency in wallets:
-        ledger.open_wallet(
-            customer, currency, overdraft_limit_minor=500 if customer == "carol" else 0
+        ledger.wallets.open_wallet(
+            CALLER, customer, currency, overdraft_limit_minor=500 if customer == "carol" else 0
         )
-    ledger.credit_wallet("alice", 10_000, "EUR", "top up")
-    ledger.credit_wallet("alice", 2_500, "USD", "top up")
-    ledger.credit_wallet("bob", 1_000, "EUR")
-    ledger.debit_wallet("alice", 1_200, "EUR", "cash out")
-    ledger.transfer("alice", "bob", 3_000, "EUR", "rent")
-    ledger.debit_wallet("carol", 400, "EUR", "into the overdraft")
-    captured = ledger.place_hold("bob", 2_000, "EUR", description="hotel").value
-    ledger.post_hold(captured.id, 1_500, to_customer_id="carol", description="hotel")
-    voided = ledger.place_hold("alice", 700, "EUR").value
-    ledger.void_hold(voided.id)
-    ledger.place_hold("alice", 300, "USD")  # still pending: held
-    ledger.post_hold(ledger.place_hold("alice", 250, "EUR").value.id)  # out to payouts
+    ledger.wallets.credit_wallet(CALLER, "alice", 10_000, "EUR", "top up")
+    ledger.wallets.credit_wallet(CALLER, "alice", 2_500, "USD", "top up")
+    ledger.wallets.credit_wallet(CALLER, "bob", 1_000, "EUR")
+    ledger.wallets.debit_wallet(CALLER, "alice", 1_200, "EUR", "cash out")
+    ledger.wallets.transfer(CALLER, "alice", "bob", 3_000, "EUR", "rent")
+    ledger.wallets.debit_wallet(CALLER, "carol", 400, "EUR", "into the overdraft")
+    captured = ledger.holds.place_hold(CALLER, "bob", 2_000, "EUR", description="hotel").value
+    ledger.holds.post_hold(CALLER, captured.id, 1_500, to_customer_id="carol", description="hotel")
+    voided = ledger.holds.place_hold(CALLER, "alice", 700, "EUR").value
+    ledger.holds.void_hold(CALLER, voided.id)
+    ledger.holds.place_hold(CALLER, "alice", 300, "USD")  # still pending: held
+    ledger.holds.post_hold(
+        CALLER, ledger.holds.place_hold(CALLER, "alice", 250, "EUR").value.id
+    )  # out to payouts
     return wallets
 
 
-def _project(ledger: Ledger, projection: LedgerProjection, start: int, limit: int = 7) -> int:
+def _project(ledger: App, projection: LedgerProjection, start: int, limit: int = 7) -> int:
     """Feed the log from `start` to the projection, a page at a time; returns events fed."""
     fed = 0
     for _ in range(PAGE_SIZE_MAX):
-        notifications = ledger.recorder.select_notifications(start, limit)
+        notifications = ledger.ledger.recorder.select_notifications(start, limit)
         if not notifications:
             return fed
         for notification in notifications:
-            event = ledger.mapper.to_domain_event(notification)
+            event = ledger.ledger.mapper.to_domain_event(notification)
             projection.process_event(event, Tracking(APP, notification.id))
             fed += 1
         start = notifications[-1].id + 1
@@ -417,10 +421,10 @@ def _project(ledger: Ledger, projection: LedgerProjection, start: int, limit: in
 
 
 def _assert_view_matches(
-    ledger: Ledger, view: LedgerViewRecorder, wallets: list[tuple[str, str]]
+    ledger: App, view: LedgerViewRecorder, wallets: list[tuple[str, str]]
 ) -> None:
     for customer, currency in wallets:
-        expected = ledger.get_wallet(customer, currency)
+        expected = ledger.wallets.get_wallet(CALLER, customer, currency)
         [shown] = [w for w in view.wallets_of(customer) if w.currency == currency]
         assert shown == expected
     totals: dict[str, int] = defaultdict(int)
@@ -432,12 +436,12 @@ def _assert_view_matches(
 
 
 def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> None:
-    ledger = Ledger(env=backend.ledger_env)
+    ledger = make_app(SystemClock(), ledger=Ledger(env=backend.ledger_env))
     view, close_view = backend.make_view()
     try:
         wallets = _drive(ledger)
         projection = LedgerProjection(view)
-        last_id = ledger.recorder.max_notification_id()
+        last_id = ledger.ledger.recorder.max_notification_id()
         assert last_id is not None
 
         assert _project(ledger, projection, start=1) > 0
@@ -452,14 +456,16 @@ def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> No
 
         # Feeding the same log again changes nothing: each event is applied once.
         before = (_balances(view), view.wallets_of("alice"), view.position())
-        first = ledger.recorder.select_notifications(1, 1)[0]
+        first = ledger.ledger.recorder.select_notifications(1, 1)[0]
         with pytest.raises(IntegrityError):
-            projection.process_event(ledger.mapper.to_domain_event(first), Tracking(APP, first.id))
+            projection.process_event(
+                ledger.ledger.mapper.to_domain_event(first), Tracking(APP, first.id)
+            )
         assert (_balances(view), view.wallets_of("alice"), view.position()) == before
 
         # Later commands are picked up from the view's position; a fresh view instance on
         # the same tables (a restarted worker) carries on where the last one stopped.
-        ledger.transfer("bob", "alice", 100, "EUR", "change")
+        ledger.wallets.transfer(CALLER, "bob", "alice", 100, "EUR", "change")
         restarted, close_restarted = backend.make_view()
         try:
             position = restarted.position()
@@ -477,7 +483,7 @@ def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> No
             close_restarted()
     finally:
         close_view()
-        ledger.close()
+        ledger.ledger.close()
 
 
 def test_a_batch_commits_all_its_writes_together(view: LedgerViewRecorder) -> None:

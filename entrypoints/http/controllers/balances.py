@@ -32,4 +32,4 @@ class BalanceController(ApiController):
         queries: FromDishka[LedgerQueries],
         min_position: MinPosition = None,
     ) -> list[AccountBalance]:
-        return await in_thread(queries.balances, min_position)
+        return await in_thread(queries.balances, principal, min_position)

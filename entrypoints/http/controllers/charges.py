@@ -124,6 +124,7 @@ class ChargeController(ApiController):
     ) -> PaymentPage:
         return await in_thread(
             queries.list,
+            principal,
             status=status,
             payer_id=customer_id,
             cursor=cursor,

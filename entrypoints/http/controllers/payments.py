@@ -131,6 +131,7 @@ class PaymentController(ApiController):
     ) -> PaymentPage:
         return await in_thread(
             queries.list,
+            principal,
             status=status,
             payer_id=payer_id,
             created_from=require_time_zone("created_from", created_from),

@@ -32,4 +32,4 @@ class SummaryController(ApiController):
         queries: FromDishka[PaymentQueries],
         min_position: MinPosition = None,
     ) -> Summary:
-        return await in_thread(queries.summary, min_position)
+        return await in_thread(queries.summary, principal, min_position)

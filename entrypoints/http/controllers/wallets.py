@@ -95,7 +95,7 @@ class WalletController(ApiController):
         if currency is not None:
             wallet = await in_thread(wallets.get_wallet, principal, customer_id, currency)
             return CustomerWallets(customer_id, [wallet])
-        return await in_thread(queries.wallets_of, customer_id, min_position)
+        return await in_thread(queries.wallets_of, principal, customer_id, min_position)
 
     @get(
         "/{customer_id:str}/ledger",
@@ -115,7 +115,7 @@ class WalletController(ApiController):
         min_position: MinPosition = None,
     ) -> Statement:
         return await in_thread(
-            queries.statement, customer_id, currency, cursor, limit, min_position
+            queries.statement, principal, customer_id, currency, cursor, limit, min_position
         )
 
     @post(

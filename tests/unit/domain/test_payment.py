@@ -17,18 +17,16 @@ from domain.errors import (
     RetryLimitReachedError,
 )
 from domain.payment import (
-    CARD,
     CREATED,
     FAILED,
-    FRAUD_SUSPECTED,
     PARTIALLY_REFUNDED,
     PROCESSING,
     REFUNDED,
     SUCCESS,
-    WALLET,
     Payment,
     Transition,
 )
+from domain.payment_terms import FRAUD_SUSPECTED, PaymentMethod
 from domain.splits import Allocation, Split
 
 pytestmark = pytest.mark.unit
@@ -42,7 +40,7 @@ def at(seconds: int) -> datetime:
 
 
 def new_payment(
-    amount_minor: int = 10_000, splits: tuple[Split, ...] = (), method: str = CARD
+    amount_minor: int = 10_000, splits: tuple[Split, ...] = (), method: str = PaymentMethod.CARD
 ) -> Payment:
     return Payment.create(
         uuid4(),
@@ -517,16 +515,22 @@ def test_refuses_to_complete_a_refund_the_gateway_refused_and_changes_nothing() 
 
 
 def test_the_wallet_method_follows_the_same_state_machine() -> None:
-    payment = new_payment(method=WALLET)
+    payment = new_payment(method=PaymentMethod.WALLET)
     payment.start_processing(f"{payment.id}:1", at(1))
     payment.succeed(uuid4(), "", at(2))
 
-    assert (payment.method, payment.status, payment.gateway_reference) == (WALLET, SUCCESS, "")
+    assert (payment.method, payment.status, payment.gateway_reference) == (
+        PaymentMethod.WALLET,
+        SUCCESS,
+        "",
+    )
 
 
 def test_payment_ids_are_whatever_the_caller_chose() -> None:
     payment_id = UUID(int=7)
-    payment = Payment.create(payment_id, "", "school", 1, "JPY", CARD, "", (), "d", at(0))
+    payment = Payment.create(
+        payment_id, "", "school", 1, "JPY", PaymentMethod.CARD, "", (), "d", at(0)
+    )
 
     assert payment.id == payment_id
     assert (payment.card_token, payment.card_brand, payment.card_last4) == ("", "", "")
