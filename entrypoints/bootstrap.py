@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
-from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
-from eventsourcing.utils import resolve_topic
 
+from adapters.views.factory import (
+    open_ledger_view,
+    open_payments_view,
+    open_tracker,
+    open_view_database,
+)
+from adapters.views.ledger_view import SqlLedgerView
+from adapters.views.payments_view import SqlPaymentsView
+from adapters.views.postgres import PostgresConnection
+from adapters.views.sql import ViewDatabase
+from adapters.views.tracking import SqlTrackingRecorder, SqlView
 from application.gateway import PaymentGateway
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor
@@ -76,77 +84,70 @@ def build_ledger(
     return ledger
 
 
-# Read models and trackers by name: (memory, SQLite, PostgreSQL) classes, imported lazily.
-RECORDERS = {
-    "ledger": (
-        "adapters.views.memory_ledger_view:MemoryLedgerView",
-        "adapters.views.sqlite_ledger_view:SQLiteLedgerView",
-        "adapters.views.postgres_ledger_view:PostgresLedgerView",
-    ),
-    "payments": (
-        "adapters.views.memory_payments_view:MemoryPaymentsView",
-        "adapters.views.sqlite_payments_view:SQLitePaymentsView",
-        "adapters.views.postgres_payments_view:PostgresPaymentsView",
-    ),
-}
-
-
-def _views_datastore(settings: Settings) -> PostgresDatastore | SQLiteDatastore:
-    if settings.backend == "sqlite":
+def _views_database(settings: Settings) -> ViewDatabase:
+    """A database of its own for one read model or tracker, on the configured backend."""
+    if settings.backend != "postgres":
         path: Path = settings.sqlite_path.with_name("payledger-views.sqlite3")
-        return SQLiteDatastore(str(path), lock_timeout=10)
+        return open_view_database(settings.backend, sqlite_path=path)
     params = settings.postgres_params()
-    return PostgresDatastore(
-        dbname=params["dbname"],
+    connection = PostgresConnection(
         host=params["host"],
         port=params["port"],
         user=params["user"],
         password=params["password"],
+        dbname=params["dbname"],
         schema=settings.database_schema,
         pool_size=2,
         max_overflow=4,
-        connect_timeout=5,
+        connect_timeout_s=5,
+    )
+    return open_view_database("postgres", postgres=connection)
+
+
+def _create_tables(settings: Settings, create_table: bool) -> bool:
+    # An in-memory database starts empty whatever the caller expects.
+    return create_table or settings.backend == "memory"
+
+
+def build_view(settings: Settings, create_table: bool = True) -> SqlLedgerView:
+    """The ledger read model on the configured backend."""
+    return open_ledger_view(
+        _views_database(settings),
+        application_name=Ledger.name,
+        create_table=_create_tables(settings, create_table),
     )
 
 
+def build_payments_view(settings: Settings, create_table: bool = True) -> SqlPaymentsView:
+    """The payments read model on the configured backend."""
+    return open_payments_view(
+        _views_database(settings),
+        application_name=Ledger.name,
+        create_table=_create_tables(settings, create_table),
+    )
+
+
+# Read models by name (`payledger projections rebuild NAME`).
+RECORDERS: dict[str, Callable[[Settings, bool], SqlView]] = {
+    "ledger": build_view,
+    "payments": build_payments_view,
+}
+
+
 def build_recorder(settings: Settings, name: str, create_table: bool = True) -> Any:
-    """The read model (or tracker) `name` on the configured backend."""
-    memory, sqlite, postgres = RECORDERS[name]
-    backend = settings.backend
-    if backend == "memory":
-        recorder = resolve_topic(memory)(application_name=Ledger.name)
-    else:
-        cls = resolve_topic(sqlite if backend == "sqlite" else postgres)
-        recorder = cls(_views_datastore(settings), application_name=Ledger.name)
-    if create_table and hasattr(recorder, "create_table"):
-        recorder.create_table()
-    return recorder
+    """The read model `name` on the configured backend."""
+    return RECORDERS[name](settings, create_table)
 
 
-def build_view(settings: Settings, create_table: bool = True) -> LedgerViewRecorder:
-    """The ledger read model on the configured backend."""
-    view: LedgerViewRecorder = build_recorder(settings, "ledger", create_table)
-    return view
-
-
-def build_processor_tracker(settings: Settings, create_table: bool = True) -> TrackingRecorder:
-    """Where the payment processor records how far it got in the log."""
-    if settings.backend == "memory":
-        return POPOTrackingRecorder()
-    tracker: TrackingRecorder
-    if settings.backend == "sqlite":
-        datastore = _views_datastore(settings)
-        assert isinstance(datastore, SQLiteDatastore)
-        tracker = SQLiteTrackingRecorder(datastore)
-    else:
-        postgres = _views_datastore(settings)
-        assert isinstance(postgres, PostgresDatastore)
-        tracker = PostgresTrackingRecorder(
-            postgres, tracking_table_name="payment_processor_tracking"
-        )
-    if create_table:
-        tracker.create_table()
-    return tracker
+def build_processor_tracker(settings: Settings, create_table: bool = True) -> SqlTrackingRecorder:
+    """Where the payment processor records how far it got in the log. On SQLite it used to
+    be the library's `tracking` table: its position is taken over once."""
+    return open_tracker(
+        _views_database(settings),
+        "payment_processor_tracking",
+        create_table=_create_tables(settings, create_table),
+        adopt_from="tracking" if settings.backend == "sqlite" else None,
+    )
 
 
 def build_gateway(settings: Settings) -> PaymentGateway:
@@ -207,14 +208,16 @@ def migrate(settings: Settings) -> None:
         return
     if settings.backend == "sqlite":
         build_ledger(settings, create_table=True).close()
-        for name in RECORDERS:
-            build_recorder(settings, name, create_table=True)
-        build_processor_tracker(settings, create_table=True)
+        _create_view_tables(settings)
         return
     from adapters.postgres_schema import migration_lock
 
     with migration_lock(settings.postgres_params(), settings.database_schema):
         build_ledger(settings, create_table=True).close()
-        for name in RECORDERS:
-            build_recorder(settings, name, create_table=True)
-        build_processor_tracker(settings, create_table=True)
+        _create_view_tables(settings)
+
+
+def _create_view_tables(settings: Settings) -> None:
+    for build in RECORDERS.values():
+        build(settings, True).close()
+    build_processor_tracker(settings, create_table=True).close()

@@ -10,7 +10,6 @@ from uuid import UUID
 import pytest
 from eventsourcing.popo import POPOTrackingRecorder
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
 from application.gateway import PROCESSING_ERROR
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor
@@ -18,6 +17,7 @@ from application.payment_projection import PaymentsProjection
 from application.payments import PaymentRequest, PaymentRules, PaymentService
 from application.projection_runner import ProjectionRunner
 from domain.payment import FAILED, PROCESSING, SUCCESS
+from tests.support.views import memory_payments_view
 from tests.unit.application.payment_fakes import (
     CRASH_AFTER_CHARGE,
     DECLINED_CARD,
@@ -290,7 +290,7 @@ def test_a_restarted_processor_still_reconciles_payments_left_with_an_unknown_ou
     assert status(service, payment) == PROCESSING
 
     # The restarted processor finds the payment again in the payments read model.
-    payments = MemoryPaymentsView()
+    payments = memory_payments_view()
     ProjectionRunner(ledger, PaymentsProjection(view=payments)).catch_up()
     restarted, runner = start(ledger, service, tracker)
     restarted.payments = payments

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
+from adapters.views.payments_view import SqlPaymentsView
 from application.gateway import (
     Card,
     CardToken,
@@ -31,6 +32,7 @@ from application.projection_runner import ProjectionRunner
 from application.queries import encode_cursor
 from domain.errors import DomainError, InvalidCursorError, ViewNotCaughtUpError
 from domain.payment import CREATED, FAILED, STATUSES, SUCCESS
+from tests.support.views import memory_payments_view
 from tests.unit.application.support import log_position
 
 pytestmark = pytest.mark.unit
@@ -73,17 +75,19 @@ def service(ledger: Ledger) -> PaymentService:
 
 
 @pytest.fixture
-def view() -> MemoryPaymentsView:
-    return MemoryPaymentsView()
+def view() -> Iterator[SqlPaymentsView]:
+    view = memory_payments_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def runner(ledger: Ledger, view: MemoryPaymentsView) -> ProjectionRunner:
+def runner(ledger: Ledger, view: SqlPaymentsView) -> ProjectionRunner:
     return ProjectionRunner(ledger, PaymentsProjection(view=view))
 
 
 @pytest.fixture
-def queries(service: PaymentService, view: MemoryPaymentsView) -> PaymentQueries:
+def queries(service: PaymentService, view: SqlPaymentsView) -> PaymentQueries:
     return PaymentQueries(service, view, wait_timeout_s=SHORT_WAIT_S)
 
 
@@ -214,7 +218,7 @@ def test_every_status_is_a_valid_filter(five_payments: list[UUID], queries: Paym
 
 
 def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
-    service: PaymentService, view: MemoryPaymentsView, queries: PaymentQueries, ledger: Ledger
+    service: PaymentService, view: SqlPaymentsView, queries: PaymentQueries, ledger: Ledger
 ) -> None:
     pay(service, "alice", 10)
     position = log_position(ledger)
@@ -231,7 +235,7 @@ def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
 
 
 def test_a_read_waits_until_the_view_reaches_the_position(
-    service: PaymentService, view: MemoryPaymentsView, runner: ProjectionRunner, ledger: Ledger
+    service: PaymentService, view: SqlPaymentsView, runner: ProjectionRunner, ledger: Ledger
 ) -> None:
     queries = PaymentQueries(service, view, wait_timeout_s=LONG_WAIT_S)
     paid = pay(service, "alice", 10)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
+from adapters.views.ledger_view import SqlLedgerView
 from application.ledger import Ledger
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from domain.ids import system_account_id, wallet_id
 from domain.journal import EXTERNAL_FUNDING, EXTERNAL_PAYOUTS
+from tests.support.views import memory_ledger_view
 from tests.unit.application.support import log_position, replayed_balances
 
 pytestmark = pytest.mark.unit
@@ -31,12 +32,12 @@ def busy(ledger: Ledger) -> Ledger:
     return ledger
 
 
-def view_balances(view: MemoryLedgerView) -> dict[object, int]:
+def view_balances(view: SqlLedgerView) -> dict[object, int]:
     return {b.account_id: b.balance for b in view.balances()}
 
 
 def test_catch_up_projects_balances_equal_to_the_log_and_the_wallets(busy: Ledger) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy, LedgerProjection(view=view))
 
     applied = runner.catch_up()
@@ -54,7 +55,7 @@ def test_catch_up_projects_balances_equal_to_the_log_and_the_wallets(busy: Ledge
 
 
 def test_catching_up_twice_applies_nothing_new(busy: Ledger) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy, LedgerProjection(view=view), batch_size=3)
     runner.catch_up()
     before = view_balances(view)
@@ -64,7 +65,7 @@ def test_catching_up_twice_applies_nothing_new(busy: Ledger) -> None:
 
 
 def test_two_runners_on_one_view_apply_each_event_once(busy: Ledger) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     first = ProjectionRunner(busy, LedgerProjection(view=view), batch_size=4)
     second = ProjectionRunner(busy, LedgerProjection(view=view), batch_size=4)
 
@@ -76,7 +77,7 @@ def test_two_runners_on_one_view_apply_each_event_once(busy: Ledger) -> None:
 
 
 def test_a_reset_view_rebuilds_to_the_same_balances(busy: Ledger) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy, LedgerProjection(view=view))
     runner.catch_up()
     before = view_balances(view)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 import pytest
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
+from adapters.views.ledger_view import SqlLedgerView
 from application.ledger import Ledger
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import PAGE_SIZE_MAX, LedgerQueries, decode_cursor, encode_cursor
 from domain.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
+from tests.support.views import memory_ledger_view
 from tests.unit.application.support import log_position
 
 pytestmark = pytest.mark.unit
@@ -20,17 +22,19 @@ SHORT_WAIT_S = 0.05
 
 
 @pytest.fixture
-def view() -> MemoryLedgerView:
-    return MemoryLedgerView()
+def view() -> Iterator[SqlLedgerView]:
+    view = memory_ledger_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def runner(ledger: Ledger, view: MemoryLedgerView) -> ProjectionRunner:
+def runner(ledger: Ledger, view: SqlLedgerView) -> ProjectionRunner:
     return ProjectionRunner(ledger, LedgerProjection(view=view))
 
 
 @pytest.fixture
-def queries(ledger: Ledger, view: MemoryLedgerView) -> LedgerQueries:
+def queries(ledger: Ledger, view: SqlLedgerView) -> LedgerQueries:
     return LedgerQueries(ledger, view, wait_timeout_s=SHORT_WAIT_S)
 
 
@@ -157,7 +161,7 @@ def test_a_read_at_a_position_the_view_reached_answers_at_once(
 
 
 def test_a_read_waits_for_a_running_projection_to_reach_its_write(
-    ledger: Ledger, view: MemoryLedgerView, runner: ProjectionRunner
+    ledger: Ledger, view: SqlLedgerView, runner: ProjectionRunner
 ) -> None:
     queries = LedgerQueries(ledger, view, wait_timeout_s=5.0)
     ledger.open_wallet("alice", "USD")
