@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, NewType
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -27,6 +27,9 @@ from application.settlement import PaymentSettlement
 from domain.payment import PROCESSING, Payment
 
 log = logging.getLogger(__name__)
+
+# Where the payment processor records its position (a tracking recorder of its own).
+ProcessorTracker = NewType("ProcessorTracker", TrackingRecorder)
 
 RECONCILE_INTERVAL_S = 2.0
 STALE_AFTER_S = 10.0  # a PROCESSING payment untouched this long is asked about again

@@ -18,16 +18,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from application.ledger import Ledger
-from application.payment_projection import PaymentsProjection
-from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, TrackedView
+from application.ports.views import TrackedView
 from application.projection_runner import ProjectionRunner
-from application.projections import LedgerProjection
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.migration import migrate
+from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
 from entrypoints.settings import Settings, load_settings
 from entrypoints.workers import BackgroundWorkers
 
-PROJECTIONS = ("ledger", "payments")
 LISTEN_BACKLOG = 2048
 
 
@@ -130,24 +128,18 @@ def projections_rebuild(name: str) -> None:
     migrate(settings)
     container = build_sync_container(settings, create_tables=False)
     try:
-        ledger = container.get(Ledger)
-        view: TrackedView
-        if name == "ledger":
-            view = container.get(LedgerViewRecorder)
-            runner = ProjectionRunner(ledger, LedgerProjection(view=view))
-        else:
-            view = container.get(PaymentsViewRecorder)
-            runner = ProjectionRunner(ledger, PaymentsProjection(view=view))
-        applied = _rebuild(name, ledger, view, runner)
+        view, runner = projection_runner(container, name)
+        applied = _rebuild_with_progress(name, container.get(Ledger), view, runner)
         click.echo(f"Rebuilt {name}: {applied} events applied, view at position {view.position()}.")
     finally:
         with contextlib.suppress(Exception):
             container.close()
 
 
-def _rebuild(name: str, ledger: Ledger, view: TrackedView, runner: ProjectionRunner) -> int:
+def _rebuild_with_progress(
+    name: str, ledger: Ledger, view: TrackedView, runner: ProjectionRunner
+) -> int:
     total = ledger.log_position() or 0
-    view.reset()
     columns = (
         TextColumn(f"rebuilding {name}"),
         BarColumn(),
@@ -160,6 +152,6 @@ def _rebuild(name: str, ledger: Ledger, view: TrackedView, runner: ProjectionRun
         def advance(_: int) -> None:
             progress.update(task, completed=min(view.position() or 0, total))
 
-        applied = runner.catch_up(on_progress=advance)
+        applied = rebuild(view, runner, on_progress=advance)
         progress.update(task, completed=total)
     return applied

@@ -19,15 +19,21 @@ from dishka import (
     make_container,
     provide,
 )
-from eventsourcing.persistence import TrackingRecorder
 
 from adapters.clock import SystemClock
-from adapters.eventstore.config import PostgresTarget, eventstore_env
-from adapters.views import factory as views
+from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget, eventstore_env
+from adapters.views.factory import (
+    open_ledger_view,
+    open_payments_view,
+    open_tracker,
+    open_view_database,
+)
+from adapters.views.postgres import PostgresConnection
+from adapters.views.sql import ViewDatabase
 from application.charges import ChargeService
 from application.holds import HoldService
 from application.ledger import Ledger
-from application.payment_processor import PaymentProcessor
+from application.payment_processor import PaymentProcessor, ProcessorTracker
 from application.payment_projection import PaymentsProjection
 from application.payment_queries import PaymentQueries
 from application.payments import PaymentRules, PaymentService
@@ -46,6 +52,8 @@ from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
 
 PROCESSOR_BATCH_SIZE = 50
+VIEW_POOL_SIZE = 2
+VIEW_POOL_OVERFLOW = 2
 
 
 def postgres_target(database: DatabaseSettings) -> PostgresTarget:
@@ -95,30 +103,62 @@ class AdaptersProvider(Provider):
         yield ledger
         ledger.close()
 
-    @provide
-    def view_store(self, settings: Settings) -> Iterator[views.ViewStore]:
+    def _view_database(self, settings: Settings) -> ViewDatabase:
+        """A database of its own for one read model or tracker (it closes it)."""
         database = settings.database
-        store = views.open_view_store(
-            database.backend,
-            sqlite_path=database.sqlite_path.with_name("payledger-views.sqlite3"),
-            postgres=postgres_target(database) if database.backend == "postgres" else None,
+        if database.backend != "postgres":
+            path = database.sqlite_path.with_name("payledger-views.sqlite3")
+            return open_view_database(database.backend, sqlite_path=path)
+        target = postgres_target(database)
+        connection = PostgresConnection(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password,
+            dbname=target.dbname,
+            schema=target.schema,
+            pool_size=VIEW_POOL_SIZE,
+            max_overflow=VIEW_POOL_OVERFLOW,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
         )
-        yield store
-        store.close()
+        return open_view_database("postgres", postgres=connection)
+
+    def _create(self, settings: Settings) -> bool:
+        # An in-memory database starts empty whatever the caller expects.
+        return self._create_tables or settings.database.backend == "memory"
 
     @provide
-    def ledger_view(self, store: views.ViewStore) -> LedgerViewRecorder:
-        return views.ledger_view(store, Ledger.name, create_table=self._create_tables)
-
-    @provide
-    def payments_view(self, store: views.ViewStore) -> PaymentsViewRecorder:
-        return views.payments_view(store, Ledger.name, create_table=self._create_tables)
-
-    @provide
-    def processor_tracker(self, store: views.ViewStore) -> TrackingRecorder:
-        return views.position_tracker(
-            store, "payment_processor_tracking", create_table=self._create_tables
+    def ledger_view(self, settings: Settings) -> Iterator[LedgerViewRecorder]:
+        view = open_ledger_view(
+            self._view_database(settings),
+            application_name=Ledger.name,
+            create_table=self._create(settings),
         )
+        yield view
+        view.close()
+
+    @provide
+    def payments_view(self, settings: Settings) -> Iterator[PaymentsViewRecorder]:
+        view = open_payments_view(
+            self._view_database(settings),
+            application_name=Ledger.name,
+            create_table=self._create(settings),
+        )
+        yield view
+        view.close()
+
+    @provide
+    def processor_tracker(self, settings: Settings) -> Iterator[ProcessorTracker]:
+        """Where the payment processor records how far it got in the log (on SQLite it used
+        to be the library's `tracking` table: its position is taken over once)."""
+        tracker = open_tracker(
+            self._view_database(settings),
+            "payment_processor_tracking",
+            create_table=self._create(settings),
+            adopt_from="tracking" if settings.database.backend == "sqlite" else None,
+        )
+        yield ProcessorTracker(tracker)
+        tracker.close()
 
     @provide
     def gateway(self, settings: Settings) -> PaymentGateway:
@@ -204,7 +244,7 @@ class WorkersProvider(Provider):
         ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
         settlement: PaymentSettlement,
-        tracker: TrackingRecorder,
+        tracker: ProcessorTracker,
         clock: Clock,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)

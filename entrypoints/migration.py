@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
-from eventsourcing.persistence import TrackingRecorder
-
 from application.ledger import Ledger
+from application.payment_processor import ProcessorTracker
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
 from entrypoints.settings import Settings
 
 # Every store that owns tables: resolving it from a create_tables container creates them.
-STORES: tuple[type, ...] = (Ledger, LedgerViewRecorder, PaymentsViewRecorder, TrackingRecorder)
+STORES: tuple[object, ...] = (Ledger, LedgerViewRecorder, PaymentsViewRecorder, ProcessorTracker)
 
 
 @contextmanager

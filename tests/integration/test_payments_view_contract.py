@@ -1,6 +1,7 @@
-"""One contract for every payments read model: in memory, SQLite and PostgreSQL.
+"""One contract for the payments read model on every backend: in memory, SQLite and
+PostgreSQL.
 
-Each test runs against all three views; the end-to-end tests then run the real
+Each test runs against all three; the end-to-end tests then run the real
 `PaymentsProjection` over payments made through a real `PaymentService` on each SQL backend.
 """
 
@@ -16,15 +17,11 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 
 from adapters.clock import SystemClock
-from adapters.views.memory_payments_view import MemoryPaymentsView
-from adapters.views.postgres_payments_view import PostgresPaymentsView
-from adapters.views.sqlite_payments_view import SQLitePaymentsView
+from adapters.views.factory import open_payments_view, open_view_database
 from application.ledger import Ledger
-from application.payment_projection import PaymentsProjection, PaymentsViewRecorder
+from application.payment_projection import PaymentsProjection
 from application.payments import PaymentRequest, PaymentRules
 from application.ports.gateway import (
     CARD_DECLINED,
@@ -37,6 +34,7 @@ from application.ports.gateway import (
     RefundRequest,
     RefundResult,
 )
+from application.ports.views import PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
 from application.results import CurrencyAmounts, Payment, PaymentRow, Summary
 from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, PROCESSING, REFUNDED, SUCCESS
@@ -50,6 +48,7 @@ from domain.payment_terms import (
 )
 from domain.splits import Split
 from tests.support.services import POSTGRES, postgres_schema
+from tests.support.views import postgres_connection
 from tests.unit.application.support import CALLER, App, make_app
 
 pytestmark = pytest.mark.integration
@@ -70,41 +69,25 @@ UNKNOWN = UUID("00000000-0000-4000-8000-0000000000ff")
 # Backends.
 
 
-def _postgres_datastore(schema: str) -> PostgresDatastore:
-    # Two connections: the wait_for test writes from a thread while the test polls.
-    return PostgresDatastore(
-        dbname=POSTGRES.dbname,
-        host=POSTGRES.host,
-        port=POSTGRES.port,
-        user=POSTGRES.user,
-        password=POSTGRES.password,
-        schema=schema,
-        pool_size=2,
-        max_overflow=2,
-        connect_timeout=5.0,
-        pool_open_timeout=10.0,
-    )
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PaymentsViewRecorder]:
     if request.param == "memory":
-        yield MemoryPaymentsView(application_name=APP)
+        memory_view = open_payments_view(open_view_database("memory"), application_name=APP)
+        yield memory_view
+        memory_view.close()
     elif request.param == "sqlite":
-        sqlite_datastore = SQLiteDatastore(str(tmp_path / "view.db"))
-        sqlite_view = SQLitePaymentsView(sqlite_datastore, application_name=APP)
-        sqlite_view.create_table()
+        sqlite_database = open_view_database("sqlite", sqlite_path=tmp_path / "view.db")
+        sqlite_view = open_payments_view(sqlite_database, application_name=APP)
         yield sqlite_view
-        sqlite_datastore.close()
+        sqlite_view.close()
     else:
         with postgres_schema() as schema:
-            pg_datastore = _postgres_datastore(schema)
-            pg_view = PostgresPaymentsView(pg_datastore, application_name=APP)
-            pg_view.create_table()
+            pg_database = open_view_database("postgres", postgres=postgres_connection(schema))
+            pg_view = open_payments_view(pg_database, application_name=APP)
             try:
                 yield pg_view
             finally:
-                pg_datastore.close()
+                pg_view.close()
 
 
 def _t(seconds: int) -> datetime:
@@ -644,10 +627,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         db_name = str(tmp_path / "ledger.db")
 
         def make_sqlite_view() -> tuple[PaymentsViewRecorder, Callable[[], None]]:
-            datastore = SQLiteDatastore(db_name)
-            view = SQLitePaymentsView(datastore, application_name=APP)
-            view.create_table()
-            return view, datastore.close
+            database = open_view_database("sqlite", sqlite_path=db_name)
+            view = open_payments_view(database, application_name=APP)
+            return view, view.close
 
         yield _Backend(
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db_name},
@@ -657,10 +639,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         with postgres_schema() as schema:
 
             def make_pg_view() -> tuple[PaymentsViewRecorder, Callable[[], None]]:
-                datastore = _postgres_datastore(schema)
-                view = PostgresPaymentsView(datastore, application_name=APP)
-                view.create_table()
-                return view, datastore.close
+                database = open_view_database("postgres", postgres=postgres_connection(schema))
+                view = open_payments_view(database, application_name=APP)
+                return view, view.close
 
             yield _Backend(POSTGRES.eventsourcing_env(schema), make_pg_view)
 

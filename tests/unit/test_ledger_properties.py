@@ -20,7 +20,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
 from application.errors import ApplicationError, WalletNotFoundError
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
@@ -36,6 +35,7 @@ from domain.errors import (
 )
 from domain.ids import wallet_id
 from domain.journal import JournalTransaction, Posting
+from tests.support.views import memory_ledger_view
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.support import CALLER, log_position, make_app, read_log
 
@@ -77,7 +77,7 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock()
         self.ledger = make_app(self.clock)
-        self.view = MemoryLedgerView()
+        self.view = memory_ledger_view()
         self.runner = ProjectionRunner(self.ledger.ledger, LedgerProjection(view=self.view))
         self.wallets: dict[Wallet, WalletModel] = {}
         self.holds: dict[UUID, HoldModel] = {}
@@ -343,7 +343,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         # A view rebuilt from scratch must agree with the one that followed step by step.
-        fresh = MemoryLedgerView()
+        fresh = memory_ledger_view()
         ProjectionRunner(self.ledger.ledger, LedgerProjection(view=fresh)).catch_up()
         assert sorted(fresh.balances(), key=repr) == sorted(self.view.balances(), key=repr)
 

@@ -10,7 +10,6 @@ from uuid import UUID
 import pytest
 from eventsourcing.popo import POPOTrackingRecorder
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
 from application.payment_processor import PaymentProcessor
 from application.payment_projection import PaymentsProjection
 from application.payments import PaymentRequest
@@ -18,6 +17,7 @@ from application.ports.gateway import PROCESSING_ERROR
 from application.projection_runner import ProjectionRunner
 from domain.payment import FAILED, PROCESSING, SUCCESS
 from domain.payment_terms import PaymentMethod
+from tests.support.views import memory_payments_view
 from tests.unit.application.payment_fakes import (
     CRASH_AFTER_CHARGE,
     DECLINED_CARD,
@@ -293,7 +293,7 @@ def test_a_restarted_processor_still_reconciles_payments_left_with_an_unknown_ou
     assert status(service, payment) == PROCESSING
 
     # The restarted processor finds the payment again in the payments read model.
-    payments = MemoryPaymentsView()
+    payments = memory_payments_view()
     ProjectionRunner(app.ledger, PaymentsProjection(view=payments)).catch_up()
     restarted, runner = start(app, service, tracker)
     restarted.payments = payments

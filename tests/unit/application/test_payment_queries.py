@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
+from adapters.views.payments_view import SqlPaymentsView
 from application.errors import (
     InvalidCursorError,
     InvalidPaymentStatusError,
@@ -36,6 +37,7 @@ from application.queries import encode_cursor
 from application.readiness import ReadinessProbe
 from domain.payment import CREATED, FAILED, SUCCESS
 from domain.payment_terms import PaymentMethod, PaymentStatus
+from tests.support.views import memory_payments_view
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.support import CALLER, App, log_position, make_app
 
@@ -84,17 +86,19 @@ def service(app: App) -> App:
 
 
 @pytest.fixture
-def view() -> MemoryPaymentsView:
-    return MemoryPaymentsView()
+def view() -> Iterator[SqlPaymentsView]:
+    view = memory_payments_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def runner(app: App, view: MemoryPaymentsView) -> ProjectionRunner:
+def runner(app: App, view: SqlPaymentsView) -> ProjectionRunner:
     return ProjectionRunner(app.ledger, PaymentsProjection(view=view))
 
 
 @pytest.fixture
-def queries(service: App, view: MemoryPaymentsView) -> PaymentQueries:
+def queries(service: App, view: SqlPaymentsView) -> PaymentQueries:
     return PaymentQueries(view, wait_timeout_s=SHORT_WAIT_S)
 
 
@@ -229,7 +233,7 @@ def test_every_status_is_a_valid_filter(five_payments: list[UUID], queries: Paym
 
 
 def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
-    service: App, view: MemoryPaymentsView, queries: PaymentQueries, app: App
+    service: App, view: SqlPaymentsView, queries: PaymentQueries, app: App
 ) -> None:
     pay(service, "alice", 10)
     position = log_position(app)
@@ -246,7 +250,7 @@ def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
 
 
 def test_a_read_waits_until_the_view_reaches_the_position(
-    service: App, view: MemoryPaymentsView, runner: ProjectionRunner, app: App
+    service: App, view: SqlPaymentsView, runner: ProjectionRunner, app: App
 ) -> None:
     queries = PaymentQueries(view, wait_timeout_s=LONG_WAIT_S)
     paid = pay(service, "alice", 10)
@@ -283,7 +287,7 @@ def test_summarises_the_payments_once_caught_up(
 def test_readiness_reports_the_view_lag(
     service: App,
     runner: ProjectionRunner,
-    view: MemoryPaymentsView,
+    view: SqlPaymentsView,
     queries: PaymentQueries,
     app: App,
 ) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
+from adapters.views.ledger_view import SqlLedgerView
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from domain.ids import system_account_id, wallet_id
 from domain.journal import EXTERNAL_FUNDING, EXTERNAL_PAYOUTS
+from tests.support.views import memory_ledger_view
 from tests.unit.application.support import CALLER, App, log_position, replayed_balances
 
 pytestmark = pytest.mark.unit
@@ -30,12 +31,12 @@ def busy(app: App) -> App:
     return app
 
 
-def view_balances(view: MemoryLedgerView) -> dict[object, int]:
+def view_balances(view: SqlLedgerView) -> dict[object, int]:
     return {b.account_id: b.balance for b in view.balances()}
 
 
 def test_catch_up_projects_balances_equal_to_the_log_and_the_wallets(busy: App) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy.ledger, LedgerProjection(view=view))
 
     applied = runner.catch_up()
@@ -53,7 +54,7 @@ def test_catch_up_projects_balances_equal_to_the_log_and_the_wallets(busy: App) 
 
 
 def test_catching_up_twice_applies_nothing_new(busy: App) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy.ledger, LedgerProjection(view=view), batch_size=3)
     runner.catch_up()
     before = view_balances(view)
@@ -63,7 +64,7 @@ def test_catching_up_twice_applies_nothing_new(busy: App) -> None:
 
 
 def test_two_runners_on_one_view_apply_each_event_once(busy: App) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     first = ProjectionRunner(busy.ledger, LedgerProjection(view=view), batch_size=4)
     second = ProjectionRunner(busy.ledger, LedgerProjection(view=view), batch_size=4)
 
@@ -75,7 +76,7 @@ def test_two_runners_on_one_view_apply_each_event_once(busy: App) -> None:
 
 
 def test_a_reset_view_rebuilds_to_the_same_balances(busy: App) -> None:
-    view = MemoryLedgerView()
+    view = memory_ledger_view()
     runner = ProjectionRunner(busy.ledger, LedgerProjection(view=view))
     runner.catch_up()
     before = view_balances(view)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 import pytest
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
+from adapters.views.ledger_view import SqlLedgerView
 from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import PAGE_SIZE_MAX, LedgerQueries, decode_cursor, encode_cursor
 from application.readiness import ReadinessProbe
+from tests.support.views import memory_ledger_view
 from tests.unit.application.support import CALLER, App, log_position
 
 pytestmark = pytest.mark.unit
@@ -20,17 +22,19 @@ SHORT_WAIT_S = 0.05
 
 
 @pytest.fixture
-def view() -> MemoryLedgerView:
-    return MemoryLedgerView()
+def view() -> Iterator[SqlLedgerView]:
+    view = memory_ledger_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def runner(app: App, view: MemoryLedgerView) -> ProjectionRunner:
+def runner(app: App, view: SqlLedgerView) -> ProjectionRunner:
     return ProjectionRunner(app.ledger, LedgerProjection(view=view))
 
 
 @pytest.fixture
-def queries(app: App, view: MemoryLedgerView) -> LedgerQueries:
+def queries(app: App, view: SqlLedgerView) -> LedgerQueries:
     return LedgerQueries(app.runner, view, wait_timeout_s=SHORT_WAIT_S)
 
 
@@ -151,7 +155,7 @@ def test_a_read_at_a_position_the_view_reached_answers_at_once(
 
 
 def test_a_read_waits_for_a_running_projection_to_reach_its_write(
-    app: App, view: MemoryLedgerView, runner: ProjectionRunner
+    app: App, view: SqlLedgerView, runner: ProjectionRunner
 ) -> None:
     queries = LedgerQueries(app.runner, view, wait_timeout_s=5.0)
     app.wallets.open_wallet(CALLER, "alice", "USD")
@@ -168,7 +172,7 @@ def test_a_read_waits_for_a_running_projection_to_reach_its_write(
 
 
 def test_readiness_reports_the_view_lag(
-    five_credits: App, view: MemoryLedgerView, runner: ProjectionRunner
+    five_credits: App, view: SqlLedgerView, runner: ProjectionRunner
 ) -> None:
     probe = ReadinessProbe(five_credits.ledger, {"ledger_view": view})
     ready = probe.check()
