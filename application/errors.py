@@ -8,18 +8,13 @@ hierarchies to statuses in one table.
 
 from __future__ import annotations
 
+from domain.errors import CodedError
 
-class ApplicationError(Exception):
+
+class ApplicationError(CodedError):
     """Base of the application's own errors."""
 
     code = "application_error"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or self.code).strip())
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class NotFoundError(ApplicationError):

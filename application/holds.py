@@ -127,6 +127,7 @@ class HoldService:
     ) -> JournalTransaction:
         hold = uow.get(Hold, hold_id, HoldNotFoundError)
         holder = uow.wallet(hold.customer_id, hold.currency)
+        hold.require_pending(uow.now)  # the hold's own state answers before the target's
         target = None
         if to_customer_id is not None:
             target = uow.wallet(to_customer_id, hold.currency)

@@ -86,10 +86,6 @@ class PaymentQueries:
         self._wait(min_position)
         return self.view.summary()
 
-    def position(self) -> int | None:
-        """The last log position the payments view has processed."""
-        return self.view.position()
-
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):
             raise ViewNotCaughtUpError(f"The view has not reached position {min_position} yet.")

@@ -91,7 +91,7 @@ def payment(paid: Payment) -> results.Payment:
         captured=paid.captured_minor,
         refunded=paid.refunded_minor,
         refundable=paid.refundable_minor,
-        pending_refunds=sum(paid.pending_refunds.values()),
+        pending_refunds=sum(paid.refunds.pending.values()),
         splits=[results.SplitOut(s.payee, s.bps, s.amount_minor) for s in paid.splits],
         allocations=[results.PayeeAmount(a.payee, a.amount_minor) for a in paid.allocations],
         transaction_id=paid.transaction_id,

@@ -58,10 +58,10 @@ class RefundService:
         )
         reserved = self.runner.run(reserve, _aggregate, request, [payment_id])
         payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
-        if str(refund_id) in payment.refund_ids:  # done (a resent request)
+        if str(refund_id) in payment.refunds.done:  # done (a resent request)
             return results.Written(presenters.payment(payment), None, True)
-        if str(refund_id) in payment.failed_refunds:
-            code = payment.failed_refunds[str(refund_id)]
+        if str(refund_id) in payment.refunds.failed:
+            code = payment.refunds.failed[str(refund_id)]
             raise GatewayRefundFailedError(f"The gateway refused this refund: {code}.")
         return self._finish(payment, refund_id, reason, reserved.position)
 
@@ -100,7 +100,7 @@ class RefundService:
         uow: UnitOfWork,
     ) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
-        if str(refund_id) in payment.refund_digests:
+        if str(refund_id) in payment.refunds.digests:
             # The same key again (its claim answers): this refund was requested already.
             raise InvalidPaymentTransitionError("This refund was already requested.")
         if amount_minor is None and payment.refundable_minor == 0 and payment.status in REFUNDABLE:
@@ -112,7 +112,7 @@ class RefundService:
 
     def _release(self, payment_id: UUID, refund_id: UUID, code: str, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
-        if str(refund_id) in payment.pending_refunds:  # a resend may have released it
+        if str(refund_id) in payment.refunds.pending:  # a resend may have released it
             payment.fail_refund(refund_id, code or "REFUND_FAILED", uow.now)
             uow.save(payment)
         return payment
@@ -121,7 +121,7 @@ class RefundService:
         self, payment_id: UUID, refund_id: UUID, reason: str, reference: str, uow: UnitOfWork
     ) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
-        if str(refund_id) not in payment.pending_refunds:
+        if str(refund_id) not in payment.refunds.pending:
             return payment  # completed meanwhile by a resent request: that is the answer
         split = payment.refund_split(refund_id)
         wallet = uow.wallet(payment.payer_id, payment.currency) if split.wallet_minor else None

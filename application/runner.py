@@ -34,7 +34,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import (
-    ApplicationError,
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
     NotFoundError,
@@ -45,7 +44,7 @@ from application.ledger import Ledger
 from application.ports.clock import Clock
 from application.results import Written
 from domain.account import Account
-from domain.errors import DomainError
+from domain.errors import CodedError, DomainError
 from domain.ids import wallet_id
 from domain.money import check_currency
 from domain.request_claim import RequestClaim
@@ -163,7 +162,7 @@ class CommandRunner:
                     # Jittered exponential backoff lets the winner's transaction land.
                     cap_s = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**conflicts)
                     time.sleep(random.uniform(0, cap_s))
-                except (DomainError, ApplicationError) as refusal:
+                except CodedError as refusal:
                     # A keyed request seen before answers as it did, whatever it says now.
                     if (replayed := self.replay(request, present)) is not None:
                         return replayed

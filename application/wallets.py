@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from uuid import UUID
 
@@ -16,6 +19,19 @@ from domain.errors import SameWalletTransferError, WalletExistsError
 from domain.ids import wallet_id
 from domain.journal import JournalTransaction
 from domain.money import Money, check_currency, check_customer_id
+
+# A posting rule that moves money into or out of one wallet (top-up, payout).
+OneWalletRule = Callable[[UUID, Account, Money, str, datetime, str], JournalTransaction]
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Money into or out of one customer's wallet, as requested."""
+
+    operation: str  # the request's name for idempotency: credit, debit
+    customer_id: str
+    amount: Money
+    description: str
 
 
 class WalletService:
@@ -73,30 +89,8 @@ class WalletService:
         idempotency_key: str | None = None,
     ) -> results.Written[results.Transaction]:
         """Top up a wallet with money from outside: external funding -> wallet."""
-        amount = Money.positive(amount_minor, currency)
-        request = keyed_request(
-            caller,
-            idempotency_key,
-            "credit",
-            customer_id=customer_id,
-            amount=amount_minor,
-            currency=currency,
-            description=description,
-        )
-        return self.runner.run(
-            partial(self._credit, customer_id, amount, description, request.digest),
-            presenters.transaction,
-            request,
-            locks=[wallet_id(customer_id, currency)],
-        )
-
-    def _credit(
-        self, customer_id: str, amount: Money, description: str, digest: str, uow: UnitOfWork
-    ) -> JournalTransaction:
-        wallet = uow.wallet(customer_id, amount.currency)
-        journal = posting_rules.top_up(uow.command_id, wallet, amount, description, digest)
-        uow.save(journal, wallet)
-        return journal
+        move = Movement("credit", customer_id, Money.positive(amount_minor, currency), description)
+        return self._move_one(caller, move, posting_rules.top_up, idempotency_key)
 
     def debit_wallet(
         self,
@@ -108,28 +102,38 @@ class WalletService:
         idempotency_key: str | None = None,
     ) -> results.Written[results.Transaction]:
         """Pay money out of a wallet: wallet -> external payouts."""
-        amount = Money.positive(amount_minor, currency)
+        move = Movement("debit", customer_id, Money.positive(amount_minor, currency), description)
+        return self._move_one(caller, move, posting_rules.payout, idempotency_key)
+
+    def _move_one(
+        self,
+        caller: Principal,
+        move: Movement,
+        rule: OneWalletRule,
+        idempotency_key: str | None,
+    ) -> results.Written[results.Transaction]:
+        """Money in or out of one wallet, by `rule` (a posting rule of one wallet)."""
         request = keyed_request(
             caller,
             idempotency_key,
-            "debit",
-            customer_id=customer_id,
-            amount=amount_minor,
-            currency=currency,
-            description=description,
+            move.operation,
+            customer_id=move.customer_id,
+            amount=move.amount.amount_minor,
+            currency=move.amount.currency,
+            description=move.description,
         )
         return self.runner.run(
-            partial(self._debit, customer_id, amount, description, request.digest),
+            partial(self._post_one, move, rule, request.digest),
             presenters.transaction,
             request,
-            locks=[wallet_id(customer_id, currency)],
+            locks=[wallet_id(move.customer_id, move.amount.currency)],
         )
 
-    def _debit(
-        self, customer_id: str, amount: Money, description: str, digest: str, uow: UnitOfWork
+    def _post_one(
+        self, move: Movement, rule: OneWalletRule, digest: str, uow: UnitOfWork
     ) -> JournalTransaction:
-        wallet = uow.wallet(customer_id, amount.currency)
-        journal = posting_rules.payout(uow.command_id, wallet, amount, description, uow.now, digest)
+        wallet = uow.wallet(move.customer_id, move.amount.currency)
+        journal = rule(uow.command_id, wallet, move.amount, move.description, uow.now, digest)
         uow.save(journal, wallet)
         return journal
 

@@ -6,10 +6,12 @@ cursors, read-model lag, the gateway) live in `application/errors.py`."""
 from __future__ import annotations
 
 
-class DomainError(Exception):
-    """Base of every rule the ledger refuses to break."""
+class CodedError(Exception):
+    """An error a client can act on: a stable snake_case `code` and a message for people
+    (the class's docstring when none is given). The base of the domain's and the
+    application's errors alike."""
 
-    code = "domain_error"
+    code = "error"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or self.code).strip())
@@ -17,6 +19,12 @@ class DomainError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class DomainError(CodedError):
+    """Base of every rule the ledger refuses to break."""
+
+    code = "domain_error"
 
 
 class InvalidAmountError(DomainError):

@@ -104,7 +104,7 @@ class Hold(Aggregate):
     def post(self, amount_minor: int, transaction_id: UUID, now: datetime) -> None:
         """Capture part or all of the reserved amount; the rest is released."""
         check_amount(amount_minor)
-        self._require_pending(now)
+        self.require_pending(now)
         if amount_minor > self.amount_minor:
             raise HoldAmountExceededError(
                 f"The hold reserved {self.amount_minor}; cannot post {amount_minor}."
@@ -117,7 +117,8 @@ class Hold(Aggregate):
             raise HoldNotPendingError(f"The hold is already {self.state}.")
         self._void(reason, request_digest)
 
-    def _require_pending(self, now: datetime) -> None:
+    def require_pending(self, now: datetime) -> None:
+        """Refuse anything but a pending hold that has not expired."""
         status = self.status(now)
         if status == EXPIRED:
             raise HoldExpiredError()

@@ -19,17 +19,16 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     InvalidPaymentTransitionError,
     PaymentNotRetryableError,
-    RefundExceedsCapturedError,
     RetryLimitReachedError,
 )
-from domain.money import check_amount
 from domain.payment_terms import (
     PaymentMethod,
     PaymentStatus,
     RefundSplit,
     Transition,
 )
-from domain.splits import Allocation, Split, allocate, allocate_refund
+from domain.refund_book import RefundBook, RefundPlan
+from domain.splits import Allocation, Split, allocate
 
 CREATED = PaymentStatus.CREATED
 PROCESSING = PaymentStatus.PROCESSING
@@ -199,13 +198,7 @@ class Payment(Aggregate):
         self.gateway_reference = ""
         self.transaction_id: UUID | None = None
         self.allocations: tuple[Allocation, ...] = ()
-        self.refunded_minor = 0
-        self.refunded_by_payee: dict[str, int] = {}
-        self.refund_ids: tuple[str, ...] = ()
-        self.pending_refunds: dict[str, int] = {}  # refund id -> amount reserved
-        self.refund_digests: dict[str, str] = {}  # refund id -> request digest
-        self.failed_refunds: dict[str, str] = {}  # refund id -> the gateway's failure code
-        self.refund_card_minor: dict[str, int] = {}  # refund id -> part back to the card
+        self.refunds = RefundBook()
         self.history: list[Transition] = [Transition(CREATED, "requested", requested_at)]
         self.requested_at = requested_at
         self.updated_at = requested_at  # the `at` of the latest event (the ledger's clock)
@@ -229,9 +222,13 @@ class Payment(Aggregate):
         return sum(a.amount_minor for a in self.allocations)
 
     @property
+    def refunded_minor(self) -> int:
+        return self.refunds.refunded_minor
+
+    @property
     def refundable_minor(self) -> int:
         """Captured, minus refunded, minus refunds still waiting for the gateway."""
-        return self.captured_minor - self.refunded_minor - sum(self.pending_refunds.values())
+        return self.captured_minor - self.refunded_minor - self.refunds.reserved_minor
 
     def retries_used(self) -> int:
         return max(0, self.attempts - 1)
@@ -239,8 +236,8 @@ class Payment(Aggregate):
     def refund_split(self, refund_id: UUID) -> RefundSplit:
         """How a requested refund goes back: to the card and to the wallet."""
         key = str(refund_id)
-        amount = self.pending_refunds.get(key, 0)
-        card = self.refund_card_minor.get(key, amount if self.method == PaymentMethod.CARD else 0)
+        amount = self.refunds.pending.get(key, 0)
+        card = self.refunds.to_card.get(key, amount if self.method == PaymentMethod.CARD else 0)
         return RefundSplit(card, amount - card)
 
     # Commands.
@@ -282,33 +279,24 @@ class Payment(Aggregate):
         retryable = retryable and self.method != PaymentMethod.WALLET_FIRST
         self._fail(at, reason, retryable, gateway_reference)
 
-    def plan_refund(self, amount_minor: int) -> tuple[Allocation, ...]:
-        """Check a refund is allowed and say how much each payee gives back."""
+    def plan_refund(self, amount_minor: int, refund_id: UUID | None = None) -> RefundPlan:
+        """Check a refund is allowed; what each payee gives back and what goes to the card.
+        A wallet-first payment gives back to the card first, then to the wallet."""
         self._require(SUCCESS, PARTIALLY_REFUNDED)
-        check_amount(amount_minor)
-        if amount_minor > self.refundable_minor:
-            raise RefundExceedsCapturedError(
-                f"Only {self.refundable_minor} of {self.captured_minor} is left to refund."
-            )
-        return allocate_refund(amount_minor, self.allocations, self.refunded_by_payee)
+        card_minor = self.card_minor if self.method == PaymentMethod.WALLET_FIRST else None
+        return self.refunds.plan(amount_minor, self.allocations, card_minor, refund_id)
 
     def request_refund(
         self, refund_id: UUID, amount_minor: int, reason: str, request_digest: str, at: datetime
     ) -> None:
         """Reserve a refund before asking the gateway, so concurrent refunds can never add up
-        to more than the capture, whatever the gateway does meanwhile. A wallet-first
-        payment gives back to the card first, then to the wallet."""
-        self.plan_refund(amount_minor)
-        card_minor = None
-        if self.method == PaymentMethod.WALLET_FIRST:
-            card_left = self.card_minor - sum(self.refund_card_minor.values())
-            card_minor = min(amount_minor, max(0, card_left))
+        to more than the capture, whatever the gateway does meanwhile."""
+        card_minor = self.plan_refund(amount_minor).card_minor
         self._request_refund(at, refund_id, amount_minor, reason, request_digest, card_minor)
 
     def fail_refund(self, refund_id: UUID, failure_code: str, at: datetime) -> None:
         """The gateway refused a requested refund: release the reservation."""
-        if str(refund_id) not in self.pending_refunds:
-            raise InvalidPaymentTransitionError("No such refund is pending.")
+        self.refunds.check_pending(str(refund_id))
         self._fail_refund(at, refund_id, failure_code)
 
     def refund(
@@ -321,21 +309,8 @@ class Payment(Aggregate):
         gateway_reference: str = "",
     ) -> tuple[Allocation, ...]:
         """SUCCESS/PARTIALLY_REFUNDED -> PARTIALLY_REFUNDED or REFUNDED; returns what each
-        payee gives back."""
-        if str(refund_id) in self.refund_ids or str(refund_id) in self.failed_refunds:
-            raise InvalidPaymentTransitionError("This refund has already ended.")
-        # A pending refund completes here: its reservation is released by the same event.
-        reserved = self.pending_refunds.get(str(refund_id), 0)
-        if reserved and reserved != amount_minor:
-            raise InvalidPaymentTransitionError("A refund completes for the amount requested.")
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        try:
-            allocations = self.plan_refund(amount_minor)
-        finally:
-            if reserved:
-                self.pending_refunds = {**self.pending_refunds, str(refund_id): reserved}
+        payee gives back. A requested refund completes for the amount it reserved."""
+        allocations = self.plan_refund(amount_minor, refund_id).allocations
         self._refund(
             at, refund_id, amount_minor, transaction_id, reason, allocations, gateway_reference
         )
@@ -402,18 +377,14 @@ class Payment(Aggregate):
         card_minor: int | None,
     ) -> None:
         self.updated_at = at
-        self.pending_refunds = {**self.pending_refunds, str(refund_id): amount_minor}
-        self.refund_digests = {**self.refund_digests, str(refund_id): request_digest}
-        if card_minor is not None:
-            self.refund_card_minor = {**self.refund_card_minor, str(refund_id): card_minor}
+        self.refunds = self.refunds.requested(
+            str(refund_id), amount_minor, request_digest, card_minor
+        )
 
     @event(RefundFailed)
     def _fail_refund(self, at: datetime, refund_id: UUID, failure_code: str) -> None:
         self.updated_at = at
-        key = str(refund_id)
-        self.pending_refunds = {k: v for k, v in self.pending_refunds.items() if k != key}
-        self.refund_card_minor = {k: v for k, v in self.refund_card_minor.items() if k != key}
-        self.failed_refunds = {**self.failed_refunds, key: failure_code}
+        self.refunds = self.refunds.refused(str(refund_id), failure_code)
 
     @event(Refunded)
     def _refund(
@@ -427,14 +398,6 @@ class Payment(Aggregate):
         gateway_reference: str,
     ) -> None:
         self.updated_at = at
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        self.refunded_minor += amount_minor
-        refunded = dict(self.refunded_by_payee)
-        for allocation in allocations:
-            refunded[allocation.payee] = refunded.get(allocation.payee, 0) + allocation.amount_minor
-        self.refunded_by_payee = refunded
-        self.refund_ids = (*self.refund_ids, str(refund_id))
+        self.refunds = self.refunds.completed(str(refund_id), amount_minor, allocations)
         status = REFUNDED if self.refunded_minor == self.captured_minor else PARTIALLY_REFUNDED
         self._add_history(status, reason or "refund", at)

@@ -37,9 +37,15 @@ from domain.splits import Allocation
 
 
 def top_up(
-    journal_id: UUID, wallet: Account, amount: Money, description: str, request_digest: str = ""
+    journal_id: UUID,
+    wallet: Account,
+    amount: Money,
+    description: str,
+    now: datetime,
+    request_digest: str = "",
 ) -> JournalTransaction:
-    """Money comes into the ledger from outside: external funding -> wallet."""
+    """Money comes into the ledger from outside: external funding -> wallet (`now` is not
+    needed: a credit never depends on holds; it keeps the one-wallet rules alike)."""
     after = wallet.credit(amount.amount_minor, amount.currency, journal_id, "credit", description)
     postings = (
         system_posting(EXTERNAL_FUNDING, -amount.amount_minor, amount.currency),

@@ -27,9 +27,6 @@ PROCESSING = "processing"
 BAD_CVC = "badcvc"
 UNAVAILABLE = "unavailable"
 TIMEOUT = "timeout"  # simulated: unknown on the first call for a key, then succeeded
-BEHAVIOURS = frozenset(
-    {OK, DRAW, DECLINED, NO_FUNDS, EXPIRED, PROCESSING, BAD_CVC, UNAVAILABLE, TIMEOUT}
-)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
 RETRY_AFTER_S = 1
 ERRORS_MAX = 20  # a limit on the field errors one problem lists
 
-Error = errors.DomainError | app_errors.ApplicationError
+Error = errors.CodedError
 
 ERROR_STATUS: dict[type[Exception], int] = {
     # Nothing by that id (or customer and currency).
@@ -258,8 +258,7 @@ def _validation_problem(error: ValidationException) -> Problem:
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    errors.DomainError: handle_error,
-    app_errors.ApplicationError: handle_error,
+    errors.CodedError: handle_error,
     ProblemError: handle_problem_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected_error,

@@ -315,7 +315,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.gateway.script_refund(str(refund_id), *script)
         # What is left, as the model counts it: captured - refunded - reserved.
         refundable = (
-            before.captured_minor - before.refunded_minor - sum(before.pending_refunds.values())
+            before.captured_minor - before.refunded_minor - sum(before.refunds.pending.values())
         )
         wanted = refundable if amount is None else amount
         expected: tuple[type[Exception], ...] = ()
@@ -350,7 +350,7 @@ class PaymentsMachine(RuleBasedStateMachine):
             return
         result = self.service.refunds.refund_payment(CALLER, payment_id, amount, "r", key).value
         if lost:
-            assert result.pending_refunds == sum(before.pending_refunds.values()) + wanted
+            assert result.pending_refunds == sum(before.refunds.pending.values()) + wanted
             assert result.refunded == before.refunded_minor
         else:
             assert result.refunded == before.refunded_minor + wanted
@@ -552,11 +552,11 @@ class PaymentsMachine(RuleBasedStateMachine):
             refunded = sum(
                 p.amount_minor for j in refunds for p in j.postings if p.amount_minor > 0
             )
-            pending = sum(payment.pending_refunds.values())
+            pending = sum(payment.refunds.pending.values())
             assert refunded == payment.refunded_minor
-            assert len(refunds) == len(payment.refund_ids)
+            assert len(refunds) == len(payment.refunds.done)
             assert payment.refunded_minor + pending <= payment.captured_minor
-            for payee, amount in payment.refunded_by_payee.items():
+            for payee, amount in payment.refunds.by_payee.items():
                 assert amount <= payees[payee]
             assert (payment.status == REFUNDED) == (
                 payment.captured_minor > 0 and payment.refunded_minor == payment.captured_minor

@@ -431,15 +431,34 @@ def void_charge_holds(app: App) -> None:
         app.holds.void_hold(CALLER, UUID(hold_id), "by hand")
 
 
-def test_a_card_paid_after_the_hold_was_voided_takes_the_wallet_part_as_a_plain_debit(
-    clock: FakeClock,
-) -> None:
+def spend_the_wallet(app: App) -> None:
+    """The hold is voided by hand and the money spent while the card is charged."""
+    void_charge_holds(app)
+    app.wallets.debit_wallet(CALLER, "bob", 3_000, "USD")
+
+
+def with_slow_gateway(clock: FakeClock, meanwhile: Callable[[App], object]) -> App:
+    """Bob holds 30.00 USD; the gateway runs `meanwhile` while it charges a card."""
     holder: list[App] = []
-    slow = SlowGateway(lambda: void_charge_holds(holder[0]))
+    slow = SlowGateway(lambda: meanwhile(holder[0]))
     app = make_app(clock, slow)
     holder.append(app)
     app.wallets.open_wallet(CALLER, "bob", "USD")
     app.wallets.credit_wallet(CALLER, "bob", 3_000, "USD")
+    return app
+
+
+def slow_gateway(app: App) -> SlowGateway:
+    gateway = app.charges.gateway
+    assert isinstance(gateway, SlowGateway)
+    return gateway
+
+
+def test_a_card_paid_after_the_hold_was_voided_takes_the_wallet_part_as_a_plain_debit(
+    clock: FakeClock,
+) -> None:
+    app = with_slow_gateway(clock, void_charge_holds)
+    slow = slow_gateway(app)
 
     result = charge(app, 5_000, card=card())
 
@@ -457,17 +476,8 @@ def test_a_card_paid_after_the_hold_was_voided_takes_the_wallet_part_as_a_plain_
 def test_a_card_paid_after_the_wallet_money_went_elsewhere_fails_and_gives_the_card_back(
     clock: FakeClock,
 ) -> None:
-    holder: list[App] = []
-
-    def spend_the_wallet() -> None:
-        void_charge_holds(holder[0])
-        holder[0].wallets.debit_wallet(CALLER, "bob", 3_000, "USD")
-
-    slow = SlowGateway(spend_the_wallet)
-    app = make_app(clock, slow)
-    holder.append(app)
-    app.wallets.open_wallet(CALLER, "bob", "USD")
-    app.wallets.credit_wallet(CALLER, "bob", 3_000, "USD")
+    app = with_slow_gateway(clock, spend_the_wallet)
+    slow = slow_gateway(app)
 
     result = charge(app, 5_000, card=card())
 
@@ -484,17 +494,8 @@ def test_a_card_paid_after_the_wallet_money_went_elsewhere_fails_and_gives_the_c
 def test_a_card_that_cannot_be_given_back_is_logged_for_a_person(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder: list[App] = []
-
-    def spend_the_wallet() -> None:
-        void_charge_holds(holder[0])
-        holder[0].wallets.debit_wallet(CALLER, "bob", 3_000, "USD")
-
-    slow = SlowGateway(spend_the_wallet)
-    app = make_app(clock, slow)
-    holder.append(app)
-    app.wallets.open_wallet(CALLER, "bob", "USD")
-    app.wallets.credit_wallet(CALLER, "bob", 3_000, "USD")
+    app = with_slow_gateway(clock, spend_the_wallet)
+    slow = slow_gateway(app)
     charge_id = idempotent_id("", "charge-1")
     slow.script_refund(f"{charge_id}:give-back", fail("REFUND_DECLINED"))
 

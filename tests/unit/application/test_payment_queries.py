@@ -263,7 +263,7 @@ def test_a_read_waits_until_the_view_reaches_the_position(
         catching_up.join(LONG_WAIT_S)
 
     assert [row.id for row in page.payments] == [paid]
-    assert queries.position() == position
+    assert view.position() == position
 
 
 def test_summarises_the_payments_once_caught_up(
@@ -305,4 +305,4 @@ def test_readiness_reports_the_view_lag(
     )
     assert behind.view_lag == log_position(app)
     assert (caught_up.ready, caught_up.view_lag) == (True, 0)
-    assert queries.position() == log_position(app)
+    assert view.position() == log_position(app)

@@ -164,4 +164,4 @@ def test_every_change_is_an_event_that_replays_to_the_same_payment() -> None:
     assert replayed is not None
     assert state(replayed) == state(payment)
     assert (replayed.wallet_minor, replayed.card_minor, replayed.splits) == (3_000, 2_000, SPLITS)
-    assert replayed.refund_card_minor == payment.refund_card_minor
+    assert replayed.refunds.to_card == payment.refunds.to_card
