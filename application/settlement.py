@@ -29,6 +29,7 @@ from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
 from domain.errors import InsufficientFundsError
 from domain.hold import Hold, HoldStatus
+from domain.ids import wallet_id
 from domain.payment import Payment
 from domain.payment_terms import (
     INSUFFICIENT_FUNDS,
@@ -55,6 +56,14 @@ def _status(payment: Payment) -> PaymentStatus:
     return payment.status
 
 
+def _locks(payment: Payment) -> list[UUID]:
+    """The payment, and the wallet it takes money from: commands on one wallet queue in this
+    process instead of colliding in the database."""
+    if payment.wallet_minor:
+        return [payment.id, wallet_id(payment.payer_id, payment.currency)]
+    return [payment.id]
+
+
 class PaymentSettlement:
     """Advances payments: wallet debits, card charges, and wallet-first charges."""
 
@@ -69,7 +78,7 @@ class PaymentSettlement:
             PaymentStatus.CREATED,
             PaymentStatus.PROCESSING,
         ):
-            return self._run(payment_id, self._settle_from_wallet)  # starts and settles at once
+            return self._run(payment, self._settle_from_wallet)  # starts and settles at once
         if payment.status == PaymentStatus.CREATED:
             # The attempt (and its gateway key) is in the log before the gateway is asked.
             payment = self.runner.run(
@@ -89,7 +98,7 @@ class PaymentSettlement:
         if outcome.outcome == "unknown":
             return PaymentStatus.PROCESSING  # the reconciler asks again with the same key
         settle = partial(self._settle_card, key=payment.gateway_key, outcome=outcome)
-        status = self._run(payment_id, settle)
+        status = self._run(payment, settle)
         if status == PaymentStatus.FAILED and outcome.outcome == "succeeded":
             self._give_card_back(payment_id, outcome)
         return status
@@ -104,7 +113,7 @@ class PaymentSettlement:
         if notice.outcome == "unknown" or payment_id is None:
             return "ignored"
         try:
-            self.runner.read(Payment, payment_id, PaymentNotFoundError)
+            payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
         except PaymentNotFoundError:
             return "ignored"
         request = Request(
@@ -115,13 +124,13 @@ class PaymentSettlement:
         )
         result = ChargeResult(notice.outcome, notice.reference, notice.failure_code)
         command = partial(self._settle_card, payment_id, key=notice.attempt_key, outcome=result)
-        written = self.runner.run(command, _status, request, [payment_id])
+        written = self.runner.run(command, _status, request, _locks(payment))
         return "duplicate" if written.replayed else str(written.value)
 
     def _run(
-        self, payment_id: UUID, command: Callable[[UUID, UnitOfWork], Payment]
+        self, payment: Payment, command: Callable[[UUID, UnitOfWork], Payment]
     ) -> PaymentStatus:
-        return self.runner.run(partial(command, payment_id), _status, None, [payment_id]).value
+        return self.runner.run(partial(command, payment.id), _status, None, _locks(payment)).value
 
     def _start(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
