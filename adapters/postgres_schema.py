@@ -35,18 +35,3 @@ def migration_lock(
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-
-
-def database_reachable(params: dict[str, str], timeout_s: int = 3) -> bool:
-    try:
-        with psycopg.connect(
-            host=params["host"],
-            port=int(params["port"]),
-            user=params["user"],
-            password=params["password"] or None,
-            dbname=params["dbname"],
-            connect_timeout=timeout_s,
-        ):
-            return True
-    except psycopg.Error:
-        return False

@@ -1,9 +1,9 @@
 """The payment processor: a process manager that follows the log and moves payments on.
 
 It reads `Payment.Created` and `Payment.ProcessingStarted` events (a new payment, a retry)
-and asks the service to advance the payment; its position is tracked durably, so after a
+and asks the settlement to advance the payment; its position is tracked durably, so after a
 restart it carries on where it stopped. Processing is at-least-once and made effectively
-once by the service: a finished payment is left alone and a repeated gateway call reuses the
+once by the settlement: a finished payment is left alone and a repeated gateway call reuses the
 attempt's idempotency key. Payments whose gateway outcome was unknown stay PROCESSING until
 `reconcile` asks the gateway again with the same key.
 """
@@ -13,19 +13,23 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, NewType
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from application.payments import PaymentService
-from application.ports import PaymentsView
+from application.ports.clock import Clock
+from application.ports.views import PaymentsView
+from application.settlement import PaymentSettlement
 from domain.payment import PROCESSING, Payment
 
 log = logging.getLogger(__name__)
+
+# Where the payment processor records its position (a tracking recorder of its own).
+ProcessorTracker = NewType("ProcessorTracker", TrackingRecorder)
 
 RECONCILE_INTERVAL_S = 2.0
 STALE_AFTER_S = 10.0  # a PROCESSING payment untouched this long is asked about again
@@ -41,12 +45,14 @@ class PaymentProcessor(Projection[Any]):
     def __init__(
         self,
         view: TrackingRecorder,
-        service: PaymentService,
+        settlement: PaymentSettlement,
+        clock: Clock,
         payments: PaymentsView | None = None,
         stale_after_s: float = STALE_AFTER_S,
     ) -> None:
         super().__init__(view)
-        self.service = service
+        self.settlement = settlement
+        self.clock = clock
         # The payments read model: where payments left PROCESSING by an earlier run (or
         # another replica) are found again, so an unknown outcome survives a restart.
         self.payments = payments
@@ -81,14 +87,14 @@ class PaymentProcessor(Projection[Any]):
         if ids:
             with ThreadPoolExecutor(max_workers=min(len(ids), WORKERS_MAX)) as pool:
                 for payment_id, status in zip(
-                    ids, pool.map(self.service.advance, ids), strict=True
+                    ids, pool.map(self.settlement.advance, ids), strict=True
                 ):
                     if status == PROCESSING:
                         self.unsettled.add(payment_id)
         self.view.insert_tracking(items[-1][1])
 
     def _advance(self, payment_id: UUID, tracking: Tracking) -> None:
-        status = self.service.advance(payment_id)
+        status = self.settlement.advance(payment_id)
         if status == PROCESSING:
             self.unsettled.add(payment_id)
         self.view.insert_tracking(tracking)
@@ -106,8 +112,8 @@ class PaymentProcessor(Projection[Any]):
         """Add PROCESSING payments nobody has touched for a while (left by a crash)."""
         if self.payments is None:
             return
-        # The view's `updated_at` is the event store's own (wall-clock) timestamp.
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.stale_after_s)
+        # The view's `updated_at` is the event store's own timestamp of the last change.
+        cutoff = self.clock.now() - timedelta(seconds=self.stale_after_s)
         rows = self.payments.list_payments(PROCESSING, None, None, None, None, STALE_SCAN_MAX)
         self.unsettled.update(row.id for row in rows if row.updated_at <= cutoff)
 
@@ -116,7 +122,7 @@ class PaymentProcessor(Projection[Any]):
         settled = 0
         for payment_id in list(self.unsettled):
             try:
-                status = self.service.advance(payment_id)
+                status = self.settlement.advance(payment_id)
             except Exception:  # one stuck payment must not stop the others; logged
                 log.exception("reconciling payment %s failed", payment_id)
                 continue

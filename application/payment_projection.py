@@ -2,91 +2,29 @@
 
 The row says where the payment stands now (status, failure reason, amounts captured and
 refunded); its history stays in the log. Each change is committed with its tracking record.
+Times are the payment's own (`requested_at`, `at`: the ledger's clock), as its history shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any, NamedTuple, Protocol
-from uuid import UUID
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from application.ports import PaymentsView
+from application.ports.views import PaymentsViewRecorder
 from application.results import CurrencyAmounts, Summary
-from domain.charge import Charge
-from domain.payment import (
-    FAILED,
-    PARTIALLY_REFUNDED,
-    PROCESSING,
-    REFUNDED,
-    STATUSES,
-    SUCCESS,
-    Payment,
-)
+from domain.payment import Payment
+from domain.payment_terms import PaymentStatus
 
-
-class PaymentsViewRecorder(PaymentsView, Protocol):
-    """What the payments projection writes. Every method stores its change and the tracking
-    record in one transaction, so each event is applied exactly once. A change to a payment
-    the view never saw created raises `LookupError` and changes nothing."""
-
-    def record_payment_created(
-        self,
-        payment_id: UUID,
-        payer_id: str,
-        recipient: str,
-        amount: int,
-        currency: str,
-        method: str,
-        created_at: datetime,
-        tracking: Tracking,
-    ) -> None:
-        """Add a CREATED payment, listed at the log position of `tracking`."""
-        ...
-
-    def record_status_changed(
-        self,
-        payment_id: UUID,
-        status: str,
-        failure_reason: str | None,
-        changed_at: datetime,
-        tracking: Tracking,
-    ) -> None:
-        """Set the status and the failure reason (None clears it)."""
-        ...
-
-    def record_payment_captured(
-        self, payment_id: UUID, captured: int, changed_at: datetime, tracking: Tracking
-    ) -> None:
-        """SUCCESS, with `captured` the amount paid out to the payees."""
-        ...
-
-    def record_payment_refunded(
-        self, payment_id: UUID, amount: int, changed_at: datetime, tracking: Tracking
-    ) -> None:
-        """Add `amount` to the refunded total: REFUNDED once it reaches the captured amount,
-        PARTIALLY_REFUNDED before."""
-        ...
-
-    def insert_tracking(self, tracking: Tracking) -> None: ...
-
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    def batch(self) -> AbstractContextManager[None]:
-        """Group the writes made inside the block into one transaction (all or nothing)."""
-        ...
-
-    def reset(self) -> None:
-        """Empty the view and forget its tracking: the next run rebuilds it from the log."""
-        ...
-
-
-CHARGE_METHOD = "charge"
+FAILED = PaymentStatus.FAILED
+PROCESSING = PaymentStatus.PROCESSING
+SUCCESS = PaymentStatus.SUCCESS
+PARTIALLY_REFUNDED = PaymentStatus.PARTIALLY_REFUNDED
+REFUNDED = PaymentStatus.REFUNDED
+STATUSES = tuple(PaymentStatus)
 
 
 class PaymentsProjection(Projection[Any]):
@@ -117,67 +55,39 @@ class PaymentsProjection(Projection[Any]):
             event.amount_minor,
             event.currency,
             event.method,
-            event.timestamp,
+            event.requested_at,
             tracking,
-        )
-
-    # Charges are listed with payments (method `charge`): pending, then SUCCESS or FAILED.
-
-    @process_event.register
-    def _(self, event: Charge.Created, tracking: Tracking) -> None:
-        self.payments_view.record_payment_created(
-            event.originator_id,
-            event.customer_id,
-            event.recipient,
-            event.amount_minor,
-            event.currency,
-            CHARGE_METHOD,
-            event.timestamp,
-            tracking,
-        )
-
-    @process_event.register
-    def _(self, event: Charge.Succeeded, tracking: Tracking) -> None:
-        captured = sum(a.amount_minor for a in event.allocations)
-        self.payments_view.record_payment_captured(
-            event.originator_id, captured, event.timestamp, tracking
-        )
-
-    @process_event.register
-    def _(self, event: Charge.Failed, tracking: Tracking) -> None:
-        self.payments_view.record_status_changed(
-            event.originator_id, FAILED, event.reason, event.timestamp, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Rejected, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, FAILED, event.reason, event.timestamp, tracking
+            event.originator_id, FAILED, event.reason, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.ProcessingStarted, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, PROCESSING, None, event.timestamp, tracking
+            event.originator_id, PROCESSING, None, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Failed, tracking: Tracking) -> None:
         self.payments_view.record_status_changed(
-            event.originator_id, FAILED, event.reason, event.timestamp, tracking
+            event.originator_id, FAILED, event.reason, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Succeeded, tracking: Tracking) -> None:
         captured = sum(allocation.amount_minor for allocation in event.allocations)
         self.payments_view.record_payment_captured(
-            event.originator_id, captured, event.timestamp, tracking
+            event.originator_id, captured, event.at, tracking
         )
 
     @process_event.register
     def _(self, event: Payment.Refunded, tracking: Tracking) -> None:
         self.payments_view.record_payment_refunded(
-            event.originator_id, event.amount_minor, event.timestamp, tracking
+            event.originator_id, event.amount_minor, event.at, tracking
         )
 
 
@@ -197,13 +107,13 @@ def summary_of(
 ) -> Summary:
     """The summary from per (status, currency) totals and counts of failed payments by
     reason, as every view computes them; every status is shown, with zeros."""
-    by_status = dict.fromkeys(STATUSES, 0)
+    by_status: dict[str, int] = dict.fromkeys(map(str, STATUSES), 0)
     amounts: dict[str, dict[str, int]] = {}
     captured: dict[str, int] = {}
     refunded: dict[str, int] = {}
     for group in groups:
         by_status[group.status] = by_status.get(group.status, 0) + group.payments
-        per_status = amounts.setdefault(group.currency, dict.fromkeys(STATUSES, 0))
+        per_status = amounts.setdefault(group.currency, dict.fromkeys(map(str, STATUSES), 0))
         per_status[group.status] = per_status.get(group.status, 0) + group.amount
         captured[group.currency] = captured.get(group.currency, 0) + group.captured
         refunded[group.currency] = refunded.get(group.currency, 0) + group.refunded

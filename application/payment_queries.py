@@ -7,14 +7,15 @@ import binascii
 from datetime import datetime
 
 from application import results
-from application.payments import PaymentService
-from application.ports import PaymentsView
+from application.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
+from application.ports.views import PaymentsView
+from application.principal import Principal
 from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
-from domain.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
-from domain.payment import STATUSES
+from domain.payment_terms import PaymentStatus
+
+STATUSES = tuple(PaymentStatus)
 
 PAGE_SIZE_DEFAULT = 50
-READY_LAG_MAX = 10_000
 
 _CURSOR_PREFIX = "pos"
 
@@ -50,15 +51,13 @@ class PaymentQueries:
     """Reads of payments for the HTTP API. A caller may pass the position a write returned,
     and the read waits (bounded) until the view has caught up with it: read-your-writes."""
 
-    def __init__(
-        self, service: PaymentService, view: PaymentsView, wait_timeout_s: float = WAIT_TIMEOUT_S
-    ) -> None:
-        self.service = service
+    def __init__(self, view: PaymentsView, wait_timeout_s: float = WAIT_TIMEOUT_S) -> None:
         self.view = view
         self.wait_timeout_s = wait_timeout_s
 
     def list(
         self,
+        caller: Principal,
         status: str | None = None,
         payer_id: str | None = None,
         created_from: datetime | None = None,
@@ -82,24 +81,10 @@ class PaymentQueries:
         next_cursor = encode_position_cursor(rows[limit - 1].position) if more else None
         return results.PaymentPage(rows[:limit], next_cursor)
 
-    def summary(self, min_position: int | None = None) -> results.Summary:
+    def summary(self, caller: Principal, min_position: int | None = None) -> results.Summary:
         """Counts by outcome, failure reasons, and amounts per currency."""
         self._wait(min_position)
         return self.view.summary()
-
-    def position(self) -> int | None:
-        """The last log position the payments view has processed."""
-        return self.view.position()
-
-    def readiness(self, lag_max: int = READY_LAG_MAX) -> results.Readiness:
-        """Ready when the log can be read and the view is at most `lag_max` events behind."""
-        try:
-            log_position = self.service.ledger.recorder.max_notification_id()
-        except Exception as error:  # any failure to reach the store means not ready
-            return results.Readiness(False, f"unreachable: {type(error).__name__}", None, None, 0)
-        view_position = self.view.position()
-        lag = max(0, (log_position or 0) - (view_position or 0))
-        return results.Readiness(lag <= lag_max, "ok", log_position, view_position, lag)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

@@ -1,73 +1,17 @@
-"""Projections: read models derived from the log, each change committed with its tracking."""
+"""The ledger projection: balances and statements derived from the log, each change
+committed with its tracking record."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any, Protocol
-from uuid import UUID
+from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from application.ports import LedgerView
+from application.ports.views import LedgerViewRecorder
 from domain.account import Account
 from domain.journal import JournalTransaction
-
-
-class LedgerViewRecorder(LedgerView, Protocol):
-    """What the ledger projection writes. Every method stores its change and the tracking
-    record in one transaction, so each event is applied exactly once."""
-
-    def record_wallet_opened(
-        self,
-        account_id: UUID,
-        customer_id: str,
-        currency: str,
-        overdraft_limit: int,
-        opened_at: datetime,
-        tracking: Tracking,
-    ) -> None: ...
-
-    def record_wallet_entry(
-        self,
-        account_id: UUID,
-        sequence: int,
-        transaction_id: UUID,
-        kind: str,
-        amount: int,
-        balance_after: int,
-        description: str,
-        posted_at: datetime,
-        tracking: Tracking,
-    ) -> None:
-        """Append a statement entry and set the wallet's balance to `balance_after`."""
-        ...
-
-    def record_held_change(
-        self, account_id: UUID, sequence: int, delta: int, changed_at: datetime, tracking: Tracking
-    ) -> None:
-        """Add `delta` (negative on release) to the wallet's held amount."""
-        ...
-
-    def record_system_postings(
-        self, postings: list[tuple[UUID, str, str, int]], tracking: Tracking
-    ) -> None:
-        """Add (account_id, account, currency, amount) postings to system balances."""
-        ...
-
-    def insert_tracking(self, tracking: Tracking) -> None: ...
-
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    def batch(self) -> AbstractContextManager[None]:
-        """Group the writes made inside the block into one transaction (all or nothing)."""
-        ...
-
-    def reset(self) -> None:
-        """Empty the view and forget its tracking: the next run rebuilds it from the log."""
-        ...
 
 
 class LedgerProjection(Projection[Any]):

@@ -6,9 +6,10 @@ import base64
 import binascii
 
 from application import results
-from application.ledger import Ledger
-from application.ports import LedgerView
-from domain.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
+from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
+from application.ports.views import LedgerView
+from application.principal import Principal
+from application.runner import CommandRunner
 from domain.ids import wallet_id
 
 PAGE_SIZE_MAX = 200
@@ -36,14 +37,14 @@ class LedgerQueries:
     waits (bounded) until the view has caught up with it: read-your-writes on a projection."""
 
     def __init__(
-        self, ledger: Ledger, view: LedgerView, wait_timeout_s: float = WAIT_TIMEOUT_S
+        self, runner: CommandRunner, view: LedgerView, wait_timeout_s: float = WAIT_TIMEOUT_S
     ) -> None:
-        self.ledger = ledger
+        self.runner = runner
         self.view = view
         self.wait_timeout_s = wait_timeout_s
 
     def wallets_of(
-        self, customer_id: str, min_position: int | None = None
+        self, caller: Principal, customer_id: str, min_position: int | None = None
     ) -> results.CustomerWallets:
         self._wait(min_position)
         wallets = self.view.wallets_of(customer_id)
@@ -53,6 +54,7 @@ class LedgerQueries:
 
     def statement(
         self,
+        caller: Principal,
         customer_id: str,
         currency: str,
         cursor: str | None = None,
@@ -62,26 +64,18 @@ class LedgerQueries:
         """A page of the wallet's entries, newest first, with the running balance."""
         before = decode_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
-        self.ledger.get_wallet(customer_id, currency)  # raises if there is no such wallet
+        self.runner.read_wallet(customer_id, currency)  # raises if there is no such wallet
         self._wait(min_position)
         account_id = wallet_id(customer_id, currency)
         entries = self.view.statement(account_id, before, limit + 1)
         next_cursor = encode_cursor(entries[limit - 1].sequence) if len(entries) > limit else None
         return results.Statement(customer_id, currency, account_id, entries[:limit], next_cursor)
 
-    def balances(self, min_position: int | None = None) -> list[results.AccountBalance]:
+    def balances(
+        self, caller: Principal, min_position: int | None = None
+    ) -> list[results.AccountBalance]:
         self._wait(min_position)
         return self.view.balances()
-
-    def readiness(self, lag_max: int = 10_000) -> results.Readiness:
-        """Ready when the log can be read and the view is at most `lag_max` events behind."""
-        try:
-            log_position = self.ledger.recorder.max_notification_id()
-        except Exception as error:  # any failure to reach the store means not ready
-            return results.Readiness(False, f"unreachable: {type(error).__name__}", None, None, 0)
-        view_position = self.view.position()
-        lag = max(0, (log_position or 0) - (view_position or 0))
-        return results.Readiness(lag <= lag_max, "ok", log_position, view_position, lag)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

@@ -8,6 +8,9 @@ from uuid import UUID
 
 import msgspec
 
+from domain.hold import HoldStatus
+from domain.payment_terms import PaymentMethod, PaymentStatus
+
 T = TypeVar("T")
 
 
@@ -50,14 +53,14 @@ class CustomerWallets(msgspec.Struct, frozen=True):
 
 
 class Hold(msgspec.Struct, frozen=True):
-    """A reservation of wallet money; `status` is pending, posted, voided or expired."""
+    """A reservation of wallet money; `status` is PENDING, POSTED, VOIDED or EXPIRED."""
 
     id: UUID
     wallet_id: UUID
     customer_id: str
     amount: int
     currency: str
-    status: str
+    status: HoldStatus
     posted_amount: int
     transaction_id: UUID | None
     expires_at: datetime | None
@@ -105,20 +108,30 @@ class Written(msgspec.Struct, Generic[T], frozen=True):
     replayed: bool = False
 
 
+class ViewProgress(msgspec.Struct, frozen=True):
+    """How far one follower of the log (a read model, the payment processor) has got."""
+
+    name: str
+    position: int | None
+    lag: int
+
+
 class Readiness(msgspec.Struct, frozen=True):
-    """Whether the service can serve: the event store answers and the views keep up."""
+    """Whether the service can serve: the event store answers and every view keeps up.
+    `view_position` and `view_lag` are those of the view furthest behind."""
 
     ready: bool
     database: str
     log_position: int | None
     view_position: int | None
     view_lag: int
+    views: list[ViewProgress] = []
 
 
 class PaymentStep(msgspec.Struct, frozen=True):
     """One transition of a payment, with its reason and time."""
 
-    status: str
+    status: PaymentStatus
     reason: str
     at: datetime
 
@@ -143,12 +156,12 @@ class Payment(msgspec.Struct, frozen=True):
     """A payment and its history; amounts in minor units."""
 
     id: UUID
-    status: str
+    status: PaymentStatus
     amount: int
     currency: str
     payer_id: str
     recipient: str
-    method: str
+    method: PaymentMethod
     card: CardOut | None
     description: str
     failure_reason: str | None
@@ -170,12 +183,12 @@ class PaymentRow(msgspec.Struct, frozen=True):
     """A payment as the payments list shows it (from the read model)."""
 
     id: UUID
-    status: str
+    status: PaymentStatus
     amount: int
     currency: str
     payer_id: str
     recipient: str
-    method: str
+    method: PaymentMethod
     failure_reason: str | None
     refunded: int
     created_at: datetime
@@ -212,10 +225,11 @@ class Summary(msgspec.Struct, frozen=True):
 
 
 class Charge(msgspec.Struct, frozen=True):
-    """A charge and how much of it came from the wallet and from the card."""
+    """A charge (a payment with method `wallet_first`) and how much of it came from the
+    wallet and from the card; refund it like any payment."""
 
     id: UUID
-    status: str
+    status: PaymentStatus
     customer_id: str
     recipient: str
     amount: int
@@ -226,6 +240,8 @@ class Charge(msgspec.Struct, frozen=True):
     description: str
     failure_reason: str | None
     allocations: list[PayeeAmount]
+    refunded: int
+    refundable: int
     transaction_id: UUID | None
     created_at: datetime
     updated_at: datetime

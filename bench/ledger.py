@@ -33,8 +33,12 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from entrypoints import bootstrap
-from entrypoints.settings import Settings
+from application.principal import SYSTEM
+from application.runner import CommandRunner
+from application.wallets import WalletService
+from entrypoints.container import build_sync_container
+from entrypoints.migration import migrate
+from entrypoints.settings import Settings, load_settings
 
 WALLETS = 400
 START_BALANCE = 10**12
@@ -79,12 +83,13 @@ def customers() -> list[str]:
 
 
 def app_transfers(settings: Settings, producers: int, seconds: float) -> tuple[float, int]:
-    """Transfers/s through the Ledger application (group commit, cached aggregates)."""
-    ledger = bootstrap.build_ledger(settings, create_table=False)
+    """Transfers/s through the application layer (group commit, cached aggregates)."""
+    container = build_sync_container(settings, create_tables=False)
+    wallets = container.get(WalletService)
     names = customers()
     for name in names:
-        ledger.open_wallet(name, "USD")
-        ledger.credit_wallet(name, START_BALANCE, "USD")
+        wallets.open_wallet(SYSTEM, name, "USD")
+        wallets.credit_wallet(SYSTEM, name, START_BALANCE, "USD")
     counts = [0] * producers
     deadline = time.monotonic() + seconds
 
@@ -92,12 +97,12 @@ def app_transfers(settings: Settings, producers: int, seconds: float) -> tuple[f
         rng = random.Random(i)
         while time.monotonic() < deadline:
             a, b = rng.sample(names, 2)
-            ledger.transfer(a, b, 1, "USD")
+            wallets.transfer(SYSTEM, a, b, 1, "USD")
             counts[i] += 1
 
     run_threads(producer, producers)
-    conflicts = ledger.conflicts
-    ledger.close()
+    conflicts = container.get(CommandRunner).conflicts
+    container.close()
     return sum(counts) / seconds, conflicts
 
 
@@ -216,13 +221,13 @@ def main() -> None:
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     env = {"PAYLEDGER_DATABASE_URL": args.dsn, "PAYLEDGER_DATABASE_SCHEMA": schema}
-    settings = Settings(database_url=args.dsn, database_schema=schema)
+    settings = load_settings(env)
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
         raw = raw_inserts(args.dsn, schema, 16, args.seconds)
         print(f"(a) raw single-row INSERT commits/s, 16 clients: {raw:,.0f}", flush=True)
-        bootstrap.migrate(settings)
+        migrate(settings)
         app_rate, conflicts = app_transfers(settings, 16, args.seconds)
         print(
             f"(b) transfers/s via application, 16 producers: {app_rate:,.0f} "

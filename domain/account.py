@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     CurrencyMismatchError,
     HoldAmountExceededError,
-    HoldNotFoundError,
+    HoldNotPendingError,
     InsufficientFundsError,
     InvalidOverdraftLimitError,
 )
@@ -156,7 +156,7 @@ class Account(Aggregate):
         """
         held = self.holds.get(str(hold_id))
         if held is None:
-            raise HoldNotFoundError(f"Hold {hold_id} is not pending on this wallet.")
+            raise HoldNotPendingError(f"Hold {hold_id} is not pending on this wallet.")
         self._check(amount_minor, self.currency)
         if amount_minor > held.amount_minor:
             raise HoldAmountExceededError()

@@ -1,12 +1,17 @@
-"""Domain errors: one small hierarchy, each with a stable snake_case code."""
+"""Domain errors: the rules the ledger refuses to break, each with a stable snake_case code.
+
+Errors about the application's own machinery (lookups, idempotency keys, concurrency,
+cursors, read-model lag, the gateway) live in `application/errors.py`."""
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
-    """Base of every rule the ledger refuses to break."""
+class CodedError(Exception):
+    """An error a client can act on: a stable snake_case `code` and a message for people
+    (the class's docstring when none is given). The base of the domain's and the
+    application's errors alike."""
 
-    code = "domain_error"
+    code = "error"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or self.code).strip())
@@ -14,6 +19,12 @@ class DomainError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class DomainError(CodedError):
+    """Base of every rule the ledger refuses to break."""
+
+    code = "domain_error"
 
 
 class InvalidAmountError(DomainError):
@@ -64,28 +75,10 @@ class WalletExistsError(DomainError):
     code = "wallet_exists"
 
 
-class WalletNotFoundError(DomainError):
-    """No wallet exists for this customer in this currency."""
-
-    code = "wallet_not_found"
-
-
-class TransactionNotFoundError(DomainError):
-    """No journal transaction has this id."""
-
-    code = "transaction_not_found"
-
-
 class SameWalletTransferError(DomainError):
     """A transfer needs two different wallets."""
 
     code = "same_wallet_transfer"
-
-
-class HoldNotFoundError(DomainError):
-    """No hold has this id."""
-
-    code = "hold_not_found"
 
 
 class HoldNotPendingError(DomainError):
@@ -110,18 +103,6 @@ class InvalidExpiryError(DomainError):
     """A hold's expiry must lie in the future."""
 
     code = "invalid_expiry"
-
-
-class IdempotencyKeyReusedError(DomainError):
-    """This Idempotency-Key was already used with a different request."""
-
-    code = "idempotency_key_reused"
-
-
-class PaymentNotFoundError(DomainError):
-    """No payment has this id."""
-
-    code = "payment_not_found"
 
 
 class InvalidPaymentTransitionError(DomainError):
@@ -160,49 +141,7 @@ class InvalidPaymentMethodError(DomainError):
     code = "invalid_payment_method"
 
 
-class CardRejectedError(DomainError):
-    """The card was refused before any charge (bad number or expiry)."""
-
-    code = "card_rejected"
-
-
-class GatewayRefundFailedError(DomainError):
-    """The payment gateway refused the refund; nothing was refunded."""
-
-    code = "gateway_refund_failed"
-
-
 class InvalidRecipientError(DomainError):
     """A charge needs a recipient: 1 to 200 printable characters."""
 
     code = "invalid_recipient"
-
-
-class ChargeNotFoundError(DomainError):
-    """No charge has this id."""
-
-    code = "charge_not_found"
-
-
-class InvalidPaymentStatusError(DomainError):
-    """The status filter must be one of the payment statuses."""
-
-    code = "invalid_payment_status"
-
-
-class InvalidCursorError(DomainError):
-    """The pagination cursor is malformed; use the `next_cursor` of a previous page."""
-
-    code = "invalid_cursor"
-
-
-class ViewNotCaughtUpError(DomainError):
-    """The read model has not reached the requested log position yet; retry shortly."""
-
-    code = "view_not_caught_up"
-
-
-class ConcurrencyConflictError(DomainError):
-    """The command kept conflicting with concurrent changes; retry it."""
-
-    code = "concurrency_conflict"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -10,10 +11,20 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import HoldAmountExceededError, HoldExpiredError, HoldNotPendingError
 from domain.money import check_amount
 
-PENDING = "pending"
-POSTED = "posted"
-VOIDED = "voided"
-EXPIRED = "expired"
+
+class HoldStatus(StrEnum):
+    """Where a hold stands: EXPIRED is a PENDING hold past its expiry (never stored)."""
+
+    PENDING = "PENDING"
+    POSTED = "POSTED"
+    VOIDED = "VOIDED"
+    EXPIRED = "EXPIRED"
+
+
+PENDING = HoldStatus.PENDING
+POSTED = HoldStatus.POSTED
+VOIDED = HoldStatus.VOIDED
+EXPIRED = HoldStatus.EXPIRED
 
 
 class Hold(Aggregate):
@@ -79,12 +90,12 @@ class Hold(Aggregate):
         self.expires_at = expires_at
         self.description = description
         self.request_digest = request_digest
-        self.state = PENDING
+        self.state: HoldStatus = PENDING
         self.posted_minor = 0
         self.transaction_id: UUID | None = None
         self.void_digest = ""
 
-    def status(self, now: datetime) -> str:
+    def status(self, now: datetime) -> HoldStatus:
         """The stored state, or `expired` for a pending hold past its expiry."""
         if self.state == PENDING and self.expires_at is not None and self.expires_at <= now:
             return EXPIRED
@@ -93,7 +104,7 @@ class Hold(Aggregate):
     def post(self, amount_minor: int, transaction_id: UUID, now: datetime) -> None:
         """Capture part or all of the reserved amount; the rest is released."""
         check_amount(amount_minor)
-        self._require_pending(now)
+        self.require_pending(now)
         if amount_minor > self.amount_minor:
             raise HoldAmountExceededError(
                 f"The hold reserved {self.amount_minor}; cannot post {amount_minor}."
@@ -106,7 +117,8 @@ class Hold(Aggregate):
             raise HoldNotPendingError(f"The hold is already {self.state}.")
         self._void(reason, request_digest)
 
-    def _require_pending(self, now: datetime) -> None:
+    def require_pending(self, now: datetime) -> None:
+        """Refuse anything but a pending hold that has not expired."""
         status = self.status(now)
         if status == EXPIRED:
             raise HoldExpiredError()

@@ -20,6 +20,7 @@ PLATFORM_FEES = "platform_fees"
 SYSTEM_ACCOUNTS = (EXTERNAL_FUNDING, EXTERNAL_PAYOUTS, GATEWAY_CLEARING, PLATFORM_FEES)
 
 POSTINGS_MAX = 64
+DESCRIPTION_LENGTH_MAX = 500  # what a description of money moved may hold
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.errors import (
-    CurrencyMismatchError,
     InvalidAmountError,
     InvalidCustomerIdError,
     UnknownCurrencyError,
@@ -76,29 +75,8 @@ class Money:
         if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
             raise InvalidAmountError("Money holds an integer number of minor units.")
 
-    @property
-    def exponent(self) -> int:
-        return CURRENCY_EXPONENTS[self.currency]
-
-    def _same_currency(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise CurrencyMismatchError(f"Cannot combine {self.currency} with {other.currency}.")
-
-    def __add__(self, other: Money) -> Money:
-        self._same_currency(other)
-        return Money(self.amount_minor + other.amount_minor, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same_currency(other)
-        return Money(self.amount_minor - other.amount_minor, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount_minor, self.currency)
-
-    def format(self) -> str:
-        """Human form with the currency's decimals, e.g. '250.00 USD'."""
-        sign = "-" if self.amount_minor < 0 else ""
-        units, minor = divmod(abs(self.amount_minor), 10**self.exponent)
-        if self.exponent == 0:
-            return f"{sign}{units} {self.currency}"
-        return f"{sign}{units}.{minor:0{self.exponent}d} {self.currency}"
+    @classmethod
+    def positive(cls, amount_minor: int, currency: str) -> Money:
+        """An amount to move: a known currency and a positive amount within limits."""
+        check_currency(currency)
+        return cls(check_amount(amount_minor), currency)

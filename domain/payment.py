@@ -3,12 +3,15 @@
 CREATED -> PROCESSING -> SUCCESS | FAILED; FAILED -> PROCESSING (retry, transient failures
 only); SUCCESS -> PARTIALLY_REFUNDED -> REFUNDED. A request that breaks a rule is recorded
 as FAILED straight away, so auditors see every attempt.
+
+A payment is funded by a wallet, a card, or both (`wallet_first`, seed 003's charges): the
+wallet pays what it can, reserved by a hold until the card has paid the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -16,44 +19,31 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     InvalidPaymentTransitionError,
     PaymentNotRetryableError,
-    RefundExceedsCapturedError,
     RetryLimitReachedError,
 )
-from domain.money import check_amount
-from domain.splits import Allocation, Split, allocate, allocate_refund
+from domain.payment_terms import (
+    PaymentMethod,
+    PaymentStatus,
+    RefundSplit,
+    Transition,
+)
+from domain.refund_book import RefundBook, RefundPlan
+from domain.splits import Allocation, Split, allocate
 
-CREATED = "CREATED"
-PROCESSING = "PROCESSING"
-SUCCESS = "SUCCESS"
-FAILED = "FAILED"
-PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-REFUNDED = "REFUNDED"
-STATUSES = (CREATED, PROCESSING, SUCCESS, FAILED, PARTIALLY_REFUNDED, REFUNDED)
-
-# Rule failures (never retryable); gateway failure codes come from the gateway port.
-INVALID_AMOUNT = "INVALID_AMOUNT"
-FRAUD_SUSPECTED = "FRAUD_SUSPECTED"
-INVALID_REQUEST = "INVALID_REQUEST"
-INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-
-WALLET = "wallet"
-CARD = "card"
-METHODS = (WALLET, CARD)
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One step of a payment's history."""
-
-    status: str
-    reason: str
-    at: datetime
+CREATED = PaymentStatus.CREATED
+PROCESSING = PaymentStatus.PROCESSING
+SUCCESS = PaymentStatus.SUCCESS
+FAILED = PaymentStatus.FAILED
+PARTIALLY_REFUNDED = PaymentStatus.PARTIALLY_REFUNDED
+REFUNDED = PaymentStatus.REFUNDED
 
 
 class Payment(Aggregate):
-    """A payment from a payer (wallet or card) to a recipient, maybe split between payees."""
+    """A payment from a payer to a recipient, maybe split between payees."""
 
     class Created(Aggregate.Created):
+        # v2 added how much of a wallet-first payment the wallet pays, and its hold.
+        class_version = 2
         payer_id: str
         recipient: str
         amount_minor: int
@@ -66,6 +56,13 @@ class Payment(Aggregate):
         splits: tuple[Split, ...]
         request_digest: str
         requested_at: datetime
+        wallet_share_minor: int
+        hold_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["wallet_share_minor"] = 0
+            state["hold_id"] = None
 
     class Rejected(Aggregate.Event):
         at: datetime
@@ -90,11 +87,18 @@ class Payment(Aggregate):
         gateway_reference: str
 
     class RefundRequested(Aggregate.Event):
+        # v2 added the part that goes back to the card (None: by method, as before).
+        class_version = 2
         at: datetime
         refund_id: UUID
         amount_minor: int
         reason: str
         request_digest: str
+        card_minor: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["card_minor"] = None
 
     class RefundFailed(Aggregate.Event):
         at: datetime
@@ -118,7 +122,7 @@ class Payment(Aggregate):
         recipient: str,
         amount_minor: int,
         currency: str,
-        method: str,
+        method: PaymentMethod,
         description: str,
         splits: tuple[Split, ...],
         request_digest: str,
@@ -126,8 +130,16 @@ class Payment(Aggregate):
         card_token: str = "",
         card_brand: str = "",
         card_last4: str = "",
+        wallet_share_minor: int = 0,
+        hold_id: UUID | None = None,
     ) -> Payment:
-        """Record the request as made; rules are applied by `reject` or `start_processing`."""
+        """Record the request as made; rules are applied by `reject` or `start_processing`.
+        Only a wallet-first payment has a wallet share (0 to the amount) and maybe a hold."""
+        if method == PaymentMethod.WALLET_FIRST:
+            assert 0 <= wallet_share_minor <= amount_minor
+        else:
+            assert wallet_share_minor == 0
+            assert hold_id is None
         return cls._create(
             cls.Created,
             id=payment_id,
@@ -135,7 +147,7 @@ class Payment(Aggregate):
             recipient=recipient,
             amount_minor=amount_minor,
             currency=currency,
-            method=method,
+            method=str(method),
             card_token=card_token,
             card_brand=card_brand,
             card_last4=card_last4,
@@ -143,6 +155,8 @@ class Payment(Aggregate):
             splits=splits,
             request_digest=request_digest,
             requested_at=requested_at,
+            wallet_share_minor=wallet_share_minor,
+            hold_id=hold_id,
         )
 
     @event(Created)
@@ -160,18 +174,22 @@ class Payment(Aggregate):
         splits: tuple[Split, ...],
         request_digest: str,
         requested_at: datetime,
+        wallet_share_minor: int,
+        hold_id: UUID | None,
     ) -> None:
         self.payer_id = payer_id
         self.recipient = recipient
         self.amount_minor = amount_minor
         self.currency = currency
-        self.method = method
+        self.method = PaymentMethod(method)
         self.card_token = card_token
         self.card_brand = card_brand
         self.card_last4 = card_last4
         self.description = description
         self.splits = splits
         self.request_digest = request_digest
+        self.wallet_share_minor = wallet_share_minor
+        self.hold_id = hold_id
         self.status = CREATED
         self.failure_reason = ""
         self.retryable = False
@@ -180,27 +198,47 @@ class Payment(Aggregate):
         self.gateway_reference = ""
         self.transaction_id: UUID | None = None
         self.allocations: tuple[Allocation, ...] = ()
-        self.refunded_minor = 0
-        self.refunded_by_payee: dict[str, int] = {}
-        self.refund_ids: tuple[str, ...] = ()
-        self.pending_refunds: dict[str, int] = {}  # refund id -> amount reserved
-        self.refund_digests: dict[str, str] = {}  # refund id -> request digest
-        self.failed_refunds: dict[str, str] = {}  # refund id -> the gateway's failure code
+        self.refunds = RefundBook()
         self.history: list[Transition] = [Transition(CREATED, "requested", requested_at)]
+        self.requested_at = requested_at
+        self.updated_at = requested_at  # the `at` of the latest event (the ledger's clock)
 
     # Queries.
+
+    @property
+    def wallet_minor(self) -> int:
+        """What the payer's wallet pays of the amount."""
+        if self.method == PaymentMethod.WALLET:
+            return self.amount_minor
+        return self.wallet_share_minor
+
+    @property
+    def card_minor(self) -> int:
+        """What the card pays of the amount."""
+        return self.amount_minor - self.wallet_minor
 
     @property
     def captured_minor(self) -> int:
         return sum(a.amount_minor for a in self.allocations)
 
     @property
+    def refunded_minor(self) -> int:
+        return self.refunds.refunded_minor
+
+    @property
     def refundable_minor(self) -> int:
         """Captured, minus refunded, minus refunds still waiting for the gateway."""
-        return self.captured_minor - self.refunded_minor - sum(self.pending_refunds.values())
+        return self.captured_minor - self.refunded_minor - self.refunds.reserved_minor
 
     def retries_used(self) -> int:
         return max(0, self.attempts - 1)
+
+    def refund_split(self, refund_id: UUID) -> RefundSplit:
+        """How a requested refund goes back: to the card and to the wallet."""
+        key = str(refund_id)
+        amount = self.refunds.pending.get(key, 0)
+        card = self.refunds.to_card.get(key, amount if self.method == PaymentMethod.CARD else 0)
+        return RefundSplit(card, amount - card)
 
     # Commands.
 
@@ -235,32 +273,30 @@ class Payment(Aggregate):
         self._succeed(at, transaction_id, gateway_reference, self.plan_capture())
 
     def fail(self, reason: str, retryable: bool, at: datetime, gateway_reference: str = "") -> None:
-        """PROCESSING -> FAILED."""
+        """PROCESSING -> FAILED. A wallet-first payment's wallet hold is gone once it fails,
+        so it is never retryable."""
         self._require(PROCESSING)
+        retryable = retryable and self.method != PaymentMethod.WALLET_FIRST
         self._fail(at, reason, retryable, gateway_reference)
 
-    def plan_refund(self, amount_minor: int) -> tuple[Allocation, ...]:
-        """Check a refund is allowed and say how much each payee gives back."""
+    def plan_refund(self, amount_minor: int, refund_id: UUID | None = None) -> RefundPlan:
+        """Check a refund is allowed; what each payee gives back and what goes to the card.
+        A wallet-first payment gives back to the card first, then to the wallet."""
         self._require(SUCCESS, PARTIALLY_REFUNDED)
-        check_amount(amount_minor)
-        if amount_minor > self.refundable_minor:
-            raise RefundExceedsCapturedError(
-                f"Only {self.refundable_minor} of {self.captured_minor} is left to refund."
-            )
-        return allocate_refund(amount_minor, self.allocations, self.refunded_by_payee)
+        card_minor = self.card_minor if self.method == PaymentMethod.WALLET_FIRST else None
+        return self.refunds.plan(amount_minor, self.allocations, card_minor, refund_id)
 
     def request_refund(
         self, refund_id: UUID, amount_minor: int, reason: str, request_digest: str, at: datetime
     ) -> None:
         """Reserve a refund before asking the gateway, so concurrent refunds can never add up
         to more than the capture, whatever the gateway does meanwhile."""
-        self.plan_refund(amount_minor)
-        self._request_refund(at, refund_id, amount_minor, reason, request_digest)
+        card_minor = self.plan_refund(amount_minor).card_minor
+        self._request_refund(at, refund_id, amount_minor, reason, request_digest, card_minor)
 
     def fail_refund(self, refund_id: UUID, failure_code: str, at: datetime) -> None:
         """The gateway refused a requested refund: release the reservation."""
-        if str(refund_id) not in self.pending_refunds:
-            raise InvalidPaymentTransitionError("No such refund is pending.")
+        self.refunds.check_pending(str(refund_id))
         self._fail_refund(at, refund_id, failure_code)
 
     def refund(
@@ -273,46 +309,35 @@ class Payment(Aggregate):
         gateway_reference: str = "",
     ) -> tuple[Allocation, ...]:
         """SUCCESS/PARTIALLY_REFUNDED -> PARTIALLY_REFUNDED or REFUNDED; returns what each
-        payee gives back."""
-        if str(refund_id) in self.refund_ids or str(refund_id) in self.failed_refunds:
-            raise InvalidPaymentTransitionError("This refund has already ended.")
-        # A pending refund completes here: its reservation is released by the same event.
-        reserved = self.pending_refunds.get(str(refund_id), 0)
-        if reserved and reserved != amount_minor:
-            raise InvalidPaymentTransitionError("A refund completes for the amount requested.")
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        try:
-            allocations = self.plan_refund(amount_minor)
-        finally:
-            if reserved:
-                self.pending_refunds = {**self.pending_refunds, str(refund_id): reserved}
+        payee gives back. A requested refund completes for the amount it reserved."""
+        allocations = self.plan_refund(amount_minor, refund_id).allocations
         self._refund(
             at, refund_id, amount_minor, transaction_id, reason, allocations, gateway_reference
         )
         return allocations
 
-    def _require(self, *statuses: str) -> None:
+    def _require(self, *statuses: PaymentStatus) -> None:
         if self.status not in statuses:
             raise InvalidPaymentTransitionError(
                 f"The payment is {self.status}; this needs {' or '.join(statuses)}."
             )
 
-    # State changes.
+    # State changes: they only assign.
 
-    def _add_history(self, status: str, reason: str, at: datetime) -> None:
+    def _add_history(self, status: PaymentStatus, reason: str, at: datetime) -> None:
         self.status = status
         self.history = [*self.history, Transition(status, reason, at)]
 
     @event(Rejected)
     def _reject(self, at: datetime, reason: str) -> None:
+        self.updated_at = at
         self.failure_reason = reason
         self.retryable = False
         self._add_history(FAILED, reason, at)
 
     @event(ProcessingStarted)
     def _start(self, at: datetime, attempt: int, gateway_key: str, reason: str) -> None:
+        self.updated_at = at
         self.attempts = attempt
         self.gateway_key = gateway_key
         self.failure_reason = ""
@@ -327,6 +352,7 @@ class Payment(Aggregate):
         gateway_reference: str,
         allocations: tuple[Allocation, ...],
     ) -> None:
+        self.updated_at = at
         self.transaction_id = transaction_id
         self.gateway_reference = gateway_reference
         self.allocations = allocations
@@ -334,6 +360,7 @@ class Payment(Aggregate):
 
     @event(Failed)
     def _fail(self, at: datetime, reason: str, retryable: bool, gateway_reference: str) -> None:
+        self.updated_at = at
         self.failure_reason = reason
         self.retryable = retryable
         self.gateway_reference = gateway_reference or self.gateway_reference
@@ -341,17 +368,23 @@ class Payment(Aggregate):
 
     @event(RefundRequested)
     def _request_refund(
-        self, at: datetime, refund_id: UUID, amount_minor: int, reason: str, request_digest: str
+        self,
+        at: datetime,
+        refund_id: UUID,
+        amount_minor: int,
+        reason: str,
+        request_digest: str,
+        card_minor: int | None,
     ) -> None:
-        self.pending_refunds = {**self.pending_refunds, str(refund_id): amount_minor}
-        self.refund_digests = {**self.refund_digests, str(refund_id): request_digest}
+        self.updated_at = at
+        self.refunds = self.refunds.requested(
+            str(refund_id), amount_minor, request_digest, card_minor
+        )
 
     @event(RefundFailed)
     def _fail_refund(self, at: datetime, refund_id: UUID, failure_code: str) -> None:
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        self.failed_refunds = {**self.failed_refunds, str(refund_id): failure_code}
+        self.updated_at = at
+        self.refunds = self.refunds.refused(str(refund_id), failure_code)
 
     @event(Refunded)
     def _refund(
@@ -364,14 +397,7 @@ class Payment(Aggregate):
         allocations: tuple[Allocation, ...],
         gateway_reference: str,
     ) -> None:
-        self.pending_refunds = {
-            k: v for k, v in self.pending_refunds.items() if k != str(refund_id)
-        }
-        self.refunded_minor += amount_minor
-        refunded = dict(self.refunded_by_payee)
-        for allocation in allocations:
-            refunded[allocation.payee] = refunded.get(allocation.payee, 0) + allocation.amount_minor
-        self.refunded_by_payee = refunded
-        self.refund_ids = (*self.refund_ids, str(refund_id))
+        self.updated_at = at
+        self.refunds = self.refunds.completed(str(refund_id), amount_minor, allocations)
         status = REFUNDED if self.refunded_minor == self.captured_minor else PARTIALLY_REFUNDED
         self._add_history(status, reason or "refund", at)

@@ -1,23 +1,32 @@
-"""The `payledger` command: serve, worker, db migrate, projections rebuild."""
+"""The `payledger` command: serve, worker, db migrate, projections rebuild.
+
+Every command resolves what it uses from the composition root (`entrypoints/container.py`)
+with the settings read once from the environment; command-line options change those
+settings, never the environment.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import os
+import multiprocessing
 import signal
+import socket
 import threading
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from entrypoints import bootstrap
-from entrypoints.container import build_container
-from entrypoints.settings import load_settings
+from application.ledger import Ledger
+from application.ports.views import TrackedView
+from application.projection_runner import ProjectionRunner
+from entrypoints.container import build_container, build_sync_container
+from entrypoints.migration import migrate
+from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
+from entrypoints.settings import Settings, load_settings
 from entrypoints.workers import BackgroundWorkers
 
-PROJECTIONS = ("ledger", "payments")
+LISTEN_BACKLOG = 2048
 
 
 @click.group()
@@ -25,42 +34,64 @@ def main() -> None:
     """PayLedger: an event-sourced, double-entry payments ledger."""
 
 
+def _serve_on(settings: Settings, sock: socket.socket) -> None:
+    """One server process: the app on its own container, on an already bound socket."""
+    import uvicorn
+
+    from entrypoints.http.app import create_app
+
+    app = create_app(build_container(settings, create_tables=False))
+    config = uvicorn.Config(app, log_level=settings.logging.level, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (PAYLEDGER_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (PAYLEDGER_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Run the HTTP API (and, on the embedded default, the projections too)."""
-    import uvicorn
-
-    if host:
-        os.environ["PAYLEDGER_HOST"] = host
-    if port:
-        os.environ["PAYLEDGER_PORT"] = str(port)
+    """Run the HTTP API (with the projections and the payment processor in-process unless
+    PAYLEDGER_PROJECTIONS_IN_PROCESS=false)."""
     settings = load_settings()
-    bootstrap.migrate(settings)
-    where = f"http://{settings.host}:{settings.port}"
-    click.echo(f"PayLedger on {settings.backend} ({settings.database_url or settings.sqlite_path})")
-    click.echo(f"API docs: {where}/docs   OpenAPI: {where}/openapi.json")
-    uvicorn.run(
-        "entrypoints.http.asgi:create_production_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        access_log=False,
+    settings = settings.replace(
+        http={"host": host or settings.http.host, "port": port or settings.http.port}
     )
+    migrate(settings)
+    where = f"http://{settings.http.host}:{settings.http.port}"
+    database = settings.database
+    click.echo(f"PayLedger on {database.backend} ({database.url or database.sqlite_path})")
+    click.echo(f"API docs: {where}/docs   OpenAPI: {where}/openapi.json")
+    sock = socket.create_server((settings.http.host, settings.http.port), backlog=LISTEN_BACKLOG)
+    if workers <= 1:
+        _serve_on(settings, sock)
+        return
+    # Several processes accept on one socket; each has its own container.
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_serve_on, args=(settings, sock), daemon=True)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0) and all(p.is_alive() for p in processes):
+        pass
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(10)
 
 
 @main.command()
 def worker() -> None:
     """Run the projections and the payment processor until SIGINT/SIGTERM."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper())
-    bootstrap.migrate(settings)
-    container = build_container(settings, create_tables=False)
-    workers = asyncio.run(container.get(BackgroundWorkers))
+    logging.basicConfig(level=settings.logging.level.upper())
+    migrate(settings)
+    container = build_sync_container(settings, create_tables=False)
+    workers = container.get(BackgroundWorkers)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -68,7 +99,7 @@ def worker() -> None:
     click.echo(f"PayLedger worker: {', '.join(PROJECTIONS)} views and the payment processor")
     stop.wait()
     workers.stop()
-    asyncio.run(container.close())
+    container.close()
 
 
 @main.group()
@@ -80,8 +111,8 @@ def db() -> None:
 def db_migrate() -> None:
     """Create the event store and read model tables if missing (safe to run repeatedly)."""
     settings = load_settings()
-    bootstrap.migrate(settings)
-    click.echo(f"Schema ready on {settings.backend}.")
+    migrate(settings)
+    click.echo(f"Schema ready on {settings.database.backend}.")
 
 
 @main.group()
@@ -94,15 +125,21 @@ def projections() -> None:
 def projections_rebuild(name: str) -> None:
     """Drop the NAME view and rebuild it from the whole log."""
     settings = load_settings()
-    bootstrap.migrate(settings)
-    ledger = bootstrap.build_ledger(settings, create_table=False)
-    view = bootstrap.build_recorder(settings, name, create_table=False)
-    if name == "ledger":
-        runner = bootstrap.build_runner(ledger, view)
-    else:
-        runner = bootstrap.build_payments_runner(ledger, view)
-    total = ledger.recorder.max_notification_id() or 0
-    view.reset()
+    migrate(settings)
+    container = build_sync_container(settings, create_tables=False)
+    try:
+        view, runner = projection_runner(container, name)
+        applied = _rebuild_with_progress(name, container.get(Ledger), view, runner)
+        click.echo(f"Rebuilt {name}: {applied} events applied, view at position {view.position()}.")
+    finally:
+        with contextlib.suppress(Exception):
+            container.close()
+
+
+def _rebuild_with_progress(
+    name: str, ledger: Ledger, view: TrackedView, runner: ProjectionRunner
+) -> int:
+    total = ledger.log_position() or 0
     columns = (
         TextColumn(f"rebuilding {name}"),
         BarColumn(),
@@ -113,11 +150,8 @@ def projections_rebuild(name: str) -> None:
         task = progress.add_task(name, total=total)
 
         def advance(_: int) -> None:
-            position = view.position() or 0
-            progress.update(task, completed=min(position, total))
+            progress.update(task, completed=min(view.position() or 0, total))
 
-        applied = runner.catch_up(on_progress=advance)
+        applied = rebuild(view, runner, on_progress=advance)
         progress.update(task, completed=total)
-    click.echo(f"Rebuilt {name}: {applied} events applied, view at position {view.position()}.")
-    with contextlib.suppress(Exception):
-        ledger.close()
+    return applied

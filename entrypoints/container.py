@@ -1,35 +1,75 @@
-"""The dishka container: providers grouped by layer. Nothing else builds adapters."""
+"""The composition root: dishka providers grouped by layer. Nothing else builds adapters.
+
+The HTTP app, the CLI, the workers and `bench/` all resolve what they use from a container
+built here (`build_container` for async callers such as the HTTP app, `build_sync_container`
+for the CLI and scripts); tests add providers of their own, declared `override=True`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
-from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
-from eventsourcing.persistence import TrackingRecorder
+from dishka import (
+    AsyncContainer,
+    Container,
+    Provider,
+    Scope,
+    make_async_container,
+    make_container,
+    provide,
+)
 
+from adapters.clock import SystemClock
+from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget, eventstore_env
+from adapters.views.factory import (
+    open_ledger_view,
+    open_payments_view,
+    open_tracker,
+    open_view_database,
+)
+from adapters.views.postgres import PostgresConnection
+from adapters.views.sql import ViewDatabase
 from application.charges import ChargeService
-from application.gateway import PaymentGateway
+from application.holds import HoldService
 from application.ledger import Ledger
-from application.payment_projection import PaymentsViewRecorder
+from application.payment_processor import PaymentProcessor, ProcessorTracker
+from application.payment_projection import PaymentsProjection
 from application.payment_queries import PaymentQueries
-from application.payments import PaymentService
+from application.payments import PaymentRules, PaymentService
+from application.ports.clock import Clock
+from application.ports.gateway import GatewayWebhooks, PaymentGateway
+from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
-from application.projections import LedgerViewRecorder
+from application.projections import LedgerProjection
 from application.queries import LedgerQueries
-from entrypoints import bootstrap
-from entrypoints.settings import Settings
+from application.readiness import ReadinessProbe
+from application.refunds import RefundService
+from application.runner import CommandRunner
+from application.settlement import PaymentSettlement
+from application.wallets import WalletService
+from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
 
+PROCESSOR_BATCH_SIZE = 50
+VIEW_POOL_SIZE = 2
+VIEW_POOL_OVERFLOW = 2
 
-def _close(resource: object) -> None:
-    """Close a read model or tracker that holds connections (memory ones hold none)."""
-    close = getattr(resource, "close", None)
-    if close is not None:
-        close()
+
+def postgres_target(database: DatabaseSettings) -> PostgresTarget:
+    params = database.postgres_params()
+    return PostgresTarget(
+        params["host"],
+        params["port"],
+        params["user"],
+        params["password"],
+        params["dbname"],
+        database.schema,
+    )
 
 
 class AdaptersProvider(Provider):
-    """The event store and the read models on the configured backend."""
+    """The outside world: the clock, the event store, read models, the gateway."""
 
     scope = Scope.APP
 
@@ -43,85 +83,196 @@ class AdaptersProvider(Provider):
         return self._settings
 
     @provide
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @provide
     def ledger(self, settings: Settings) -> Iterator[Ledger]:
-        ledger = bootstrap.build_ledger(settings, create_table=self._create_tables)
+        database = settings.database
+        env = eventstore_env(
+            database.backend,
+            sqlite_path=database.sqlite_path,
+            postgres=postgres_target(database) if database.backend == "postgres" else None,
+            pool_size=database.pool_size,
+            cache_size=database.aggregate_cache_size,
+            create_table=self._create_tables,
+        )
+        ledger = Ledger(env=env)
+        intervals = dict.fromkeys(Ledger.snapshotting_intervals, database.snapshot_interval)
+        ledger.snapshotting_intervals = intervals  # type: ignore[misc]
         yield ledger
         ledger.close()
 
-    @provide
-    def view(self, settings: Settings) -> Iterator[LedgerViewRecorder]:
-        view = bootstrap.build_view(settings, create_table=self._create_tables)
-        yield view
-        _close(view)
+    def _view_database(self, settings: Settings) -> ViewDatabase:
+        """A database of its own for one read model or tracker (it closes it)."""
+        database = settings.database
+        if database.backend != "postgres":
+            path = database.sqlite_path.with_name("payledger-views.sqlite3")
+            return open_view_database(database.backend, sqlite_path=path)
+        target = postgres_target(database)
+        connection = PostgresConnection(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password,
+            dbname=target.dbname,
+            schema=target.schema,
+            pool_size=VIEW_POOL_SIZE,
+            max_overflow=VIEW_POOL_OVERFLOW,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+        )
+        return open_view_database("postgres", postgres=connection)
+
+    def _create(self, settings: Settings) -> bool:
+        # An in-memory database starts empty whatever the caller expects.
+        return self._create_tables or settings.database.backend == "memory"
 
     @provide
-    def gateway(self, settings: Settings) -> PaymentGateway:
-        return bootstrap.build_gateway(settings)
+    def ledger_view(self, settings: Settings) -> Iterator[LedgerViewRecorder]:
+        view = open_ledger_view(
+            self._view_database(settings),
+            application_name=Ledger.name,
+            create_table=self._create(settings),
+        )
+        yield view
+        view.close()
 
     @provide
     def payments_view(self, settings: Settings) -> Iterator[PaymentsViewRecorder]:
-        view = bootstrap.build_recorder(settings, "payments", create_table=self._create_tables)
+        view = open_payments_view(
+            self._view_database(settings),
+            application_name=Ledger.name,
+            create_table=self._create(settings),
+        )
         yield view
-        _close(view)
+        view.close()
 
     @provide
-    def processor_tracker(self, settings: Settings) -> Iterator[TrackingRecorder]:
-        tracker = bootstrap.build_processor_tracker(settings, create_table=self._create_tables)
-        yield tracker
-        _close(tracker)
+    def processor_tracker(self, settings: Settings) -> Iterator[ProcessorTracker]:
+        """Where the payment processor records how far it got in the log (on SQLite it used
+        to be the library's `tracking` table: its position is taken over once)."""
+        tracker = open_tracker(
+            self._view_database(settings),
+            "payment_processor_tracking",
+            create_table=self._create(settings),
+            adopt_from="tracking" if settings.database.backend == "sqlite" else None,
+        )
+        yield ProcessorTracker(tracker)
+        tracker.close()
+
+    @provide
+    def gateway(self, settings: Settings) -> PaymentGateway:
+        """The simulated legacy gateway by default; Stripe when configured."""
+        gateway = settings.gateway
+        if gateway.kind == "stripe":
+            from adapters.gateways.stripe_gateway import StripePaymentGateway
+
+            return StripePaymentGateway(
+                api_key=gateway.stripe_api_key, api_base=gateway.stripe_api_base or None
+            )
+        from adapters.gateways.simulated import SimulatedPaymentGateway
+
+        return SimulatedPaymentGateway(
+            failure_rate=gateway.failure_rate,
+            seed=gateway.seed,
+            latency_s=gateway.latency_ms / 1000,
+            checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
+        )
+
+    @provide
+    def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
+        from adapters.gateways.stripe_webhooks import StripeWebhooks
+
+        return StripeWebhooks(settings.gateway.stripe_webhook_secret)
 
 
 class ApplicationProvider(Provider):
-    """Use cases and queries."""
+    """Use cases, queries and readiness."""
 
     scope = Scope.APP
 
     @provide
-    def queries(
-        self, ledger: Ledger, view: LedgerViewRecorder, settings: Settings
+    def runner(self, ledger: Ledger, clock: Clock, settings: Settings) -> CommandRunner:
+        return CommandRunner(ledger, clock, retries_max=settings.database.command_retries)
+
+    @provide
+    def rules(self, settings: Settings) -> PaymentRules:
+        payments = settings.payments
+        return PaymentRules(Decimal(payments.fraud_threshold), payments.max_retries)
+
+    wallets = provide(WalletService)
+    holds = provide(HoldService)
+    payments = provide(PaymentService)
+    settlement = provide(PaymentSettlement)
+    refunds = provide(RefundService)
+    charges = provide(ChargeService)
+
+    @provide
+    def ledger_queries(
+        self, runner: CommandRunner, view: LedgerViewRecorder, settings: Settings
     ) -> LedgerQueries:
-        return LedgerQueries(ledger, view, wait_timeout_s=settings.view_wait_timeout_s)
+        return LedgerQueries(runner, view, wait_timeout_s=settings.http.view_wait_timeout_s)
 
     @provide
-    def projection_runner(self, ledger: Ledger, view: LedgerViewRecorder) -> ProjectionRunner:
-        return bootstrap.build_runner(ledger, view)
+    def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:
+        return PaymentQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
 
     @provide
-    def payment_service(
-        self, ledger: Ledger, gateway: PaymentGateway, settings: Settings
-    ) -> PaymentService:
-        return PaymentService(ledger, gateway, bootstrap.payment_rules(settings))
+    def readiness(
+        self,
+        ledger: Ledger,
+        ledger_view: LedgerViewRecorder,
+        payments_view: PaymentsViewRecorder,
+        settings: Settings,
+    ) -> ReadinessProbe:
+        views_by_name = {
+            LedgerProjection.name: ledger_view,
+            PaymentsProjection.name: payments_view,
+        }
+        return ReadinessProbe(ledger, views_by_name, settings.http.ready_lag_max)
 
-    @provide
-    def charge_service(self, ledger: Ledger, gateway: PaymentGateway) -> ChargeService:
-        return ChargeService(ledger, gateway)
 
-    @provide
-    def payment_queries(
-        self, service: PaymentService, view: PaymentsViewRecorder, settings: Settings
-    ) -> PaymentQueries:
-        return PaymentQueries(service, view, wait_timeout_s=settings.view_wait_timeout_s)
+class WorkersProvider(Provider):
+    """The followers of the log: projections and the payment processor."""
+
+    scope = Scope.APP
 
     @provide
     def workers(
         self,
         ledger: Ledger,
-        ledger_runner: ProjectionRunner,
+        ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
-        service: PaymentService,
-        tracker: TrackingRecorder,
+        settlement: PaymentSettlement,
+        tracker: ProcessorTracker,
+        clock: Clock,
     ) -> BackgroundWorkers:
+        processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
-            ledger_runner,
-            bootstrap.build_payments_runner(ledger, payments_view),
-            bootstrap.build_processor_runner(ledger, service, tracker, payments_view),
+            ProjectionRunner(ledger, LedgerProjection(view=ledger_view)),
+            ProjectionRunner(ledger, PaymentsProjection(view=payments_view)),
+            ProjectionRunner(
+                ledger,
+                processor,
+                batch_size=PROCESSOR_BATCH_SIZE,
+                on_idle=processor.maybe_reconcile,
+            ),
         )
+
+
+def providers(settings: Settings, create_tables: bool) -> list[Provider]:
+    return [AdaptersProvider(settings, create_tables), ApplicationProvider(), WorkersProvider()]
 
 
 def build_container(
     settings: Settings, *extra: Provider, create_tables: bool = True
 ) -> AsyncContainer:
-    """The production container; tests pass extra providers (declared override=True)."""
-    return make_async_container(
-        AdaptersProvider(settings, create_tables), ApplicationProvider(), *extra
-    )
+    """The container for async callers (the HTTP app); tests pass extra providers."""
+    return make_async_container(*providers(settings, create_tables), *extra)
+
+
+def build_sync_container(
+    settings: Settings, *extra: Provider, create_tables: bool = True
+) -> Container:
+    """The same container for synchronous callers (the CLI, workers, bench scripts)."""
+    return make_container(*providers(settings, create_tables), *extra)

@@ -1,10 +1,17 @@
-"""Settings: read once from PAYLEDGER_* environment variables, in the composition root."""
+"""Settings: read once from PAYLEDGER_* environment variables, in the composition root.
+
+One struct per concern (database, HTTP, gateway, payments, workers, logging); each field is
+read from `PAYLEDGER_<NAME>`, where NAME is the field's encoded name (`msgspec.field(name=)`),
+so the variable names stay short and stable while the groups keep the code tidy. The README's
+configuration table mirrors these structs.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import msgspec
@@ -12,42 +19,22 @@ import msgspec
 ENV_PREFIX = "PAYLEDGER_"
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    """Every setting, with its default. The README's configuration table mirrors this."""
+class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Where events and read models live, and how the event store is tuned."""
 
-    # Where events live: empty = SQLite file under data_dir; postgresql://...; memory://
-    database_url: str = ""
-    database_schema: str = "public"
-    database_pool_size: int = 10
+    # Empty: an SQLite file under data_dir; postgresql://...; sqlite:///path; memory://
+    url: str = msgspec.field(default="", name="database_url")
+    schema: str = msgspec.field(default="public", name="database_schema")
+    pool_size: int = msgspec.field(default=10, name="database_pool_size")
     data_dir: str = "data"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Run the projections inside `serve` (default: yes on SQLite/memory, no on PostgreSQL).
-    projections_in_process: bool | None = None
     aggregate_cache_size: int = 10_000
     snapshot_interval: int = 100
     command_retries: int = 20
-    request_body_max_bytes: int = 64 * 1024
-    view_wait_timeout_s: float = 5.0
-    ready_lag_max: int = 10_000
-    log_level: str = "info"
-    # Payments.
-    gateway: str = "simulated"  # simulated | stripe
-    failure_rate: float = 0.2  # the simulated gateway's random PROCESSING_ERROR rate
-    gateway_seed: int = 0  # seeds the simulated gateway's random draws
-    gateway_latency_ms: int = 0  # simulated processing latency per gateway call
-    fraud_threshold: str = "10000.00"  # major units in the payment's currency (strictly above)
-    max_retries: int = 3  # retries of a payment that failed for a transient reason
-    stripe_api_key: str = ""
-    stripe_api_base: str = ""  # e.g. a local fake Stripe server in tests
-    stripe_webhook_secret: str = ""
-    public_url: str = ""  # how clients reach this service (default http://host:port)
 
     @property
-    def backend(self) -> str:
-        """`postgres`, `sqlite` or `memory`."""
-        scheme = urlsplit(self.database_url).scheme
-        if not self.database_url or scheme == "sqlite":
+    def backend(self) -> Literal["postgres", "sqlite", "memory"]:
+        scheme = urlsplit(self.url).scheme
+        if not self.url or scheme == "sqlite":
             return "sqlite"
         if scheme in ("postgres", "postgresql"):
             return "postgres"
@@ -57,23 +44,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def sqlite_path(self) -> Path:
-        if self.database_url.startswith("sqlite:///"):
-            return Path(self.database_url.removeprefix("sqlite:///"))
+        if self.url.startswith("sqlite:///"):
+            return Path(self.url.removeprefix("sqlite:///"))
         return Path(self.data_dir) / "payledger.sqlite3"
-
-    @property
-    def run_projections_in_process(self) -> bool:
-        if self.projections_in_process is not None:
-            return self.projections_in_process
-        return self.backend != "postgres"
-
-    @property
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def postgres_params(self) -> dict[str, str]:
         """Host, port, user, password and database name from the URL."""
-        url = urlsplit(self.database_url)
+        url = urlsplit(self.url)
         return {
             "host": url.hostname or "127.0.0.1",
             "port": str(url.port or 5432),
@@ -83,14 +60,102 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
+class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # how clients reach this service (default http://host:port)
+    request_body_max_bytes: int = 64 * 1024
+    view_wait_timeout_s: float = 5.0
+    ready_lag_max: int = 10_000
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The card gateway: the simulated legacy system or Stripe."""
+
+    kind: Literal["simulated", "stripe"] = msgspec.field(default="simulated", name="gateway")
+    failure_rate: float = 0.2  # the simulated gateway's random PROCESSING_ERROR rate
+    seed: int = msgspec.field(default=0, name="gateway_seed")
+    latency_ms: int = msgspec.field(default=0, name="gateway_latency_ms")
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""  # e.g. a local fake Stripe server in tests
+    stripe_webhook_secret: str = ""
+
+
+class PaymentSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The payment rules."""
+
+    fraud_threshold: str = "10000.00"  # major units in the payment's currency (strictly above)
+    max_retries: int = 3  # retries of a payment that failed for a transient reason
+
+
+class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The followers of the log: projections and the payment processor."""
+
+    # Run them inside `serve` (default: yes on SQLite/memory, no on PostgreSQL).
+    in_process: bool | None = msgspec.field(default=None, name="projections_in_process")
+
+
+class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
+    level: str = msgspec.field(default="info", name="log_level")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting, by concern, with its default."""
+
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    gateway: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    payments: PaymentSettings = msgspec.field(default_factory=PaymentSettings)
+    workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
+    logging: LogSettings = msgspec.field(default_factory=LogSettings)
+
+    @property
+    def run_workers_in_process(self) -> bool:
+        if self.workers.in_process is not None:
+            return self.workers.in_process
+        return self.database.backend != "postgres"
+
+    def replace(self, **groups: Any) -> Settings:
+        """A copy with some groups' fields changed: `replace(http={"port": 9000})`."""
+        changed = {
+            name: msgspec.structs.replace(getattr(self, name), **fields)
+            for name, fields in groups.items()
+        }
+        return msgspec.structs.replace(self, **changed)
+
+
+def env_names(group: type[msgspec.Struct]) -> dict[str, str]:
+    """`PAYLEDGER_*` variable -> encoded field name, for one settings group."""
+    info = msgspec.inspect.type_info(group)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return {ENV_PREFIX + field.encode_name.upper(): field.encode_name for field in info.fields}
+
+
+_GROUPS: dict[str, type[msgspec.Struct]] = {
+    "database": DatabaseSettings,
+    "http": HttpSettings,
+    "gateway": GatewaySettings,
+    "payments": PaymentSettings,
+    "workers": WorkerSettings,
+    "logging": LogSettings,
+}
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from PAYLEDGER_* variables; unknown or malformed values fail loudly."""
+    """Build Settings from PAYLEDGER_* variables; malformed values fail loudly."""
     environ = os.environ if environ is None else environ
-    fields = set(Settings.__struct_fields__)
-    raw: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith(ENV_PREFIX):
-            name = key.removeprefix(ENV_PREFIX).lower()
-            if name in fields:
-                raw[name] = value
-    return msgspec.convert(raw, Settings, strict=False)
+    groups: dict[str, Any] = {}
+    for name, group in _GROUPS.items():
+        raw = {
+            field: environ[variable]
+            for variable, field in env_names(group).items()
+            if variable in environ
+        }
+        groups[name] = msgspec.convert(raw, group, strict=False)
+    return Settings(**groups)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from application.gateway import EXPIRED_CARD, INVALID_CARD, Card, CardRejectedError
+from application.errors import CardRejectedError
+from application.ports.gateway import EXPIRED_CARD, INVALID_CARD, Card
 
 PAN_DIGITS_MIN = 13
 PAN_DIGITS_MAX = 19
@@ -26,9 +27,6 @@ PROCESSING = "processing"
 BAD_CVC = "badcvc"
 UNAVAILABLE = "unavailable"
 TIMEOUT = "timeout"  # simulated: unknown on the first call for a key, then succeeded
-BEHAVIOURS = frozenset(
-    {OK, DRAW, DECLINED, NO_FUNDS, EXPIRED, PROCESSING, BAD_CVC, UNAVAILABLE, TIMEOUT}
-)
 
 
 @dataclass(frozen=True)

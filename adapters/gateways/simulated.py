@@ -40,7 +40,7 @@ from adapters.gateways.cards import (
     UNAVAILABLE,
     check_card,
 )
-from application.gateway import (
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,

@@ -37,7 +37,8 @@ from typing import Any
 import stripe
 
 from adapters.gateways.cards import TEST_CARDS, check_card
-from application.gateway import (
+from application.errors import CardRejectedError
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
@@ -45,7 +46,6 @@ from application.gateway import (
     INVALID_CARD,
     PROCESSING_ERROR,
     Card,
-    CardRejectedError,
     CardToken,
     ChargeRequest,
     ChargeResult,

@@ -9,10 +9,15 @@ either direction (the SDK only rejects old ones).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import stripe
+
+from adapters.gateways.stripe_gateway import KEY_METADATA_FIELD, card_failure_code
+from application.errors import WebhookRejectedError, WebhooksNotConfiguredError
+from application.ports.gateway import GatewayNotice, Outcome
 
 # A header with more parts than this is not Stripe's (it sends t, v1 and at most a few more).
 HEADER_PARTS_MAX = 16
@@ -93,3 +98,58 @@ def _decode_event(payload: bytes) -> GatewayEvent:
     if not (isinstance(event_id, str) and isinstance(event_type, str) and isinstance(obj, dict)):
         raise WebhookSignatureError("bad_payload")
     return GatewayEvent(event_id, event_type, obj)
+
+
+# Stripe's PaymentIntent events that settle an attempt, in our words.
+_OUTCOMES: dict[str, Outcome] = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.payment_failed": "failed",
+}
+SIGNATURE_TOLERANCE_S = 300
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _failure_code(intent: dict[str, Any]) -> str:
+    error = intent.get("last_payment_error")
+    if not isinstance(error, dict):
+        return card_failure_code(None, None)
+    return card_failure_code(_text(error.get("decline_code")), _text(error.get("code")))
+
+
+def to_notice(event: GatewayEvent) -> GatewayNotice:
+    """A Stripe event as the application understands it (`unknown`: settles nothing)."""
+    intent = event.object
+    metadata = intent.get("metadata")
+    key = metadata.get(KEY_METADATA_FIELD) if isinstance(metadata, dict) else None
+    outcome = _OUTCOMES.get(event.type, "unknown")
+    return GatewayNotice(
+        event_id=event.id,
+        attempt_key=str(key or ""),
+        outcome=outcome,
+        reference=str(intent.get("id", "")),
+        failure_code=_failure_code(intent) if outcome == "failed" else "",
+    )
+
+
+class StripeWebhooks:
+    """The `GatewayWebhooks` port for Stripe: verifies the signature over the raw body and
+    translates the event. Without a signing secret every webhook is refused as
+    unconfigured (never accepted unsigned)."""
+
+    def __init__(self, secret: str, tolerance_s: int = SIGNATURE_TOLERANCE_S) -> None:
+        self.secret = secret
+        self.tolerance_s = tolerance_s
+
+    def read(self, payload: bytes, headers: Mapping[str, str]) -> GatewayNotice:
+        if not self.secret:
+            raise WebhooksNotConfiguredError("PAYLEDGER_STRIPE_WEBHOOK_SECRET is not set.")
+        try:
+            event = verify_stripe_event(
+                payload, headers.get("stripe-signature"), self.secret, self.tolerance_s
+            )
+        except WebhookSignatureError as error:
+            raise WebhookRejectedError(error.reason) from None
+        return to_notice(event)

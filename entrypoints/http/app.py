@@ -18,7 +18,7 @@ from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 
 from application.ledger import Ledger
-from application.queries import LedgerQueries
+from application.readiness import ReadinessProbe
 from entrypoints.http.controllers.balances import BalanceController
 from entrypoints.http.controllers.charges import ChargeController
 from entrypoints.http.controllers.checkout import CheckoutController, SimulatedGatewayController
@@ -52,10 +52,10 @@ def create_app(container: AsyncContainer) -> Litestar:
         workers: BackgroundWorkers | None = None
         try:
             settings = await container.get(Settings)
-            app.state[BODY_LIMIT_STATE_KEY] = settings.request_body_max_bytes
+            app.state[BODY_LIMIT_STATE_KEY] = settings.http.request_body_max_bytes
             await container.get(Ledger)
-            await container.get(LedgerQueries)
-            if settings.run_projections_in_process:
+            await container.get(ReadinessProbe)
+            if settings.run_workers_in_process:
                 workers = await container.get(BackgroundWorkers)
                 workers.start()
                 log.info("projections and the payment processor running in-process")

@@ -6,10 +6,9 @@ decides who the caller is, and every handler takes `principal: NamedDependency[P
 Today the provider returns `ANONYMOUS`. To authenticate every route, point
 `PRINCIPAL_PROVIDER` at a function that verifies the bearer token (raising
 `NotAuthorizedException`, a 401 problem, when it is missing or invalid) and returns the
-token's principal: one line. Idempotency keys are already scoped per principal
-(`principal.idempotency_scope`), so the same key from two callers names two requests;
-object-level checks (a customer sees only their own wallets) then go into the handlers, which
-already hold the principal next to the customer id they act on.
+token's principal: one line. Handlers pass the principal to the use cases, which scope
+idempotency keys by it and are where object-level checks (a customer sees only their own
+wallets) belong: one place per use case, not one per handler.
 
 Routes that must stay public (`/health`, `/ready`, `/docs`, `/openapi.json`) do not derive
 from `ApiController`.
@@ -17,26 +16,13 @@ from `ApiController`.
 
 from __future__ import annotations
 
-import msgspec
 from litestar import Controller
 from litestar.di import Provide
 from litestar.types import Dependencies
 
+from application.principal import Principal
+
 ANONYMOUS_SUBJECT = "anonymous"
-
-
-class Principal(msgspec.Struct, frozen=True):
-    """The authenticated caller: a subject (user id) and its roles."""
-
-    subject: str
-    roles: frozenset[str] = frozenset()
-
-    @property
-    def idempotency_scope(self) -> str:
-        """Keys are unique per caller: the same key from two callers names two requests."""
-        return self.subject
-
-
 ANONYMOUS = Principal(ANONYMOUS_SUBJECT)
 
 

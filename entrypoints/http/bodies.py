@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from application.ledger import DESCRIPTION_LENGTH_MAX
+from domain.journal import DESCRIPTION_LENGTH_MAX
 from domain.money import AMOUNT_MINOR_MAX
 from domain.splits import SPLITS_MAX
 

@@ -1,6 +1,9 @@
 """OpenAPI: Swagger UI at `/docs` with its assets served from this process (no CDN, works
 offline), and the spec at `/openapi.json`.
 
+Swagger UI 5 is vendored under `static/swagger-ui/` (see the README there): Litestar emits
+OpenAPI 3.1, which Swagger UI 4 cannot render.
+
 The OpenAPI router lives under `/docs`, not `/`: mounted at the root, its catch-all would answer
 every unknown URL of the app with an HTML 404. The catch-all it keeps under `/docs/` is turned
 into a problem too, so every error stays `application/problem+json`.
@@ -17,7 +20,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.static_files import create_static_files_router
-from swagger_ui_bundle import swagger_ui_path
 
 from entrypoints.http.problems import problem, problem_response
 
@@ -26,6 +28,8 @@ ASSETS_PATH = "/docs/assets"
 SPEC_PATH = "/openapi.json"
 API_TITLE = "PayLedger API"
 API_VERSION = "0.1.0"
+SWAGGER_UI_VERSION = "5.35.0"
+SWAGGER_UI_DIR = Path(__file__).parent / "static" / "swagger-ui"
 
 API_DESCRIPTION = """\
 An event-sourced, double-entry payments ledger.
@@ -45,7 +49,14 @@ TAGS = [
     Tag(name="transactions", description="Balanced journal transactions."),
     Tag(name="holds", description="Two-phase payments: reserve, then post or void."),
     Tag(name="balances", description="Every account's balance."),
-    Tag(name="health", description="Probes for orchestrators."),
+    Tag(
+        name="payments",
+        description="Payments by wallet or card: create, follow, retry, refund; and the summary.",
+    ),
+    Tag(name="charges", description="Charge a customer: wallet first, card for the rest."),
+    Tag(name="checkout", description="Hosted checkout at the gateway, and its return pages."),
+    Tag(name="webhooks", description="Signed events from the card gateway (Stripe)."),
+    Tag(name="health", description="Probes for orchestrators, and metrics."),
 ]
 
 
@@ -90,10 +101,10 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def docs_assets_router() -> Router:
-    """Swagger UI's JS, CSS and icons from the `swagger-ui-bundle` package."""
+    """Swagger UI's JS, CSS and icons, vendored in this package."""
     return create_static_files_router(
         path=ASSETS_PATH,
-        directories=[Path(str(swagger_ui_path))],
+        directories=[SWAGGER_UI_DIR],
         name="docs-assets",
         include_in_schema=False,
     )

@@ -1,9 +1,10 @@
 """RFC 9457 problem details: the one shape of every error the API returns.
 
-`DOMAIN_ERROR_STATUS` is the one table from domain errors to HTTP statuses (a test checks that
-every `DomainError` subclass has a row). The exception handlers at the bottom turn domain
-errors, the HTTP layer's own `ProblemError`s and Litestar's exceptions into problems; anything
-else is logged and becomes a 500 `internal_error` that reveals nothing about the server.
+`ERROR_STATUS` is the one table from domain and application errors to HTTP statuses (a test
+checks that every `DomainError` and `ApplicationError` subclass has a row). The exception
+handlers at the bottom turn those errors, the HTTP layer's own `ProblemError`s and Litestar's
+exceptions into problems; anything else is logged and becomes a 500 `internal_error` that
+reveals nothing about the server.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
+from application import errors as app_errors
 from domain import errors
 
 log = logging.getLogger(__name__)
@@ -28,26 +30,35 @@ PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
 RETRY_AFTER_S = 1
 ERRORS_MAX = 20  # a limit on the field errors one problem lists
 
-DOMAIN_ERROR_STATUS: dict[type[errors.DomainError], int] = {
+Error = errors.CodedError
+
+ERROR_STATUS: dict[type[Exception], int] = {
     # Nothing by that id (or customer and currency).
-    errors.WalletNotFoundError: 404,
-    errors.TransactionNotFoundError: 404,
-    errors.HoldNotFoundError: 404,
-    errors.PaymentNotFoundError: 404,
-    errors.ChargeNotFoundError: 404,
+    app_errors.NotFoundError: 404,
+    app_errors.WalletNotFoundError: 404,
+    app_errors.TransactionNotFoundError: 404,
+    app_errors.HoldNotFoundError: 404,
+    app_errors.PaymentNotFoundError: 404,
+    app_errors.ChargeNotFoundError: 404,
     # The request is sound but conflicts with the current state.
     errors.WalletExistsError: 409,
     errors.HoldNotPendingError: 409,
     errors.HoldExpiredError: 409,
-    errors.ConcurrencyConflictError: 409,
+    app_errors.ConcurrencyConflictError: 409,
     errors.InvalidPaymentTransitionError: 409,
     errors.PaymentNotRetryableError: 409,
     errors.RetryLimitReachedError: 409,
-    # The read model lags behind the position asked for: retry shortly.
-    errors.ViewNotCaughtUpError: 503,
-    # A cursor the client was never given, a status filter naming no status.
-    errors.InvalidCursorError: 400,
-    errors.InvalidPaymentStatusError: 400,
+    # The read model lags behind the position asked for, or webhooks are not set up.
+    app_errors.ViewNotCaughtUpError: 503,
+    app_errors.WebhooksNotConfiguredError: 503,
+    # A cursor the client was never given, a status filter naming no status, a webhook
+    # whose signature does not verify.
+    app_errors.InvalidCursorError: 400,
+    app_errors.InvalidPaymentStatusError: 400,
+    app_errors.WebhookRejectedError: 400,
+    # A key used before for another request.
+    app_errors.IdempotencyKeyReusedError: 422,
+    app_errors.CardRejectedError: 422,
     # Well-formed requests that break a business rule.
     errors.InvalidAmountError: 422,
     errors.InvalidCustomerIdError: 422,
@@ -59,16 +70,15 @@ DOMAIN_ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.SameWalletTransferError: 422,
     errors.HoldAmountExceededError: 422,
     errors.InvalidExpiryError: 422,
-    errors.IdempotencyKeyReusedError: 422,
     errors.RefundExceedsCapturedError: 422,
     errors.InvalidSplitError: 422,
     errors.InvalidPaymentMethodError: 422,
-    errors.CardRejectedError: 422,
     errors.InvalidRecipientError: 422,
     # The payment gateway refused (the client's request was fine): a bad gateway.
-    errors.GatewayRefundFailedError: 502,
-    # A new rule without a row still gets a client error, never a 500.
+    app_errors.GatewayRefundFailedError: 502,
+    # A new error without a row still gets a client error, never a 500.
     errors.DomainError: 422,
+    app_errors.ApplicationError: 422,
 }
 
 # Codes of the problems the HTTP layer itself raises, by status (the rest: see `_http_code`).
@@ -155,11 +165,11 @@ def problem_response(body: Problem, headers: dict[str, str] | None = None) -> Re
     return Response(body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def status_of(error: errors.DomainError) -> int:
-    """The HTTP status of a domain error: the row of its class, or of its nearest base."""
+def status_of(error: Error) -> int:
+    """The HTTP status of an error: the row of its class, or of its nearest base."""
     for cls in type(error).__mro__:
-        if cls in DOMAIN_ERROR_STATUS:
-            return DOMAIN_ERROR_STATUS[cls]
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
     return 422
 
 
@@ -177,9 +187,7 @@ def body_field_error(message: str) -> FieldError:
 # Exception handlers.
 
 
-def handle_domain_error(
-    request: Request[Any, Any, Any], error: errors.DomainError
-) -> Response[Problem]:
+def handle_error(request: Request[Any, Any, Any], error: Error) -> Response[Problem]:
     status = status_of(error)
     if status == 502:  # a partner refused: worth a line in the log, unlike a client's error
         log.warning("partner problem %s: %s", error.code, error)
@@ -250,7 +258,7 @@ def _validation_problem(error: ValidationException) -> Problem:
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    errors.DomainError: handle_domain_error,
+    errors.CodedError: handle_error,
     ProblemError: handle_problem_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected_error,

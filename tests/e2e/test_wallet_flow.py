@@ -71,7 +71,7 @@ def exercise_wallet_flow(server: RunningServer) -> None:
             },
         )
         hold = api.expect(placed, 201)
-        assert hold["status"] == "pending", hold
+        assert hold["status"] == "PENDING", hold
         assert _balance_of(http, alice) == (7_500, 3_000, 4_500)
         api.expect_problem(api.debit(http, alice, 5_000), 422, "insufficient_funds")
 
@@ -102,7 +102,7 @@ def exercise_wallet_flow(server: RunningServer) -> None:
         assert _balance_of(http, alice) == (6_500, 2_000, 4_500)
         voided = http.post(f"/holds/{second['id']}/void", json={})
         assert voided.status_code in (200, 201), api.describe(voided)
-        assert voided.json()["status"] == "voided"
+        assert voided.json()["status"] == "VOIDED"
         assert _balance_of(http, alice) == (6_500, 0, 6_500)
         api.expect_problem(
             http.post(f"/holds/{second['id']}/void", json={}), None, "hold_not_pending"

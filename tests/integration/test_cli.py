@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from entrypoints import bootstrap
+from adapters.clock import SystemClock
+from application.ledger import Ledger
+from application.ports.views import LedgerViewRecorder
+from application.projection_runner import ProjectionRunner
+from application.projections import LedgerProjection
 from entrypoints.cli import main
+from entrypoints.container import build_sync_container
 from entrypoints.settings import Settings, load_settings
 from tests.support.services import POSTGRES, postgres_schema
+from tests.unit.application.support import CALLER, make_app
 
 pytestmark = pytest.mark.integration
 
@@ -35,15 +41,17 @@ def run(environment: dict[str, str], *args: str) -> str:
 def test_rebuild_recreates_the_ledger_view_from_the_log(environment: dict[str, str]) -> None:
     assert "Schema ready" in run(environment, "db", "migrate")
     settings: Settings = load_settings(environment)
-    ledger = bootstrap.build_ledger(settings, create_table=False)
-    view = bootstrap.build_view(settings, create_table=False)
-    ledger.open_wallet("alice", "USD")
-    ledger.open_wallet("bob", "USD")
-    ledger.credit_wallet("alice", 5_000, "USD")
-    ledger.transfer("alice", "bob", 1_250, "USD")
-    bootstrap.build_runner(ledger, view).catch_up()
+    container = build_sync_container(settings, create_tables=False)
+    ledger = container.get(Ledger)
+    view = container.get(LedgerViewRecorder)
+    app = make_app(SystemClock(), ledger=ledger)
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 5_000, "USD")
+    app.wallets.transfer(CALLER, "alice", "bob", 1_250, "USD")
+    ProjectionRunner(ledger, LedgerProjection(view=view)).catch_up()
     before = sorted((b.account, b.balance) for b in view.balances())
-    log_end = ledger.recorder.max_notification_id()
+    log_end = ledger.log_position()
 
     output = run(environment, "projections", "rebuild", "ledger")
 
@@ -51,9 +59,9 @@ def test_rebuild_recreates_the_ledger_view_from_the_log(environment: dict[str, s
     assert view.position() == log_end
     assert sorted((b.account, b.balance) for b in view.balances()) == before
     assert ("wallet:alice", 3_750) in before
-    statement = view.statement(ledger.get_wallet("alice", "USD").id, None, 10)
+    statement = view.statement(app.wallets.get_wallet(CALLER, "alice", "USD").id, None, 10)
     assert [entry.balance_after for entry in statement] == [3_750, 5_000]
-    ledger.close()
+    container.close()
 
 
 def test_unknown_projection_name_is_refused(environment: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
-"""One contract for every ledger read model: in memory, SQLite and PostgreSQL.
+"""One contract for the ledger read model on every backend: in memory, SQLite and PostgreSQL.
 
-Each test runs against all three views; the end-to-end tests then run the real
+Each test runs against all three; the end-to-end tests then run the real
 `LedgerProjection` over a real `Ledger` log on each SQL backend.
 """
 
@@ -17,17 +17,16 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
-from adapters.views.postgres_ledger_view import PostgresLedgerView
-from adapters.views.sqlite_ledger_view import SQLiteLedgerView
+from adapters.clock import SystemClock
+from adapters.views.factory import open_ledger_view, open_view_database
 from application.ledger import Ledger
 from application.projections import LedgerProjection, LedgerViewRecorder
 from application.results import AccountBalance, StatementEntry, Wallet
 from domain.ids import wallet_id
 from tests.support.services import POSTGRES, postgres_schema
+from tests.support.views import postgres_connection
+from tests.unit.application.support import CALLER, App, make_app
 
 pytestmark = pytest.mark.integration
 
@@ -46,41 +45,25 @@ PAGE_SIZE_MAX = 1000
 # Backends.
 
 
-def _postgres_datastore(schema: str) -> PostgresDatastore:
-    # Two connections: the wait_for test writes from a thread while the test polls.
-    return PostgresDatastore(
-        dbname=POSTGRES.dbname,
-        host=POSTGRES.host,
-        port=POSTGRES.port,
-        user=POSTGRES.user,
-        password=POSTGRES.password,
-        schema=schema,
-        pool_size=2,
-        max_overflow=2,
-        connect_timeout=5.0,
-        pool_open_timeout=10.0,
-    )
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerViewRecorder]:
     if request.param == "memory":
-        yield MemoryLedgerView(application_name=APP)
+        memory_view = open_ledger_view(open_view_database("memory"), application_name=APP)
+        yield memory_view
+        memory_view.close()
     elif request.param == "sqlite":
-        sqlite_datastore = SQLiteDatastore(str(tmp_path / "view.db"))
-        sqlite_view = SQLiteLedgerView(sqlite_datastore, application_name=APP)
-        sqlite_view.create_table()
+        sqlite_database = open_view_database("sqlite", sqlite_path=tmp_path / "view.db")
+        sqlite_view = open_ledger_view(sqlite_database, application_name=APP)
         yield sqlite_view
-        sqlite_datastore.close()
+        sqlite_view.close()
     else:
         with postgres_schema() as schema:
-            pg_datastore = _postgres_datastore(schema)
-            pg_view = PostgresLedgerView(pg_datastore, application_name=APP)
-            pg_view.create_table()
+            pg_database = open_view_database("postgres", postgres=postgres_connection(schema))
+            pg_view = open_ledger_view(pg_database, application_name=APP)
             try:
                 yield pg_view
             finally:
-                pg_datastore.close()
+                pg_view.close()
 
 
 def _t(seconds: int) -> datetime:
@@ -358,10 +341,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         db_name = str(tmp_path / "ledger.db")
 
         def make_sqlite_view() -> tuple[LedgerViewRecorder, Callable[[], None]]:
-            datastore = SQLiteDatastore(db_name)
-            view = SQLiteLedgerView(datastore, application_name=APP)
-            view.create_table()
-            return view, datastore.close
+            database = open_view_database("sqlite", sqlite_path=db_name)
+            view = open_ledger_view(database, application_name=APP)
+            return view, view.close
 
         yield _Backend(
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db_name},
@@ -371,45 +353,46 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         with postgres_schema() as schema:
 
             def make_pg_view() -> tuple[LedgerViewRecorder, Callable[[], None]]:
-                datastore = _postgres_datastore(schema)
-                view = PostgresLedgerView(datastore, application_name=APP)
-                view.create_table()
-                return view, datastore.close
+                database = open_view_database("postgres", postgres=postgres_connection(schema))
+                view = open_ledger_view(database, application_name=APP)
+                return view, view.close
 
             yield _Backend(POSTGRES.eventsourcing_env(schema), make_pg_view)
 
 
-def _drive(ledger: Ledger) -> list[tuple[str, str]]:
+def _drive(ledger: App) -> list[tuple[str, str]]:
     """Commands of every kind; returns the (customer, currency) wallets they opened."""
     wallets = [("alice", "EUR"), ("bob", "EUR"), ("alice", "USD"), ("carol", "EUR")]
     for customer, currency in wallets:
-        ledger.open_wallet(
-            customer, currency, overdraft_limit_minor=500 if customer == "carol" else 0
+        ledger.wallets.open_wallet(
+            CALLER, customer, currency, overdraft_limit_minor=500 if customer == "carol" else 0
         )
-    ledger.credit_wallet("alice", 10_000, "EUR", "top up")
-    ledger.credit_wallet("alice", 2_500, "USD", "top up")
-    ledger.credit_wallet("bob", 1_000, "EUR")
-    ledger.debit_wallet("alice", 1_200, "EUR", "cash out")
-    ledger.transfer("alice", "bob", 3_000, "EUR", "rent")
-    ledger.debit_wallet("carol", 400, "EUR", "into the overdraft")
-    captured = ledger.place_hold("bob", 2_000, "EUR", description="hotel").value
-    ledger.post_hold(captured.id, 1_500, to_customer_id="carol", description="hotel")
-    voided = ledger.place_hold("alice", 700, "EUR").value
-    ledger.void_hold(voided.id)
-    ledger.place_hold("alice", 300, "USD")  # still pending: held
-    ledger.post_hold(ledger.place_hold("alice", 250, "EUR").value.id)  # out to payouts
+    ledger.wallets.credit_wallet(CALLER, "alice", 10_000, "EUR", "top up")
+    ledger.wallets.credit_wallet(CALLER, "alice", 2_500, "USD", "top up")
+    ledger.wallets.credit_wallet(CALLER, "bob", 1_000, "EUR")
+    ledger.wallets.debit_wallet(CALLER, "alice", 1_200, "EUR", "cash out")
+    ledger.wallets.transfer(CALLER, "alice", "bob", 3_000, "EUR", "rent")
+    ledger.wallets.debit_wallet(CALLER, "carol", 400, "EUR", "into the overdraft")
+    captured = ledger.holds.place_hold(CALLER, "bob", 2_000, "EUR", description="hotel").value
+    ledger.holds.post_hold(CALLER, captured.id, 1_500, to_customer_id="carol", description="hotel")
+    voided = ledger.holds.place_hold(CALLER, "alice", 700, "EUR").value
+    ledger.holds.void_hold(CALLER, voided.id)
+    ledger.holds.place_hold(CALLER, "alice", 300, "USD")  # still pending: held
+    ledger.holds.post_hold(
+        CALLER, ledger.holds.place_hold(CALLER, "alice", 250, "EUR").value.id
+    )  # out to payouts
     return wallets
 
 
-def _project(ledger: Ledger, projection: LedgerProjection, start: int, limit: int = 7) -> int:
+def _project(ledger: App, projection: LedgerProjection, start: int, limit: int = 7) -> int:
     """Feed the log from `start` to the projection, a page at a time; returns events fed."""
     fed = 0
     for _ in range(PAGE_SIZE_MAX):
-        notifications = ledger.recorder.select_notifications(start, limit)
+        notifications = ledger.ledger.recorder.select_notifications(start, limit)
         if not notifications:
             return fed
         for notification in notifications:
-            event = ledger.mapper.to_domain_event(notification)
+            event = ledger.ledger.mapper.to_domain_event(notification)
             projection.process_event(event, Tracking(APP, notification.id))
             fed += 1
         start = notifications[-1].id + 1
@@ -417,10 +400,10 @@ def _project(ledger: Ledger, projection: LedgerProjection, start: int, limit: in
 
 
 def _assert_view_matches(
-    ledger: Ledger, view: LedgerViewRecorder, wallets: list[tuple[str, str]]
+    ledger: App, view: LedgerViewRecorder, wallets: list[tuple[str, str]]
 ) -> None:
     for customer, currency in wallets:
-        expected = ledger.get_wallet(customer, currency)
+        expected = ledger.wallets.get_wallet(CALLER, customer, currency)
         [shown] = [w for w in view.wallets_of(customer) if w.currency == currency]
         assert shown == expected
     totals: dict[str, int] = defaultdict(int)
@@ -432,12 +415,12 @@ def _assert_view_matches(
 
 
 def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> None:
-    ledger = Ledger(env=backend.ledger_env)
+    ledger = make_app(SystemClock(), ledger=Ledger(env=backend.ledger_env))
     view, close_view = backend.make_view()
     try:
         wallets = _drive(ledger)
         projection = LedgerProjection(view)
-        last_id = ledger.recorder.max_notification_id()
+        last_id = ledger.ledger.recorder.max_notification_id()
         assert last_id is not None
 
         assert _project(ledger, projection, start=1) > 0
@@ -452,14 +435,16 @@ def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> No
 
         # Feeding the same log again changes nothing: each event is applied once.
         before = (_balances(view), view.wallets_of("alice"), view.position())
-        first = ledger.recorder.select_notifications(1, 1)[0]
+        first = ledger.ledger.recorder.select_notifications(1, 1)[0]
         with pytest.raises(IntegrityError):
-            projection.process_event(ledger.mapper.to_domain_event(first), Tracking(APP, first.id))
+            projection.process_event(
+                ledger.ledger.mapper.to_domain_event(first), Tracking(APP, first.id)
+            )
         assert (_balances(view), view.wallets_of("alice"), view.position()) == before
 
         # Later commands are picked up from the view's position; a fresh view instance on
         # the same tables (a restarted worker) carries on where the last one stopped.
-        ledger.transfer("bob", "alice", 100, "EUR", "change")
+        ledger.wallets.transfer(CALLER, "bob", "alice", 100, "EUR", "change")
         restarted, close_restarted = backend.make_view()
         try:
             position = restarted.position()
@@ -477,7 +462,7 @@ def test_projection_of_a_real_ledger_matches_the_ledger(backend: _Backend) -> No
             close_restarted()
     finally:
         close_view()
-        ledger.close()
+        ledger.ledger.close()
 
 
 def test_a_batch_commits_all_its_writes_together(view: LedgerViewRecorder) -> None:
@@ -507,3 +492,46 @@ def test_a_failing_batch_changes_nothing(view: LedgerViewRecorder) -> None:
         failing_batch()
 
     assert _state(view) == before
+
+
+def test_a_batch_shows_its_own_position_to_its_writer(view: LedgerViewRecorder) -> None:
+    with view.batch():
+        view.record_wallet_opened(ALICE_EUR, "alice", "EUR", 0, _t(1), Tracking(APP, 1))
+        view.insert_tracking(Tracking(APP, 4))
+        assert view.position() == 4
+
+    assert view.position() == 4
+
+
+def test_concurrent_batches_of_the_same_events_apply_them_once(backend: _Backend) -> None:
+    first, close_first = backend.make_view()
+    second, close_second = backend.make_view()
+    written = threading.Event()
+
+    def first_batch() -> None:
+        with first.batch():
+            first.record_wallet_opened(ALICE_EUR, "alice", "EUR", 0, _t(1), Tracking(APP, 1))
+            _record_entry(first, ALICE_EUR, _entry(2, 1000, 1000, 2))
+            first.insert_tracking(Tracking(APP, 3))
+            written.set()
+            time.sleep(0.2)  # the second batch starts while this one is still open
+
+    def second_batch() -> None:
+        with second.batch():
+            second.record_wallet_opened(ALICE_EUR, "alice", "EUR", 0, _t(1), Tracking(APP, 1))
+            _record_entry(second, ALICE_EUR, _entry(2, 1000, 1000, 2))
+
+    try:
+        writer = threading.Thread(target=first_batch)
+        writer.start()
+        assert written.wait(TIMEOUT_S)
+        with pytest.raises(IntegrityError):
+            second_batch()  # waits for the first batch to commit, then finds 1 taken
+        writer.join(TIMEOUT_S)
+
+        assert second.position() == 3
+        assert [w.balance for w in second.wallets_of("alice")] == [1000]
+        assert len(second.statement(ALICE_EUR, None, PAGE_SIZE_MAX)) == 1
+    finally:
+        close_first()
+        close_second()

@@ -1,6 +1,7 @@
-"""One contract for every payments read model: in memory, SQLite and PostgreSQL.
+"""One contract for the payments read model on every backend: in memory, SQLite and
+PostgreSQL.
 
-Each test runs against all three views; the end-to-end tests then run the real
+Each test runs against all three; the end-to-end tests then run the real
 `PaymentsProjection` over payments made through a real `PaymentService` on each SQL backend.
 """
 
@@ -16,13 +17,13 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
-from adapters.views.postgres_payments_view import PostgresPaymentsView
-from adapters.views.sqlite_payments_view import SQLitePaymentsView
-from application.gateway import (
+from adapters.clock import SystemClock
+from adapters.views.factory import open_payments_view, open_view_database
+from application.ledger import Ledger
+from application.payment_projection import PaymentsProjection
+from application.payments import PaymentRequest, PaymentRules
+from application.ports.gateway import (
     CARD_DECLINED,
     PROCESSING_ERROR,
     Card,
@@ -33,26 +34,22 @@ from application.gateway import (
     RefundRequest,
     RefundResult,
 )
-from application.ledger import Ledger
-from application.payment_projection import PaymentsProjection, PaymentsViewRecorder
-from application.payments import PaymentRequest, PaymentRules, PaymentService
+from application.ports.views import PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
 from application.results import CurrencyAmounts, Payment, PaymentRow, Summary
-from domain.payment import (
-    CREATED,
-    FAILED,
+from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, PROCESSING, REFUNDED, SUCCESS
+from domain.payment import Payment as PaymentAggregate
+from domain.payment_terms import (
     FRAUD_SUSPECTED,
     INSUFFICIENT_FUNDS,
     INVALID_AMOUNT,
-    PARTIALLY_REFUNDED,
-    PROCESSING,
-    REFUNDED,
-    STATUSES,
-    SUCCESS,
+    PaymentMethod,
+    PaymentStatus,
 )
-from domain.payment import Payment as PaymentAggregate
 from domain.splits import Split
 from tests.support.services import POSTGRES, postgres_schema
+from tests.support.views import postgres_connection
+from tests.unit.application.support import CALLER, App, make_app
 
 pytestmark = pytest.mark.integration
 
@@ -72,41 +69,25 @@ UNKNOWN = UUID("00000000-0000-4000-8000-0000000000ff")
 # Backends.
 
 
-def _postgres_datastore(schema: str) -> PostgresDatastore:
-    # Two connections: the wait_for test writes from a thread while the test polls.
-    return PostgresDatastore(
-        dbname=POSTGRES.dbname,
-        host=POSTGRES.host,
-        port=POSTGRES.port,
-        user=POSTGRES.user,
-        password=POSTGRES.password,
-        schema=schema,
-        pool_size=2,
-        max_overflow=2,
-        connect_timeout=5.0,
-        pool_open_timeout=10.0,
-    )
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PaymentsViewRecorder]:
     if request.param == "memory":
-        yield MemoryPaymentsView(application_name=APP)
+        memory_view = open_payments_view(open_view_database("memory"), application_name=APP)
+        yield memory_view
+        memory_view.close()
     elif request.param == "sqlite":
-        sqlite_datastore = SQLiteDatastore(str(tmp_path / "view.db"))
-        sqlite_view = SQLitePaymentsView(sqlite_datastore, application_name=APP)
-        sqlite_view.create_table()
+        sqlite_database = open_view_database("sqlite", sqlite_path=tmp_path / "view.db")
+        sqlite_view = open_payments_view(sqlite_database, application_name=APP)
         yield sqlite_view
-        sqlite_datastore.close()
+        sqlite_view.close()
     else:
         with postgres_schema() as schema:
-            pg_datastore = _postgres_datastore(schema)
-            pg_view = PostgresPaymentsView(pg_datastore, application_name=APP)
-            pg_view.create_table()
+            pg_database = open_view_database("postgres", postgres=postgres_connection(schema))
+            pg_view = open_payments_view(pg_database, application_name=APP)
             try:
                 yield pg_view
             finally:
-                pg_datastore.close()
+                pg_view.close()
 
 
 def _t(seconds: int) -> datetime:
@@ -377,7 +358,7 @@ def test_an_empty_view_summarises_to_zeros(view: PaymentsViewRecorder) -> None:
         failed=0,
         refunded=0,
         failure_reasons={},
-        by_status=dict.fromkeys(STATUSES, 0),
+        by_status=dict.fromkeys(tuple(PaymentStatus), 0),
         amounts=[],
     )
 
@@ -432,7 +413,7 @@ def test_summarises_counts_reasons_and_amounts_per_currency(view: PaymentsViewRe
     )
     # Most frequent reason first, as the seed's summary shows them.
     assert list(summary.failure_reasons) == [CARD_DECLINED, FRAUD_SUSPECTED]
-    assert list(summary.by_status) == list(STATUSES)
+    assert list(summary.by_status) == list(PaymentStatus)
 
 
 def test_a_retried_payment_counts_once_by_its_latest_status(view: PaymentsViewRecorder) -> None:
@@ -646,10 +627,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         db_name = str(tmp_path / "ledger.db")
 
         def make_sqlite_view() -> tuple[PaymentsViewRecorder, Callable[[], None]]:
-            datastore = SQLiteDatastore(db_name)
-            view = SQLitePaymentsView(datastore, application_name=APP)
-            view.create_table()
-            return view, datastore.close
+            database = open_view_database("sqlite", sqlite_path=db_name)
+            view = open_payments_view(database, application_name=APP)
+            return view, view.close
 
         yield _Backend(
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db_name},
@@ -659,16 +639,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Backend
         with postgres_schema() as schema:
 
             def make_pg_view() -> tuple[PaymentsViewRecorder, Callable[[], None]]:
-                datastore = _postgres_datastore(schema)
-                view = PostgresPaymentsView(datastore, application_name=APP)
-                view.create_table()
-                return view, datastore.close
+                database = open_view_database("postgres", postgres=postgres_connection(schema))
+                view = open_payments_view(database, application_name=APP)
+                return view, view.close
 
             yield _Backend(POSTGRES.eventsourcing_env(schema), make_pg_view)
 
 
 def _pay(
-    service: PaymentService,
+    service: App,
     payer_id: str,
     amount: int,
     currency: str,
@@ -676,17 +655,17 @@ def _pay(
     splits: tuple[Split, ...] = (),
 ) -> UUID:
     card = Card(card_number, 12, 2030) if card_number else None
-    method = "card" if card else "wallet"
+    method = PaymentMethod.CARD if card else PaymentMethod.WALLET
     request = PaymentRequest(payer_id, "shop", amount, currency, method, splits=splits, card=card)
-    return service.create_payment(request).value.id
+    return service.payments.create_payment(CALLER, request).value.id
 
 
-def _drive(service: PaymentService, ledger: Ledger) -> dict[UUID, str]:
+def _drive(service: App, ledger: App) -> dict[UUID, str]:
     """Payments that end in every status; returns each one's expected status."""
-    ledger.open_wallet("alice", "USD")
-    ledger.credit_wallet("alice", 100_000, "USD")
-    ledger.open_wallet("bob", "EUR")
-    ledger.credit_wallet("bob", 500, "EUR")
+    ledger.wallets.open_wallet(CALLER, "alice", "USD")
+    ledger.wallets.credit_wallet(CALLER, "alice", 100_000, "USD")
+    ledger.wallets.open_wallet(CALLER, "bob", "EUR")
+    ledger.wallets.credit_wallet(CALLER, "bob", 500, "EUR")
     expected: dict[UUID, str] = {}
 
     split = _pay(
@@ -696,51 +675,51 @@ def _drive(service: PaymentService, ledger: Ledger) -> dict[UUID, str]:
         "USD",
         splits=(Split("school", bps=9000), Split("platform", bps=1000)),
     )
-    service.advance(split)
-    service.refund_payment(split, 10_001, "partial")
-    service.refund_payment(split)  # the rest
+    service.settlement.advance(split)
+    service.refunds.refund_payment(CALLER, split, 10_001, "partial")
+    service.refunds.refund_payment(CALLER, split)  # the rest
     expected[split] = REFUNDED
     partial = _pay(service, "alice", 3_000, "USD")
-    service.advance(partial)
-    service.refund_payment(partial, 1_000)
+    service.settlement.advance(partial)
+    service.refunds.refund_payment(CALLER, partial, 1_000)
     expected[partial] = PARTIALLY_REFUNDED
     card_paid = _pay(service, "carol", 5_000, "EUR", GOOD_CARD)
-    service.advance(card_paid)
+    service.settlement.advance(card_paid)
     expected[card_paid] = SUCCESS
     card_refunded = _pay(service, "carol", 700, "USD", GOOD_CARD)
-    service.advance(card_refunded)
-    service.refund_payment(card_refunded)
+    service.settlement.advance(card_refunded)
+    service.refunds.refund_payment(CALLER, card_refunded)
     expected[card_refunded] = REFUNDED
     declined = _pay(service, "carol", 1_000, "EUR", DECLINED_CARD)
-    service.advance(declined)
+    service.settlement.advance(declined)
     expected[declined] = FAILED
     flaky = _pay(service, "dave", 1_500, "EUR", FLAKY_CARD)
-    service.advance(flaky)
-    service.retry_payment(flaky)
-    service.advance(flaky)  # fails again: FAILED after two attempts
+    service.settlement.advance(flaky)
+    service.payments.retry_payment(CALLER, flaky)
+    service.settlement.advance(flaky)  # fails again: FAILED after two attempts
     expected[flaky] = FAILED
     silent = _pay(service, "dave", 800, "EUR", SILENT_CARD)
-    service.advance(silent)
+    service.settlement.advance(silent)
     expected[silent] = PROCESSING
     expected[_pay(service, "carol", 1_000_001, "USD", GOOD_CARD)] = FAILED  # fraud rule
     expected[_pay(service, "alice", 0, "USD")] = FAILED  # invalid amount
     broke = _pay(service, "bob", 600, "EUR")
-    service.advance(broke)
+    service.settlement.advance(broke)
     expected[broke] = FAILED  # insufficient funds
     expected[_pay(service, "alice", 100, "USD")] = CREATED  # not processed yet
     return expected
 
 
-def _created_positions(ledger: Ledger) -> dict[UUID, int]:
+def _created_positions(ledger: App) -> dict[UUID, int]:
     """The log position of every payment's creation."""
     positions: dict[UUID, int] = {}
     start = 1
     for _ in range(LOG_PAGES_MAX):
-        notifications = ledger.recorder.select_notifications(start, 100)
+        notifications = ledger.ledger.recorder.select_notifications(start, 100)
         if not notifications:
             return positions
         for notification in notifications:
-            event = ledger.mapper.to_domain_event(notification)
+            event = ledger.ledger.mapper.to_domain_event(notification)
             if isinstance(event, PaymentAggregate.Created):
                 positions[event.originator_id] = notification.id
         start = notifications[-1].id + 1
@@ -749,7 +728,7 @@ def _created_positions(ledger: Ledger) -> dict[UUID, int]:
 
 def _expected_summary(payments: list[Payment]) -> Summary:
     """The summary folded straight from the payments, independently of any view."""
-    by_status = {s: sum(p.status == s for p in payments) for s in STATUSES}
+    by_status = {s: sum(p.status == s for p in payments) for s in tuple(PaymentStatus)}
     reasons: dict[str, int] = {}
     for payment in payments:
         if payment.status == FAILED and payment.failure_reason:
@@ -760,7 +739,7 @@ def _expected_summary(payments: list[Payment]) -> Summary:
         amounts.append(
             CurrencyAmounts(
                 currency,
-                {s: sum(p.amount for p in mine if p.status == s) for s in STATUSES},
+                {s: sum(p.amount for p in mine if p.status == s) for s in tuple(PaymentStatus)},
                 sum(p.captured for p in mine),
                 sum(p.refunded for p in mine),
             )
@@ -777,13 +756,13 @@ def _expected_summary(payments: list[Payment]) -> Summary:
 
 
 def _assert_view_matches(
-    service: PaymentService, ledger: Ledger, view: PaymentsViewRecorder, ids: list[UUID]
+    service: App, ledger: App, view: PaymentsViewRecorder, ids: list[UUID]
 ) -> None:
     positions = _created_positions(ledger)
     rows = _all(view)
     assert sorted(_ids(rows), key=str) == sorted(ids, key=str)
     assert [row.position for row in rows] == sorted((positions[i] for i in ids), reverse=True)
-    payments = [service.get_payment(payment_id) for payment_id in ids]
+    payments = [service.payments.get_payment(CALLER, payment_id) for payment_id in ids]
     shown = {row.id: row for row in rows}
     for payment in payments:
         assert shown[payment.id] == PaymentRow(
@@ -804,18 +783,20 @@ def _assert_view_matches(
 
 
 def test_projection_of_real_payments_matches_the_payments(backend: _Backend) -> None:
-    ledger = Ledger(env=backend.ledger_env)
-    service = PaymentService(ledger, _ScriptedGateway(), PaymentRules())
+    ledger = make_app(SystemClock(), ledger=Ledger(env=backend.ledger_env))
+    service = make_app(SystemClock(), _ScriptedGateway(), PaymentRules(), ledger=ledger.ledger)
     view, close_view = backend.make_view()
     try:
         expected = _drive(service, ledger)
-        assert {i: service.get_payment(i).status for i in expected} == expected
-        reasons = sorted(service.get_payment(i).failure_reason or "" for i in expected)
+        assert {i: service.payments.get_payment(CALLER, i).status for i in expected} == expected
+        reasons = sorted(
+            service.payments.get_payment(CALLER, i).failure_reason or "" for i in expected
+        )
         assert [r for r in reasons if r] == sorted(
             [CARD_DECLINED, PROCESSING_ERROR, FRAUD_SUSPECTED, INVALID_AMOUNT, INSUFFICIENT_FUNDS]
         )
-        runner = ProjectionRunner(ledger, PaymentsProjection(view=view), batch_size=7)
-        last_id = ledger.recorder.max_notification_id()
+        runner = ProjectionRunner(ledger.ledger, PaymentsProjection(view=view), batch_size=7)
+        last_id = ledger.ledger.recorder.max_notification_id()
         assert last_id is not None
 
         assert runner.catch_up() > 0
@@ -825,20 +806,22 @@ def test_projection_of_real_payments_matches_the_payments(backend: _Backend) -> 
 
         # Feeding an event again changes nothing: each event is applied once.
         before = _state(view)
-        first = ledger.recorder.select_notifications(1, 1)[0]
+        first = ledger.ledger.recorder.select_notifications(1, 1)[0]
         projection = PaymentsProjection(view=view)
         with pytest.raises(IntegrityError):
-            projection.process_event(ledger.mapper.to_domain_event(first), Tracking(APP, first.id))
+            projection.process_event(
+                ledger.ledger.mapper.to_domain_event(first), Tracking(APP, first.id)
+            )
         assert _state(view) == before
 
         # Later payments are picked up from the view's position; a fresh view instance on
         # the same tables (a restarted worker) carries on where the last one stopped.
         later = _pay(service, "alice", 50, "USD")
-        service.advance(later)
+        service.settlement.advance(later)
         restarted, close_restarted = backend.make_view()
         try:
             assert restarted.position() == last_id
-            again = ProjectionRunner(ledger, PaymentsProjection(view=restarted))
+            again = ProjectionRunner(ledger.ledger, PaymentsProjection(view=restarted))
             assert again.catch_up() >= 3
             _assert_view_matches(service, ledger, restarted, [*expected, later])
 
@@ -851,7 +834,7 @@ def test_projection_of_real_payments_matches_the_payments(backend: _Backend) -> 
             close_restarted()
     finally:
         close_view()
-        ledger.close()
+        ledger.ledger.close()
 
 
 def test_filters_by_method_so_charges_can_be_listed_alone(view: PaymentsViewRecorder) -> None:

@@ -13,7 +13,8 @@ from adapters.gateways.stripe_gateway import (
     StripeCheckoutError,
     StripePaymentGateway,
 )
-from application.gateway import (
+from application.errors import CardRejectedError
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
@@ -21,7 +22,6 @@ from application.gateway import (
     INVALID_CARD,
     PROCESSING_ERROR,
     Card,
-    CardRejectedError,
     ChargeRequest,
     PaymentGateway,
     RefundRequest,
@@ -105,10 +105,10 @@ def test_tokenize_rejects_a_bad_card_locally(
 ) -> None:
     with pytest.raises(CardRejectedError) as rejected:
         gateway.tokenize(Card("4111111111111112", 12, 2030))
-    assert rejected.value.code == INVALID_CARD
+    assert rejected.value.reason == INVALID_CARD
     with pytest.raises(CardRejectedError) as expired:
         gateway.tokenize(Card("4111111111111111", 1, 2020))
-    assert expired.value.code == EXPIRED_CARD
+    assert expired.value.reason == EXPIRED_CARD
     assert fake.requests("/v1/payment_methods") == 0
 
 
@@ -118,7 +118,7 @@ def test_tokenize_reports_an_outage_as_gateway_unavailable(
     fake.fail_next(1, 500)
     with pytest.raises(CardRejectedError) as rejected:
         gateway.tokenize(Card("4111111111111111", 12, 2030))
-    assert rejected.value.code == GATEWAY_UNAVAILABLE
+    assert rejected.value.reason == GATEWAY_UNAVAILABLE
     assert "4111111111111111" not in str(rejected.value)
 
 

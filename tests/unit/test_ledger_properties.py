@@ -20,7 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
+from application.errors import ApplicationError, WalletNotFoundError
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.results import Written
@@ -32,12 +32,12 @@ from domain.errors import (
     InsufficientFundsError,
     SameWalletTransferError,
     WalletExistsError,
-    WalletNotFoundError,
 )
 from domain.ids import wallet_id
 from domain.journal import JournalTransaction, Posting
+from tests.support.views import memory_ledger_view
 from tests.unit.application.fakes import FakeClock
-from tests.unit.application.support import log_position, make_ledger, read_log
+from tests.unit.application.support import CALLER, log_position, make_app, read_log
 
 pytestmark = pytest.mark.unit
 
@@ -76,9 +76,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.ledger = make_ledger(self.clock)
-        self.view = MemoryLedgerView()
-        self.runner = ProjectionRunner(self.ledger, LedgerProjection(view=self.view))
+        self.ledger = make_app(self.clock)
+        self.view = memory_ledger_view()
+        self.runner = ProjectionRunner(self.ledger.ledger, LedgerProjection(view=self.view))
         self.wallets: dict[Wallet, WalletModel] = {}
         self.holds: dict[UUID, HoldModel] = {}
         self.keyed: list[tuple[Callable[[], Written[Any]], Written[Any]]] = []
@@ -103,13 +103,13 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"key-{self.keys_used}"
 
     def attempt(
-        self, expected: type[DomainError] | None, call: Callable[[], Written[Any]]
+        self, expected: type[Exception] | None, call: Callable[[], Written[Any]]
     ) -> Written[Any] | None:
         """Run a command; it must fail with exactly the expected error, or succeed."""
-        refusal: DomainError | None = None
+        refusal: Exception | None = None
         try:
             written = call()
-        except DomainError as error:
+        except (DomainError, ApplicationError) as error:
             refusal = error
         if refusal is not None:
             assert expected is not None, f"unexpected {refusal!r}"
@@ -136,16 +136,18 @@ class LedgerMachine(RuleBasedStateMachine):
             ("bob", "JPY"): (0, 100),
         }
         for (customer, currency), (limit, funds) in starting.items():
-            self.ledger.open_wallet(customer, currency, overdraft_limit_minor=limit)
+            self.ledger.wallets.open_wallet(CALLER, customer, currency, overdraft_limit_minor=limit)
             if funds:
-                self.ledger.credit_wallet(customer, funds, currency)
+                self.ledger.wallets.credit_wallet(CALLER, customer, funds, currency)
             self.wallets[(customer, currency)] = WalletModel(limit, funds)
 
     @rule(customer=customers, currency=currencies, limit=overdrafts)
     def open_wallet(self, customer: str, currency: str, limit: int) -> None:
         wallet = (customer, currency)
         expected = WalletExistsError if wallet in self.wallets else None
-        if self.attempt(expected, lambda: self.ledger.open_wallet(customer, currency, limit)):
+        if self.attempt(
+            expected, lambda: self.ledger.wallets.open_wallet(CALLER, customer, currency, limit)
+        ):
             self.wallets[wallet] = WalletModel(limit)
 
     @rule(customer=customers, currency=currencies, amount=amounts, keyed=st.booleans())
@@ -154,7 +156,9 @@ class LedgerMachine(RuleBasedStateMachine):
         expected = None if wallet in self.wallets else WalletNotFoundError
 
         def call() -> Written[Any]:
-            return self.ledger.credit_wallet(customer, amount, currency, idempotency_key=key)
+            return self.ledger.wallets.credit_wallet(
+                CALLER, customer, amount, currency, idempotency_key=key
+            )
 
         written = self.attempt(expected, call)
         if written:
@@ -171,7 +175,9 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = InsufficientFundsError
 
         def call() -> Written[Any]:
-            return self.ledger.debit_wallet(customer, amount, currency, idempotency_key=key)
+            return self.ledger.wallets.debit_wallet(
+                CALLER, customer, amount, currency, idempotency_key=key
+            )
 
         written = self.attempt(expected, call)
         if written:
@@ -192,7 +198,9 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = InsufficientFundsError
 
         def call() -> Written[Any]:
-            return self.ledger.transfer(payer, payee, amount, currency, idempotency_key=key)
+            return self.ledger.wallets.transfer(
+                CALLER, payer, payee, amount, currency, idempotency_key=key
+            )
 
         written = self.attempt(expected, call)
         if written:
@@ -211,7 +219,8 @@ class LedgerMachine(RuleBasedStateMachine):
         elif amount > self.available(wallet):
             expected = InsufficientFundsError
         written = self.attempt(
-            expected, lambda: self.ledger.place_hold(customer, amount, currency, expires_in_s)
+            expected,
+            lambda: self.ledger.holds.place_hold(CALLER, customer, amount, currency, expires_in_s),
         )
         if written:
             now = self.clock.now()
@@ -244,7 +253,8 @@ class LedgerMachine(RuleBasedStateMachine):
         elif to is not None and (to, currency) not in self.wallets:
             expected = WalletNotFoundError
         written = self.attempt(
-            expected, lambda: self.ledger.post_hold(hold_id, None if full else amount, to)
+            expected,
+            lambda: self.ledger.holds.post_hold(CALLER, hold_id, None if full else amount, to),
         )
         if written:
             hold.state = "posted"
@@ -259,7 +269,7 @@ class LedgerMachine(RuleBasedStateMachine):
         hold_id = list(self.holds)[index % len(self.holds)]
         hold = self.holds[hold_id]
         expected = None if hold.state == "pending" else HoldNotPendingError
-        if self.attempt(expected, lambda: self.ledger.void_hold(hold_id)):
+        if self.attempt(expected, lambda: self.ledger.holds.void_hold(CALLER, hold_id)):
             hold.state = "voided"
 
     @rule(seconds=st.integers(min_value=1, max_value=90))
@@ -311,7 +321,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.read_new_journal_entries()
         posted = self.posted_balances()
         for (customer, currency), model in self.wallets.items():
-            wallet = self.ledger.get_wallet(customer, currency)
+            wallet = self.ledger.wallets.get_wallet(CALLER, customer, currency)
             assert wallet.balance >= -wallet.overdraft_limit
             assert wallet.balance == posted[wallet.id] == model.balance
             assert wallet.held == self.held((customer, currency))
@@ -328,13 +338,13 @@ class LedgerMachine(RuleBasedStateMachine):
         projected = {b.account_id: b.balance for b in self.view.balances()}
         assert projected == dict(expected)
         for customer, currency in self.wallets:
-            wallet = self.ledger.get_wallet(customer, currency)
+            wallet = self.ledger.wallets.get_wallet(CALLER, customer, currency)
             assert projected[wallet.id] == wallet.balance
 
     def teardown(self) -> None:
         # A view rebuilt from scratch must agree with the one that followed step by step.
-        fresh = MemoryLedgerView()
-        ProjectionRunner(self.ledger, LedgerProjection(view=fresh)).catch_up()
+        fresh = memory_ledger_view()
+        ProjectionRunner(self.ledger.ledger, LedgerProjection(view=fresh)).catch_up()
         assert sorted(fresh.balances(), key=repr) == sorted(self.view.balances(), key=repr)
 
 

@@ -2,8 +2,9 @@
 
 Wallet and card payments with splits, processed by the payment processor against a gateway
 scripted to succeed, fail, or lose its answers; retries, gateway webhooks, partial refunds
-(some refused or lost by the gateway) and wallet-first charges. Each command's outcome is
-predicted from the state before it, and a refused command must change nothing. After every
+(some refused or lost by the gateway) and wallet-first charges (payments settled by the
+same processor). Each command's outcome is predicted from the state before it, and a refused
+command must change nothing. After every
 step: money is conserved per currency, refunds never exceed captures (per payment and per
 payee), each payment's status agrees with its journal entries and with what the gateway
 really took, wallets stay above their overdraft limit, finished charges hold no money.
@@ -23,24 +24,20 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from application.charges import ChargeService
-from application.gateway import (
+from application.charges import ChargeRequest
+from application.errors import CardRejectedError, GatewayRefundFailedError, PaymentNotFoundError
+from application.payment_processor import PaymentProcessor
+from application.payments import PaymentRequest, PaymentRules
+from application.ports.gateway import (
     CARD_DECLINED,
     GATEWAY_UNAVAILABLE,
     INVALID_CARD,
     PROCESSING_ERROR,
     RETRYABLE_FAILURES,
+    GatewayNotice,
 )
-from application.payment_processor import PaymentProcessor
-from application.payments import PaymentRequest, PaymentRules, PaymentService
 from application.projection_runner import ProjectionRunner
-from domain.account import Account
-from domain.charge import FAILED as CHARGE_FAILED
-from domain.charge import PENDING as CHARGE_PENDING
-from domain.charge import SUCCEEDED as CHARGE_SUCCEEDED
 from domain.errors import (
-    CardRejectedError,
-    GatewayRefundFailedError,
     InsufficientFundsError,
     InvalidAmountError,
     InvalidPaymentTransitionError,
@@ -48,21 +45,20 @@ from domain.errors import (
     RefundExceedsCapturedError,
     RetryLimitReachedError,
 )
+from domain.hold import HoldStatus
 from domain.ids import idempotent_id, wallet_id
 from domain.journal import PLATFORM_FEES
+from domain.money import Money
 from domain.payment import (
-    CARD,
     CREATED,
     FAILED,
-    FRAUD_SUSPECTED,
-    INVALID_AMOUNT,
     PARTIALLY_REFUNDED,
     PROCESSING,
     REFUNDED,
     SUCCESS,
-    WALLET,
     Payment,
 )
+from domain.payment_terms import FRAUD_SUSPECTED, INVALID_AMOUNT, PaymentMethod
 from domain.splits import Split
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.payment_fakes import (
@@ -80,7 +76,7 @@ from tests.unit.application.payment_fakes import (
     fail,
     journals,
 )
-from tests.unit.application.support import log_position, make_ledger
+from tests.unit.application.support import CALLER, log_position, make_app
 
 pytestmark = pytest.mark.unit
 
@@ -164,7 +160,7 @@ def rule_broken(method: str, amount: int, currency: str, number: str | None) -> 
         return INVALID_AMOUNT
     if amount > FRAUD_THRESHOLDS[currency]:
         return FRAUD_SUSPECTED
-    if method == CARD and number == BAD_NUMBER_CARD:
+    if method == PaymentMethod.CARD and number == BAD_NUMBER_CARD:
         return INVALID_CARD
     return ""
 
@@ -173,17 +169,14 @@ class PaymentsMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.ledger = make_ledger(self.clock)
         self.gateway = CountingGateway()
-        self.service = PaymentService(
-            self.ledger, self.gateway, PaymentRules(retries_max=RETRIES_MAX)
-        )
-        self.charges = ChargeService(self.ledger, self.gateway)
-        self.processor = PaymentProcessor(POPOTrackingRecorder(), self.service)
+        self.app = make_app(self.clock, self.gateway, PaymentRules(retries_max=RETRIES_MAX))
+        self.ledger = self.service = self.charges = self.app
+        self.processor = PaymentProcessor(POPOTrackingRecorder(), self.app.settlement, self.clock)
         self.processor.reconcile_interval_s = 0.0
-        self.runner = ProjectionRunner(self.ledger, self.processor)
+        self.runner = ProjectionRunner(self.app.ledger, self.processor)
         self.payments: list[UUID] = []
-        self.charge_requests: dict[UUID, tuple[str, int, str, dict[str, Any]]] = {}
+        self.charge_requests: dict[UUID, tuple[ChargeRequest, str]] = {}
         self.events_sent: list[tuple[str, str, str, str, str]] = []
         self.keys = 0
 
@@ -192,9 +185,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         return f"{kind}-{self.keys}"
 
     def payment(self, payment_id: UUID) -> Payment:
-        found = self.ledger.find(Payment, payment_id, fresh=True)
-        assert found is not None
-        return found
+        return self.app.runner.read(Payment, payment_id, PaymentNotFoundError)
 
     def choose(self, pick: int, prefer: bool, wanted: Callable[[Payment], bool]) -> UUID:
         """A payment: when `prefer`, one that is `wanted` (if there is one), else any."""
@@ -206,29 +197,29 @@ class PaymentsMachine(RuleBasedStateMachine):
     def open_wallets_and_pay(self, first: list[PaymentSpec]) -> None:
         for customer in CUSTOMERS:
             for currency in CURRENCIES:
-                self.ledger.open_wallet(customer, currency, OVERDRAFTS[customer])
-                self.ledger.credit_wallet(customer, 5_000, currency)
+                self.ledger.wallets.open_wallet(CALLER, customer, currency, OVERDRAFTS[customer])
+                self.ledger.wallets.credit_wallet(CALLER, customer, 5_000, currency)
         for spec in first:
             self.create(spec)
         self.runner.catch_up()
 
     def create(self, spec: PaymentSpec) -> None:
-        method = CARD if spec.by_card else WALLET
+        method = PaymentMethod.CARD if spec.by_card else PaymentMethod.WALLET
         request = PaymentRequest(
-            spec.payer if method == WALLET else "",
+            spec.payer if method == PaymentMethod.WALLET else "",
             "school",
             spec.amount,
             spec.currency,
             method,
             "fees",
             spec.splits,
-            card(spec.number) if method == CARD else None,
+            card(spec.number) if method == PaymentMethod.CARD else None,
         )
         key = self.key("pay")
         payment_id = idempotent_id("", key)
         self.gateway.script(f"{payment_id}:1", *spec.script)
 
-        created = self.service.create_payment(request, key).value
+        created = self.service.payments.create_payment(CALLER, request, key).value
 
         broken = rule_broken(method, spec.amount, spec.currency, spec.number)
         assert created.id == payment_id
@@ -281,13 +272,13 @@ class PaymentsMachine(RuleBasedStateMachine):
         if expected is not None:
             event(f"retry refused: {expected.__name__}")
             with pytest.raises(expected):
-                self.service.retry_payment(payment_id)
+                self.service.payments.retry_payment(CALLER, payment_id)
             assert log_position(self.ledger) == position
             return False
         assert before.failure_reason in RETRYABLE_FAILURES
         self.gateway.script(f"{payment_id}:{before.attempts + 1}", *script)
         event("retry made")
-        retried = self.service.retry_payment(payment_id).value
+        retried = self.service.payments.retry_payment(CALLER, payment_id).value
         assert (retried.status, retried.attempts) == (PROCESSING, before.attempts + 1)
         return True
 
@@ -324,7 +315,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.gateway.script_refund(str(refund_id), *script)
         # What is left, as the model counts it: captured - refunded - reserved.
         refundable = (
-            before.captured_minor - before.refunded_minor - sum(before.pending_refunds.values())
+            before.captured_minor - before.refunded_minor - sum(before.refunds.pending.values())
         )
         wanted = refundable if amount is None else amount
         expected: tuple[type[Exception], ...] = ()
@@ -341,25 +332,25 @@ class PaymentsMachine(RuleBasedStateMachine):
         if expected:
             event(f"refund refused: {expected[0].__name__}")
             with pytest.raises(expected):
-                self.service.refund_payment(payment_id, amount, "r", key)
+                self.service.refunds.refund_payment(CALLER, payment_id, amount, "r", key)
             assert log_position(self.ledger) == position
             assert all(c.idempotency_key != str(refund_id) for c in self.gateway.refund_calls)
             return
-        refused = before.method == CARD and script == (fail("REFUND_DECLINED"),)
-        lost = before.method == CARD and script == (UNKNOWN,)
+        refused = before.method == PaymentMethod.CARD and script == (fail("REFUND_DECLINED"),)
+        lost = before.method == PaymentMethod.CARD and script == (UNKNOWN,)
         event(f"refund {'refused by gateway' if refused else 'lost' if lost else 'made'}")
         if refused:
             with pytest.raises(GatewayRefundFailedError):
-                self.service.refund_payment(payment_id, amount, "r", key)
+                self.service.refunds.refund_payment(CALLER, payment_id, amount, "r", key)
             after = self.payment(payment_id)
             assert (after.refunded_minor, after.refundable_minor) == (
                 before.refunded_minor,
                 refundable,
             )
             return
-        result = self.service.refund_payment(payment_id, amount, "r", key).value
+        result = self.service.refunds.refund_payment(CALLER, payment_id, amount, "r", key).value
         if lost:
-            assert result.pending_refunds == sum(before.pending_refunds.values()) + wanted
+            assert result.pending_refunds == sum(before.refunds.pending.values()) + wanted
             assert result.refunded == before.refunded_minor
         else:
             assert result.refunded == before.refunded_minor + wanted
@@ -386,7 +377,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         }
         payment_id = self.choose(pick, which in wanted, wanted.get(which, bool))
         before = self.payment(payment_id)
-        if before.method != CARD or before.attempts == 0:
+        if before.method != PaymentMethod.CARD or before.attempts == 0:
             return
         attempt = {
             "current": before.attempts,
@@ -403,7 +394,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         )
         sent = (self.key("evt"), kind, key, truth.reference, truth.failure_code)
 
-        status = self.service.apply_gateway_event(*sent)
+        status = self.apply_event(sent)
 
         self.events_sent.append(sent)
         event(f"webhook -> {status}")
@@ -414,9 +405,16 @@ class PaymentsMachine(RuleBasedStateMachine):
             assert status == before.status
             assert (after.status, after.version) == (before.status, before.version)
 
+    def apply_event(self, sent: tuple[str, str, str, str, str]) -> str:
+        """A webhook as the gateway adapter hands it over (in the application's words)."""
+        event_id, kind, key, reference, code = sent
+        outcome = "succeeded" if kind == "payment_intent.succeeded" else "failed"
+        notice = GatewayNotice(event_id, key, outcome, reference, code)
+        return self.app.settlement.apply_gateway_notice(notice)
+
     def deliver_again(self, sent: tuple[str, str, str, str, str]) -> None:
         position = log_position(self.ledger)
-        assert self.service.apply_gateway_event(*sent) == "duplicate"
+        assert self.apply_event(sent) == "duplicate"
         assert log_position(self.ledger) == position
 
     @rule(
@@ -433,11 +431,11 @@ class PaymentsMachine(RuleBasedStateMachine):
     ) -> None:
         key = self.key("charge")
         charge_id = idempotent_id("", key)
-        self.gateway.script(f"charge:{charge_id}", *script)
+        self.gateway.script(f"{charge_id}:1", *script)
         available = 0
         if customer in CUSTOMERS:
             # A charge takes the wallet's own money only, never its overdraft.
-            wallet = self.ledger.get_wallet(customer, currency)
+            wallet = self.ledger.wallets.get_wallet(CALLER, customer, currency)
             available = max(0, wallet.balance - wallet.held)
         position = log_position(self.ledger)
         expected: type[Exception] | None = None
@@ -445,24 +443,26 @@ class PaymentsMachine(RuleBasedStateMachine):
             expected = CardRejectedError
         elif number is None and available < amount:
             expected = InsufficientFundsError
-        options: dict[str, Any] = {"card": card(number) if number else None, "idempotency_key": key}
+        request = ChargeRequest(
+            customer, "shop", Money(amount, currency), card=card(number) if number else None
+        )
         if expected is not None:
             with pytest.raises(expected):
-                self.charges.create_charge(customer, "shop", amount, currency, **options)
+                self.app.charges.create_charge(CALLER, request, key)
             assert log_position(self.ledger) == position
             return
 
-        result = self.charges.create_charge(customer, "shop", amount, currency, **options).value
+        result = self.app.charges.create_charge(CALLER, request, key).value
 
         assert result.wallet_amount == min(available, amount)
         assert result.wallet_amount + result.card_amount == amount
         if result.card_amount == 0:
-            assert result.status == CHARGE_SUCCEEDED
+            assert result.status == SUCCESS
         sources = [
             n for n, a in (("wallet", result.wallet_amount), ("card", result.card_amount)) if a
         ]
         event(f"charge {result.status} by {'+'.join(sources)}")
-        self.charge_requests[charge_id] = (customer, amount, currency, options)
+        self.charge_requests[charge_id] = (request, key)
 
     @rule(pick=picks, prefer=st.booleans())
     def replay_charge(self, pick: int, prefer: bool) -> None:
@@ -471,15 +471,17 @@ class PaymentsMachine(RuleBasedStateMachine):
         if not pool:
             return
         if prefer:
-            pool = [c for c in pool if self.charges.get_charge(c).status == CHARGE_PENDING] or pool
+            pool = [
+                c for c in pool if self.app.charges.get_charge(CALLER, c).status == PROCESSING
+            ] or pool
         charge_id = pool[pick % len(pool)]
-        customer, amount, currency, options = self.charge_requests[charge_id]
-        before = self.charges.get_charge(charge_id)
+        request, key = self.charge_requests[charge_id]
+        before = self.app.charges.get_charge(CALLER, charge_id)
         position = log_position(self.ledger)
 
-        again = self.charges.create_charge(customer, "shop", amount, currency, **options)
+        again = self.app.charges.create_charge(CALLER, request, key)
 
-        if before.status != CHARGE_PENDING:
+        if before.status != PROCESSING:
             assert (again.replayed, again.value) == (True, before)
             assert log_position(self.ledger) == position
         else:
@@ -513,7 +515,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                     assert balances[posting.account_id] >= 0, posting.account_code
         for customer in CUSTOMERS:
             for currency in CURRENCIES:
-                wallet = self.ledger.get_wallet(customer, currency)
+                wallet = self.ledger.wallets.get_wallet(CALLER, customer, currency)
                 assert wallet.balance >= -OVERDRAFTS[customer]
                 assert wallet.balance == balances[wallet_id(customer, currency)]
 
@@ -535,7 +537,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                 assert sum(p.amount_minor for p in capture.postings if p.amount_minor > 0) == (
                     payment.amount_minor
                 )
-                if payment.method == CARD:
+                if payment.method == PaymentMethod.CARD:
                     (charged,) = taken
                     assert charged.amount_minor == payment.amount_minor
                     assert self.gateway.reference_of(charged.idempotency_key) == (
@@ -550,16 +552,16 @@ class PaymentsMachine(RuleBasedStateMachine):
             refunded = sum(
                 p.amount_minor for j in refunds for p in j.postings if p.amount_minor > 0
             )
-            pending = sum(payment.pending_refunds.values())
+            pending = sum(payment.refunds.pending.values())
             assert refunded == payment.refunded_minor
-            assert len(refunds) == len(payment.refund_ids)
+            assert len(refunds) == len(payment.refunds.done)
             assert payment.refunded_minor + pending <= payment.captured_minor
-            for payee, amount in payment.refunded_by_payee.items():
+            for payee, amount in payment.refunds.by_payee.items():
                 assert amount <= payees[payee]
             assert (payment.status == REFUNDED) == (
                 payment.captured_minor > 0 and payment.refunded_minor == payment.captured_minor
             )
-            if payment.method == CARD and payment.status in CAPTURED:
+            if payment.method == PaymentMethod.CARD and payment.status in CAPTURED:
                 at_gateway = self.gateway.refunded_for(payment.gateway_reference)
                 assert payment.refunded_minor <= at_gateway <= payment.refunded_minor + pending
 
@@ -569,30 +571,29 @@ class PaymentsMachine(RuleBasedStateMachine):
         now = self.clock.now()
         held: dict[tuple[str, str], int] = defaultdict(int)
         for charge_id in self.charge_requests:
-            charge = self.charges.get_charge(charge_id)
-            entries = [j for j in recorded if (j.kind, j.reference) == ("charge", str(charge_id))]
-            assert len(entries) == (1 if charge.status == CHARGE_SUCCEEDED else 0)
-            card_taken = self.gateway.captured_for(f"charge:{charge_id}")
+            charge = self.app.charges.get_charge(CALLER, charge_id)
+            entries = [j for j in recorded if (j.kind, j.reference) == ("payment", str(charge_id))]
+            assert len(entries) == (1 if charge.status == SUCCESS else 0)
+            card_taken = self.gateway.captured_for(f"{charge_id}:")
             assert len(card_taken) <= 1  # never charged twice
-            if charge.status == CHARGE_SUCCEEDED:
+            if charge.status == SUCCESS:
                 assert len(card_taken) == (1 if charge.card_amount else 0)
-            elif charge.status == CHARGE_FAILED and card_taken:
+            elif charge.status == FAILED and card_taken:
                 # The card paid but the wallet part could not be taken: the card got it back.
-                reference = self.gateway.reference_of(f"charge:{charge_id}")
+                reference = self.gateway.reference_of(f"{charge_id}:1")
                 assert self.gateway.refunded_for(reference) == charge.card_amount
             if not (charge.wallet_amount and charge.card_amount):
                 continue
-            hold = self.ledger.get_hold(uuid5(charge_id, "hold"))
-            if charge.status == CHARGE_PENDING:
-                if hold.status == "pending":
-                    held[(charge.customer_id, charge.currency)] += hold.amount
+            hold = self.ledger.holds.get_hold(CALLER, uuid5(charge_id, "hold"))
+            if charge.status in (CREATED, PROCESSING):
+                assert hold.status == HoldStatus.PENDING  # held until the card's answer
+                held[(charge.customer_id, charge.currency)] += hold.amount
             else:  # a finished charge captured or released its reservation
-                assert hold.status in ("posted", "voided", "expired")
+                assert hold.status in (HoldStatus.POSTED, HoldStatus.VOIDED)
         # Only charges reserve money here: each wallet holds exactly what pending charges hold.
         for customer in CUSTOMERS:
             for currency in CURRENCIES:
-                wallet = self.ledger.find(Account, wallet_id(customer, currency))
-                assert wallet is not None
+                wallet = self.app.runner.read_wallet(customer, currency)
                 assert wallet.held_minor(now) == held[(customer, currency)]
 
 

@@ -6,9 +6,10 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import get
 from litestar.di import NamedDependency
 
+from application.principal import Principal
 from application.queries import LedgerQueries
 from application.results import AccountBalance
-from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.auth import ApiController
 from entrypoints.http.params import MinPosition
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
@@ -31,4 +32,4 @@ class BalanceController(ApiController):
         queries: FromDishka[LedgerQueries],
         min_position: MinPosition = None,
     ) -> list[AccountBalance]:
-        return await in_thread(queries.balances, min_position)
+        return await in_thread(queries.balances, principal, min_position)

@@ -10,13 +10,15 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from application.charges import ChargeService
-from application.gateway import Card
-from application.payment_projection import CHARGE_METHOD
+from application.charges import ChargeRequest, ChargeService
 from application.payment_queries import PaymentQueries
+from application.ports.gateway import Card
+from application.principal import Principal
 from application.results import Charge, PaymentPage
+from domain.money import Money
+from domain.payment_terms import PaymentMethod
 from domain.splits import SPLITS_MAX, Split
-from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import (
     Amount,
     CardIn,
@@ -76,20 +78,16 @@ class ChargeController(ApiController):
         card = None
         if data.card is not None:
             card = Card(data.card.number, data.card.exp_month, data.card.exp_year, data.card.cvc)
-        splits = tuple(Split(s.payee, s.bps, s.amount) for s in data.splits)
-        written = await in_thread(
-            charges.create_charge,
-            data.customer_id,
-            data.recipient,
-            data.amount,
-            data.currency,
-            card,
-            data.payment_method,
-            data.description,
-            splits,
-            idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
+        request = ChargeRequest(
+            customer_id=data.customer_id,
+            recipient=data.recipient,
+            amount=Money.positive(data.amount, data.currency),
+            card=card,
+            payment_method=data.payment_method,
+            description=data.description,
+            splits=tuple(Split(s.payee, s.bps, s.amount) for s in data.splits),
         )
+        written = await in_thread(charges.create_charge, principal, request, idempotency_key)
         return written_response(written, 201, f"/charges/{written.value.id}")
 
     @get(
@@ -105,12 +103,12 @@ class ChargeController(ApiController):
         principal: NamedDependency[Principal],
         charges: FromDishka[ChargeService],
     ) -> Charge:
-        return await in_thread(charges.get_charge, charge_id)
+        return await in_thread(charges.get_charge, principal, charge_id)
 
     @get(
         "/",
         operation_id="ListCharges",
-        summary="Charges, newest first (from the payments read model; pending is CREATED)",
+        summary="Charges (payments with method `wallet_first`), newest first",
         responses=problem_responses(503),
     )
     @inject
@@ -126,10 +124,11 @@ class ChargeController(ApiController):
     ) -> PaymentPage:
         return await in_thread(
             queries.list,
+            principal,
             status=status,
             payer_id=customer_id,
             cursor=cursor,
             limit=limit,
             min_position=min_position,
-            method=CHARGE_METHOD,
+            method=PaymentMethod.WALLET_FIRST,
         )

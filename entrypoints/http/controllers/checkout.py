@@ -19,7 +19,7 @@ from litestar import Controller, Response, get
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
-from application.gateway import CheckoutUnavailableError, PaymentGateway
+from application.ports.gateway import CheckoutUnavailableError, PaymentGateway
 from domain.money import AMOUNT_MINOR_MAX, check_currency
 from entrypoints.http.problems import ProblemError, problem_responses
 from entrypoints.http.writes import in_thread
@@ -45,7 +45,7 @@ def page(title: str, body: str) -> Response[str]:
 
 def _ours(url: str, settings: Settings) -> bool:
     """The URL points at this service (same scheme, host and port), nowhere else."""
-    mine, theirs = urlsplit(settings.base_url), urlsplit(url)
+    mine, theirs = urlsplit(settings.http.base_url), urlsplit(url)
     try:
         same_port = mine.port == theirs.port
     except ValueError:  # a malformed port
@@ -81,7 +81,7 @@ class CheckoutController(Controller):
         currency: Currency = "USD",
     ) -> Redirect:
         check_currency(currency)
-        base = settings.base_url
+        base = settings.http.base_url
         try:
             session = await in_thread(
                 gateway.create_checkout_session,

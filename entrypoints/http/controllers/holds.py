@@ -10,9 +10,10 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from application.ledger import Ledger
+from application.holds import HoldService
+from application.principal import Principal
 from application.results import Hold, Transaction
-from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import HoldCreate, HoldPost, HoldVoid
 from entrypoints.http.params import CustomerIdPath
 from entrypoints.http.problems import problem_responses
@@ -41,18 +42,18 @@ class HoldController(ApiController):
         customer_id: CustomerIdPath,
         data: JSONBody[HoldCreate],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        holds: FromDishka[HoldService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Hold]:
         written = await in_thread(
-            ledger.place_hold,
+            holds.place_hold,
+            principal,
             customer_id,
             data.amount,
             data.currency,
             data.expires_in_s,
             data.description,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201, f"/holds/{written.value.id}")
 
@@ -64,9 +65,12 @@ class HoldController(ApiController):
     )
     @inject
     async def get_hold(
-        self, hold_id: HoldId, principal: NamedDependency[Principal], ledger: FromDishka[Ledger]
+        self,
+        hold_id: HoldId,
+        principal: NamedDependency[Principal],
+        holds: FromDishka[HoldService],
     ) -> Hold:
-        return await in_thread(ledger.get_hold, hold_id)
+        return await in_thread(holds.get_hold, principal, hold_id)
 
     @post(
         "/holds/{hold_id:uuid}/post",
@@ -82,17 +86,17 @@ class HoldController(ApiController):
         hold_id: HoldId,
         data: JSONBody[HoldPost],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        holds: FromDishka[HoldService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Transaction]:
         written = await in_thread(
-            ledger.post_hold,
+            holds.post_hold,
+            principal,
             hold_id,
             data.amount,
             data.to_customer_id,
             data.description,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201, f"/transactions/{written.value.id}")
 
@@ -110,14 +114,14 @@ class HoldController(ApiController):
         hold_id: HoldId,
         data: JSONBody[HoldVoid],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        holds: FromDishka[HoldService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Hold]:
         written = await in_thread(
-            ledger.void_hold,
+            holds.void_hold,
+            principal,
             hold_id,
             data.reason,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 200)

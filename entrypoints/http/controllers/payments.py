@@ -17,13 +17,15 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from application.gateway import Card
 from application.payment_queries import PaymentQueries
 from application.payments import PaymentRequest, PaymentService
+from application.ports.gateway import Card
+from application.principal import Principal
+from application.refunds import RefundService
 from application.results import Payment, PaymentPage, Written
-from domain.payment import CREATED, PROCESSING
+from domain.payment_terms import UNSETTLED, PaymentMethod
 from domain.splits import Split
-from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import PaymentCreate, RefundCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
@@ -44,7 +46,6 @@ from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 WAIT_POLL_INTERVAL_S = 0.02
-UNSETTLED = frozenset({CREATED, PROCESSING})
 
 
 def payment_request(data: PaymentCreate) -> PaymentRequest:
@@ -57,7 +58,7 @@ def payment_request(data: PaymentCreate) -> PaymentRequest:
         recipient=data.recipient,
         amount_minor=data.amount,
         currency=data.currency,
-        method=data.method,
+        method=PaymentMethod(data.method),
         description=data.description,
         splits=tuple(Split(s.payee, s.bps, s.amount) for s in data.splits),
         card=card,
@@ -65,7 +66,9 @@ def payment_request(data: PaymentCreate) -> PaymentRequest:
     )
 
 
-async def settled(service: PaymentService, payment: Payment, timeout_s: float) -> Payment:
+async def settled(
+    service: PaymentService, caller: Principal, payment: Payment, timeout_s: float
+) -> Payment:
     """The payment once it has left CREATED and PROCESSING, or as it is after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     # A limit on the loop as well as on the time: one poll per interval, no more.
@@ -73,7 +76,7 @@ async def settled(service: PaymentService, payment: Payment, timeout_s: float) -
         if payment.status not in UNSETTLED or time.monotonic() >= deadline:
             break
         await asyncio.sleep(WAIT_POLL_INTERVAL_S)
-        payment = await in_thread(service.get_payment, payment.id)
+        payment = await in_thread(service.get_payment, caller, payment.id)
     return payment
 
 
@@ -100,13 +103,10 @@ class PaymentController(ApiController):
         wait_timeout_s: WaitTimeout = WAIT_TIMEOUT_S_DEFAULT,
     ) -> Response[Payment]:
         written = await in_thread(
-            service.create_payment,
-            payment_request(data),
-            idempotency_key,
-            principal.idempotency_scope,
+            service.create_payment, principal, payment_request(data), idempotency_key
         )
         if wait:
-            latest = await settled(service, written.value, wait_timeout_s)
+            latest = await settled(service, principal, written.value, wait_timeout_s)
             written = Written(latest, written.position, written.replayed)
         return written_response(written, 201, f"/payments/{written.value.id}")
 
@@ -131,6 +131,7 @@ class PaymentController(ApiController):
     ) -> PaymentPage:
         return await in_thread(
             queries.list,
+            principal,
             status=status,
             payer_id=payer_id,
             created_from=require_time_zone("created_from", created_from),
@@ -153,7 +154,7 @@ class PaymentController(ApiController):
         principal: NamedDependency[Principal],
         service: FromDishka[PaymentService],
     ) -> Payment:
-        return await in_thread(service.get_payment, payment_id)
+        return await in_thread(service.get_payment, principal, payment_id)
 
     @post(
         "/{payment_id:uuid}/retry",
@@ -171,9 +172,7 @@ class PaymentController(ApiController):
         service: FromDishka[PaymentService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Payment]:
-        written = await in_thread(
-            service.retry_payment, payment_id, idempotency_key, principal.idempotency_scope
-        )
+        written = await in_thread(service.retry_payment, principal, payment_id, idempotency_key)
         return written_response(written, 200)
 
     @post(
@@ -190,15 +189,15 @@ class PaymentController(ApiController):
         payment_id: PaymentId,
         data: JSONBody[RefundCreate],
         principal: NamedDependency[Principal],
-        service: FromDishka[PaymentService],
+        refunds: FromDishka[RefundService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Payment]:
         written = await in_thread(
-            service.refund_payment,
+            refunds.refund_payment,
+            principal,
             payment_id,
             data.amount,
             data.reason,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201)

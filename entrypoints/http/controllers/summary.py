@@ -7,8 +7,9 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from application.payment_queries import PaymentQueries
+from application.principal import Principal
 from application.results import Summary
-from entrypoints.http.auth import ApiController, Principal
+from entrypoints.http.auth import ApiController
 from entrypoints.http.params import MinPosition
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
@@ -31,4 +32,4 @@ class SummaryController(ApiController):
         queries: FromDishka[PaymentQueries],
         min_position: MinPosition = None,
     ) -> Summary:
-        return await in_thread(queries.summary, min_position)
+        return await in_thread(queries.summary, principal, min_position)

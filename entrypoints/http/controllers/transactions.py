@@ -10,9 +10,10 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from application.ledger import Ledger
+from application.principal import Principal
 from application.results import Transaction
-from entrypoints.http.auth import ApiController, Principal
+from application.wallets import WalletService
+from entrypoints.http.auth import ApiController
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
 
@@ -34,6 +35,6 @@ class TransactionController(ApiController):
         self,
         transaction_id: TransactionId,
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
     ) -> Transaction:
-        return await in_thread(ledger.get_transaction, transaction_id)
+        return await in_thread(wallets.get_transaction, principal, transaction_id)

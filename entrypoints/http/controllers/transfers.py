@@ -7,9 +7,10 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from application.ledger import Ledger
+from application.principal import Principal
 from application.results import Transaction
-from entrypoints.http.auth import ApiController, Principal
+from application.wallets import WalletService
+from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import TransferCreate
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
@@ -32,17 +33,17 @@ class TransferController(ApiController):
         self,
         data: JSONBody[TransferCreate],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Transaction]:
         written = await in_thread(
-            ledger.transfer,
+            wallets.transfer,
+            principal,
             data.from_customer_id,
             data.to_customer_id,
             data.amount,
             data.currency,
             data.description,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201, f"/transactions/{written.value.id}")

@@ -10,10 +10,11 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from application.ledger import Ledger
+from application.principal import Principal
 from application.queries import LedgerQueries
 from application.results import CustomerWallets, Statement, Transaction, Wallet
-from entrypoints.http.auth import ApiController, Principal
+from application.wallets import WalletService
+from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import CreditCreate, DebitCreate, WalletCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
@@ -61,16 +62,16 @@ class WalletController(ApiController):
         self,
         data: JSONBody[WalletCreate],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Wallet]:
         written = await in_thread(
-            ledger.open_wallet,
+            wallets.open_wallet,
+            principal,
             data.customer_id,
             data.currency,
             data.overdraft_limit,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         location = wallet_location(written.value.customer_id, written.value.currency)
         return written_response(written, 201, location)
@@ -86,15 +87,15 @@ class WalletController(ApiController):
         self,
         customer_id: CustomerIdPath,
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
         queries: FromDishka[LedgerQueries],
         currency: OptionalCurrencyQuery = None,
         min_position: MinPosition = None,
     ) -> CustomerWallets:
         if currency is not None:
-            wallet = await in_thread(ledger.get_wallet, customer_id, currency)
+            wallet = await in_thread(wallets.get_wallet, principal, customer_id, currency)
             return CustomerWallets(customer_id, [wallet])
-        return await in_thread(queries.wallets_of, customer_id, min_position)
+        return await in_thread(queries.wallets_of, principal, customer_id, min_position)
 
     @get(
         "/{customer_id:str}/ledger",
@@ -114,7 +115,7 @@ class WalletController(ApiController):
         min_position: MinPosition = None,
     ) -> Statement:
         return await in_thread(
-            queries.statement, customer_id, currency, cursor, limit, min_position
+            queries.statement, principal, customer_id, currency, cursor, limit, min_position
         )
 
     @post(
@@ -131,17 +132,17 @@ class WalletController(ApiController):
         customer_id: CustomerIdPath,
         data: JSONBody[CreditCreate],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Transaction]:
         written = await in_thread(
-            ledger.credit_wallet,
+            wallets.credit_wallet,
+            principal,
             customer_id,
             data.amount,
             data.currency,
             data.description,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201, f"/transactions/{written.value.id}")
 
@@ -159,16 +160,16 @@ class WalletController(ApiController):
         customer_id: CustomerIdPath,
         data: JSONBody[DebitCreate],
         principal: NamedDependency[Principal],
-        ledger: FromDishka[Ledger],
+        wallets: FromDishka[WalletService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Transaction]:
         written = await in_thread(
-            ledger.debit_wallet,
+            wallets.debit_wallet,
+            principal,
             customer_id,
             data.amount,
             data.currency,
             data.description,
             idempotency_key=idempotency_key,
-            scope=principal.idempotency_scope,
         )
         return written_response(written, 201, f"/transactions/{written.value.id}")

@@ -1,9 +1,9 @@
-"""Inbound gateway webhooks: Stripe tells us how a payment attempt ended.
+"""Inbound gateway webhooks: the gateway tells us how a payment attempt ended.
 
-The signature is checked over the raw request bytes (never re-serialized JSON), with a
-300-second tolerance; the event is deduplicated by Stripe's event id in the ledger itself,
-so a replayed delivery changes nothing. The endpoint is public (Stripe has no token of
-ours): the signature is its authentication.
+The gateway adapter verifies the signature over the raw request bytes (never re-serialized
+JSON) and translates the event into the application's words; the settlement deduplicates it
+by the gateway's event id in the ledger itself, so a replayed delivery changes nothing. The
+endpoint is public (the gateway has no token of ours): the signature is its authentication.
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, post
 
-from adapters.gateways.stripe_gateway import KEY_METADATA_FIELD, card_failure_code
-from adapters.gateways.stripe_webhooks import WebhookSignatureError, verify_stripe_event
-from application.payments import PaymentService
-from entrypoints.http.problems import ProblemError, problem_responses
+from application.ports.gateway import GatewayWebhooks
+from application.settlement import PaymentSettlement
+from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
-from entrypoints.settings import Settings
-
-SIGNATURE_TOLERANCE_S = 300
 
 
 class WebhookResult(msgspec.Struct, frozen=True):
@@ -29,17 +25,6 @@ class WebhookResult(msgspec.Struct, frozen=True):
 
     event_id: str
     result: str
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _failure_code(intent: dict[str, Any]) -> str:
-    error = intent.get("last_payment_error")
-    if not isinstance(error, dict):
-        return card_failure_code(None, None)
-    return card_failure_code(_text(error.get("decline_code")), _text(error.get("code")))
 
 
 class WebhookController(Controller):
@@ -57,33 +42,9 @@ class WebhookController(Controller):
     async def stripe(
         self,
         request: Request[Any, Any, Any],
-        service: FromDishka[PaymentService],
-        settings: FromDishka[Settings],
+        webhooks: FromDishka[GatewayWebhooks],
+        settlement: FromDishka[PaymentSettlement],
     ) -> WebhookResult:
-        if not settings.stripe_webhook_secret:
-            raise ProblemError(
-                503, "webhooks_not_configured", "PAYLEDGER_STRIPE_WEBHOOK_SECRET is not set."
-            )
-        payload = await request.body()
-        try:
-            event = verify_stripe_event(
-                payload,
-                request.headers.get("stripe-signature"),
-                settings.stripe_webhook_secret,
-                SIGNATURE_TOLERANCE_S,
-            )
-        except WebhookSignatureError as error:
-            raise ProblemError(
-                400, "invalid_signature", f"The webhook signature does not verify ({error.reason})."
-            ) from None
-        intent = event.object
-        metadata = intent.get("metadata") or {}
-        result = await in_thread(
-            service.apply_gateway_event,
-            event.id,
-            event.type,
-            str(metadata.get(KEY_METADATA_FIELD, "")),
-            str(intent.get("id", "")),
-            _failure_code(intent),
-        )
-        return WebhookResult(event.id, result)
+        notice = webhooks.read(await request.body(), request.headers)
+        result = await in_thread(settlement.apply_gateway_notice, notice)
+        return WebhookResult(notice.event_id, result)

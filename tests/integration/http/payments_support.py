@@ -21,14 +21,17 @@ from uuid import UUID
 from dishka import Provider, Scope, provide
 from litestar.testing import TestClient
 
-from application.gateway import PaymentGateway
+from application.errors import PaymentNotFoundError
 from application.idempotency import command_id
 from application.ledger import Ledger
-from application.payment_projection import PaymentsViewRecorder
-from application.payments import PaymentService
+from application.payment_projection import PaymentsProjection
+from application.ports.gateway import PaymentGateway
+from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
+from application.projections import LedgerProjection
+from application.runner import CommandRunner
+from application.settlement import PaymentSettlement
 from domain.payment import Payment
-from entrypoints import bootstrap
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import ANONYMOUS
@@ -63,11 +66,12 @@ class ManualProcessingProvider(Provider):
     def workers(
         self,
         ledger: Ledger,
-        ledger_runner: ProjectionRunner,
+        ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
     ) -> BackgroundWorkers:
         return BackgroundWorkers(
-            ledger_runner, bootstrap.build_payments_runner(ledger, payments_view)
+            ProjectionRunner(ledger, LedgerProjection(view=ledger_view)),
+            ProjectionRunner(ledger, PaymentsProjection(view=payments_view)),
         )
 
 
@@ -76,16 +80,24 @@ class PaymentsApi:
     """A running app with the service and gateway behind it, for driving and inspecting."""
 
     client: TestClient[Any]
-    service: PaymentService
+    settlement: PaymentSettlement
+    runner: CommandRunner
     gateway: CountingGateway
 
     def advance(self, payment_id: str | UUID) -> str:
         """Process a payment now, as the processor worker would."""
-        return self.service.advance(UUID(str(payment_id)))
+        return self.settlement.advance(UUID(str(payment_id)))
 
     def position(self) -> int:
         """The log's last position: a read with this `min_position` sees every write."""
-        return self.service.ledger.recorder.max_notification_id() or 0
+        return self.runner.ledger.log_position() or 0
+
+    def exists(self, payment_id: UUID) -> bool:
+        try:
+            self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        except PaymentNotFoundError:
+            return False
+        return True
 
     def advance_later(self, idempotency_key: str, delay_s: float) -> threading.Thread:
         """Advance the payment this key will create, `delay_s` after it exists, from a
@@ -94,12 +106,12 @@ class PaymentsApi:
 
         def run() -> None:
             deadline = time.monotonic() + ADVANCE_WAIT_S
-            while self.service.ledger.find(Payment, payment_id, fresh=True) is None:
+            while not self.exists(payment_id):
                 if time.monotonic() >= deadline:
                     return
                 time.sleep(0.005)
             time.sleep(delay_s)
-            self.service.advance(payment_id)
+            self.settlement.advance(payment_id)
 
         thread = threading.Thread(target=run, daemon=True, name="advance-later")
         thread.start()
@@ -118,8 +130,9 @@ def payments_api(
         providers.append(ManualProcessingProvider())
     container = build_container(settings or memory_settings(), *providers)
     with TestClient(create_app(container)) as client:
-        service = client.blocking_portal.call(container.get, PaymentService)
-        yield PaymentsApi(client, service, gateway)
+        settlement = client.blocking_portal.call(container.get, PaymentSettlement)
+        runner = client.blocking_portal.call(container.get, CommandRunner)
+        yield PaymentsApi(client, settlement, runner, gateway)
 
 
 def payment(api: PaymentsApi, payment_id: str) -> Any:

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, load_settings
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
@@ -23,7 +23,11 @@ OPENING_BALANCE = 1_000  # what the `funded_client` fixture credits to alice
 
 
 def memory_settings(**overrides: Any) -> Settings:
-    return Settings(database_url="memory://", **overrides)
+    """Settings on the in-memory store; overrides use the names of the `PAYLEDGER_*`
+    variables (`view_wait_timeout_s=0.05` is `PAYLEDGER_VIEW_WAIT_TIMEOUT_S=0.05`)."""
+    environ = {"PAYLEDGER_DATABASE_URL": "memory://"}
+    environ.update({f"PAYLEDGER_{name.upper()}": str(value) for name, value in overrides.items()})
+    return load_settings(environ)
 
 
 @contextmanager

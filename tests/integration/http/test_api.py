@@ -146,7 +146,7 @@ def test_places_reads_and_posts_part_of_a_hold(client: TestClient[Any]) -> None:
     assert placed.headers["location"] == f"/holds/{hold['id']}"
     assert position_of(placed) >= 1
     assert (hold["status"], hold["amount"], hold["expires_at"] is not None) == (
-        "pending",
+        "PENDING",
         6_000,
         True,
     )
@@ -161,7 +161,7 @@ def test_places_reads_and_posts_part_of_a_hold(client: TestClient[Any]) -> None:
     assert capture["kind"] == "hold_capture"
     assert capture["reference"] == hold["id"]
     after = expect(client.get(f"/holds/{hold['id']}"), 200)
-    assert (after["status"], after["posted_amount"]) == ("posted", 5_000)
+    assert (after["status"], after["posted_amount"]) == ("POSTED", 5_000)
     alice = wallet(client, "alice")
     assert (alice["balance"], alice["held"], alice["available"]) == (5_000, 0, 5_000)
     assert wallet(client, "shop")["balance"] == 5_000
@@ -185,7 +185,7 @@ def test_voids_a_hold(client: TestClient[Any]) -> None:
     voided = client.post(f"/holds/{hold['id']}/void", json={"reason": "customer cancelled"})
     body = expect(voided, 200)
     assert position_of(voided) >= 1
-    assert body["status"] == "voided"
+    assert body["status"] == "VOIDED"
     alice = wallet(client, "alice")
     assert (alice["balance"], alice["held"], alice["available"]) == (1_000, 0, 1_000)
 

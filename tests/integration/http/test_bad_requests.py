@@ -11,7 +11,7 @@ import pytest
 from dishka import Provider, Scope, provide
 from litestar.testing import TestClient
 
-from application.ledger import Ledger
+from application.wallets import WalletService
 from tests.integration.http.support import (
     OPENING_BALANCE,
     expect,
@@ -229,10 +229,10 @@ class _SecretError(RuntimeError):
     pass
 
 
-class BrokenLedger:
+class BrokenWallets:
     """Fails the way a bug would, with internals in the message."""
 
-    def get_wallet(self, customer_id: str, currency: str) -> Any:
+    def get_wallet(self, caller: Any, customer_id: str, currency: str) -> Any:
         raise _SecretError("password=hunter2 in /srv/payledger/secret.py")
 
 
@@ -240,8 +240,8 @@ class BrokenLedgerProvider(Provider):
     scope = Scope.APP
 
     @provide(override=True)
-    def ledger(self) -> Ledger:
-        return BrokenLedger()  # type: ignore[return-value]
+    def wallets(self) -> WalletService:
+        return BrokenWallets()  # type: ignore[return-value]
 
 
 class _Recorder(logging.Handler):

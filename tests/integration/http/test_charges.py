@@ -90,7 +90,7 @@ def hold_of(api: PaymentsApi, charge_id: str) -> Any:
 def postings(api: PaymentsApi, transaction_id: str) -> dict[str, int]:
     """{account name: amount} of a journal transaction."""
     transaction = expect(api.client.get(f"/transactions/{transaction_id}"), 200)
-    assert transaction["kind"] == "charge", transaction
+    assert transaction["kind"] == "payment", transaction
     return {posting["account"]: posting["amount"] for posting in transaction["postings"]}
 
 
@@ -116,7 +116,7 @@ def alice(api: PaymentsApi) -> tuple[int, int, int]:
 
 def charge_key(idempotency_key: str) -> str:
     """The gateway key of the charge a client's Idempotency-Key creates."""
-    return f"charge:{command_id(ANONYMOUS.idempotency_scope, idempotency_key)}"
+    return f"{command_id(ANONYMOUS.idempotency_scope, idempotency_key)}:1"
 
 
 # The wallet first.
@@ -128,7 +128,7 @@ def test_a_charge_the_wallet_covers_is_a_plain_debit_and_never_charges_the_card(
 ) -> None:
     created = create(api, charge_body(400, card_number, description="Coffee"))
 
-    assert created["status"] == "SUCCEEDED"
+    assert created["status"] == "SUCCESS"
     assert (created["amount"], created["wallet_amount"], created["card_amount"]) == (400, 400, 0)
     assert created["failure_reason"] is None
     assert created["allocations"] == [{"payee": "shop", "amount": 400}]
@@ -143,7 +143,7 @@ def test_a_charge_the_wallet_covers_is_a_plain_debit_and_never_charges_the_card(
 def test_a_charge_of_the_whole_wallet_empties_it_without_the_card(api: PaymentsApi) -> None:
     created = create(api, charge_body(WALLET_BALANCE, GOOD_CARD))
     assert (created["status"], created["wallet_amount"], created["card_amount"]) == (
-        "SUCCEEDED",
+        "SUCCESS",
         WALLET_BALANCE,
         0,
     )
@@ -154,17 +154,17 @@ def test_a_charge_of_the_whole_wallet_empties_it_without_the_card(api: PaymentsA
 def test_a_charge_beyond_the_wallet_takes_the_rest_from_the_card(api: PaymentsApi) -> None:
     created = create(api, charge_body(1_500, GOOD_CARD))
 
-    assert created["status"] == "SUCCEEDED"
+    assert created["status"] == "SUCCESS"
     assert (created["wallet_amount"], created["card_amount"]) == (WALLET_BALANCE, 500)
     assert created["card"] == {"brand": "visa", "last4": GOOD_CARD[-4:]}
     assert created["allocations"] == [{"payee": "shop", "amount": 1_500}]
     # The card is charged for the rest only, under a key fixed by the charge.
     [call] = api.gateway.charge_calls
-    assert (call.amount_minor, call.idempotency_key) == (500, f"charge:{created['id']}")
+    assert (call.amount_minor, call.idempotency_key) == (500, f"{created['id']}:1")
     assert alice(api) == (0, 0, 0)
     # The wallet part was reserved by a hold, then captured into the charge's transaction.
     hold = expect(hold_of(api, created["id"]), 200)
-    assert (hold["status"], hold["amount"], hold["posted_amount"]) == ("posted", 1_000, 1_000)
+    assert (hold["status"], hold["amount"], hold["posted_amount"]) == ("POSTED", 1_000, 1_000)
     assert hold["transaction_id"] == created["transaction_id"]
     assert postings(api, created["transaction_id"]) == {
         "wallet:alice": -1_000,
@@ -178,7 +178,7 @@ def test_a_charge_beyond_the_wallet_takes_the_rest_from_the_card(api: PaymentsAp
 def test_a_customer_without_a_wallet_pays_everything_by_card(api: PaymentsApi) -> None:
     created = create(api, charge_body(700, GOOD_CARD, customer_id="carol"))
     assert (created["status"], created["wallet_amount"], created["card_amount"]) == (
-        "SUCCEEDED",
+        "SUCCESS",
         0,
         700,
     )
@@ -192,7 +192,7 @@ def test_a_customer_without_a_wallet_pays_everything_by_card(api: PaymentsApi) -
 
 def test_a_payment_method_token_pays_the_card_part(api: PaymentsApi) -> None:
     created = create(api, charge_body(1_200, payment_method="pm_card_visa"))
-    assert (created["status"], created["card_amount"], created["card"]) == ("SUCCEEDED", 200, None)
+    assert (created["status"], created["card_amount"], created["card"]) == ("SUCCESS", 200, None)
     assert [(c.token, c.amount_minor) for c in api.gateway.charge_calls] == [("pm_card_visa", 200)]
 
 
@@ -220,12 +220,12 @@ def test_a_card_failure_fails_the_charge_and_gives_the_wallet_back(
     assert charge_of(api, created["id"]) == created
     # The hold that reserved the wallet part is voided, not captured: nothing moved.
     hold = expect(hold_of(api, created["id"]), 200)
-    assert (hold["status"], hold["posted_amount"], hold["transaction_id"]) == ("voided", 0, None)
+    assert (hold["status"], hold["posted_amount"], hold["transaction_id"]) == ("VOIDED", 0, None)
     assert alice(api) == (WALLET_BALANCE, 0, WALLET_BALANCE)
     assert balances(api) == before
     # And the money is really available again.
     again = create(api, charge_body(WALLET_BALANCE))
-    assert again["status"] == "SUCCEEDED"
+    assert again["status"] == "SUCCESS"
     assert alice(api) == (0, 0, 0)
 
 
@@ -289,7 +289,7 @@ def test_splits_divide_a_charge_between_payees(api: PaymentsApi) -> None:
     splits = [{"payee": "school", "bps": 9_000}, {"payee": "platform", "bps": 1_000}]
     created = create(api, charge_body(1_501, GOOD_CARD, splits=splits))
 
-    assert created["status"] == "SUCCEEDED"
+    assert created["status"] == "SUCCESS"
     assert created["allocations"] == [
         {"payee": "school", "amount": 1_351},
         {"payee": "platform", "amount": 150},
@@ -374,7 +374,7 @@ def test_a_charge_left_pending_by_an_unknown_card_outcome_is_settled_by_a_replay
     body = charge_body(1_500, GOOD_CARD)
     api.gateway.script(charge_key("ch-lost"), UNKNOWN)  # the answer is lost (a timeout)
     pending = create(api, body, key="ch-lost")
-    assert pending["status"] == "PENDING"
+    assert pending["status"] == "PROCESSING"
     assert alice(api) == (WALLET_BALANCE, WALLET_BALANCE, 0)  # the wallet part is reserved
 
     again = expect(
@@ -382,7 +382,7 @@ def test_a_charge_left_pending_by_an_unknown_card_outcome_is_settled_by_a_replay
     )
 
     assert api.gateway.calls_for(charge_key("ch-lost")) == 2  # asked again, same key
-    assert again["status"] == "SUCCEEDED"
+    assert again["status"] == "SUCCESS"
     assert alice(api) == (0, 0, 0)
 
 
@@ -425,6 +425,6 @@ def test_charges_are_listed_newest_first_by_customer() -> None:
         assert listed.status_code == 200
         rows = listed.json()["payments"]
         assert [(r["id"], r["method"], r["status"], r["amount"]) for r in rows] == [
-            (first.json()["id"], "charge", "SUCCESS", 1_000)
+            (first.json()["id"], "wallet_first", "SUCCESS", 1_000)
         ]
         assert client.get("/payments", params={"payer_id": "zoe"}).json()["payments"] == rows

@@ -1,5 +1,9 @@
 """The API documents itself: Swagger UI at /docs with local assets only, the spec at
-/openapi.json, and building the app raises no deprecation warning."""
+/openapi.json, and building the app raises no deprecation warning.
+
+These are the cheap checks, in process; `tests/e2e/test_docs_browser.py` renders the page in
+headless Chromium against a real server.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from litestar.testing import TestClient
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from entrypoints.http.docs import SWAGGER_UI_DIR, SWAGGER_UI_VERSION
 from tests.integration.http.support import PROBLEM_CONTENT_TYPE, memory_settings, running_client
 
 pytestmark = pytest.mark.integration
@@ -78,6 +83,42 @@ def test_the_docs_page_loads_only_local_assets_and_they_are_served(
         assert len(asset.content) > 100, url
     assert "http://" not in page.text.split("<body>")[0]
     assert "https://" not in page.text.split("<body>")[0]
+
+
+def test_the_served_swagger_ui_is_the_vendored_5x_that_renders_openapi_31(
+    client: TestClient[Any],
+) -> None:
+    # Swagger UI 4 answers an `openapi: 3.1.0` document with "Unable to render this definition".
+    assert SWAGGER_UI_VERSION.startswith("5.")
+    bundle = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert f'PACKAGE_VERSION:"{SWAGGER_UI_VERSION}"' in bundle.text
+    assert SWAGGER_UI_VERSION in (SWAGGER_UI_DIR / "README.md").read_text()
+    assert (SWAGGER_UI_DIR / "LICENSE").is_file()
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def test_every_tag_an_operation_uses_is_declared_with_a_description(
+    client: TestClient[Any],
+) -> None:
+    spec = client.get("/openapi.json").json()
+    declared = {tag["name"]: tag.get("description", "") for tag in spec["tags"]}
+    used = {
+        tag
+        for item in spec["paths"].values()
+        for operation in item.values()
+        for tag in operation.get("tags", [])
+    }
+    untagged = [
+        operation["operationId"]
+        for item in spec["paths"].values()
+        for operation in item.values()
+        if not operation.get("tags")
+    ]
+    assert untagged == []
+    assert used - set(declared) == set(), "used by an operation but not declared"
+    assert set(declared) - used == set(), "declared but used by no operation"
+    assert all(description.strip() for description in declared.values()), declared
 
 
 def test_the_spec_is_json_with_every_operation(client: TestClient[Any]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from dishka import Provider, Scope, provide
 
-from application.projection_runner import ProjectionRunner
 from entrypoints.settings import Settings
+from entrypoints.workers import BackgroundWorkers
 from tests.integration.http.support import (
     expect,
     expect_problem,
@@ -44,7 +44,7 @@ class RecordingRunnerProvider(Provider):
         self.calls = calls
 
     @provide(override=True)
-    def runner(self, settings: Settings) -> Iterator[ProjectionRunner]:
+    def workers(self, settings: Settings) -> Iterator[BackgroundWorkers]:
         yield RecordingRunner(self.calls)  # type: ignore[misc]
         self.calls.append("container closed")
 

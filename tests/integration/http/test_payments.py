@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 
 from application.idempotency import command_id
-from domain.payment import STATUSES
+from domain.payment_terms import PaymentStatus as Status
 from entrypoints.http.auth import ANONYMOUS
 from entrypoints.http.params import PaymentStatus
 from tests.integration.http.payments_support import PaymentsApi, payment, payments_api
@@ -717,7 +717,7 @@ def test_the_list_pages_with_a_cursor(api: PaymentsApi) -> None:
 
 def test_the_status_filter_offers_exactly_the_payment_statuses() -> None:
     statuses, _ = get_args(get_args(PaymentStatus)[0])
-    assert get_args(statuses) == STATUSES
+    assert get_args(statuses) == tuple(Status)
 
 
 @pytest.mark.parametrize(

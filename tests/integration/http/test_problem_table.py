@@ -1,5 +1,6 @@
-"""Domain errors as RFC 9457 problems: the one table, and each rule over HTTP, where a
-refused request changes nothing (the log position and every balance stay as they were)."""
+"""Domain and application errors as RFC 9457 problems: the one table, and each rule over
+HTTP, where a refused request changes nothing (the log position and every balance stay as
+they were)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from application import errors as app_errors
 from domain import errors
-from entrypoints.http.problems import DOMAIN_ERROR_STATUS, handle_domain_error
+from entrypoints.http.problems import ERROR_STATUS, handle_error
 from tests.integration.http.support import (
     OPENING_BALANCE,
     PROBLEM_CONTENT_TYPE,
@@ -25,14 +27,21 @@ from tests.integration.http.support import (
 
 pytestmark = pytest.mark.integration
 
-DOMAIN_ERRORS = sorted(
+BASES = (errors.DomainError, app_errors.ApplicationError)
+ERRORS = sorted(
     (
         cls
-        for _, cls in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(cls, errors.DomainError) and cls is not errors.DomainError
+        for module in (errors, app_errors)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BASES) and cls not in BASES
     ),
     key=lambda cls: cls.__name__,
 )
+# Errors whose constructor takes what the failure was about.
+ARGUMENTS: dict[type[Exception], tuple[str, ...]] = {
+    app_errors.CardRejectedError: ("INVALID_CARD", "The card number fails the Luhn check."),
+    app_errors.WebhookRejectedError: ("bad_signature",),
+}
 EXPECTED_STATUS = {
     "wallet_not_found": 404,
     "transaction_not_found": 404,
@@ -50,21 +59,25 @@ EXPECTED_STATUS = {
     "view_not_caught_up": 503,
     "invalid_cursor": 400,
     "invalid_payment_status": 400,
+    "not_found": 404,
+    "invalid_signature": 400,
+    "webhooks_not_configured": 503,
 }
 
 
 # The table.
 
 
-def test_every_domain_error_has_a_row_in_the_problem_table() -> None:
-    assert len(DOMAIN_ERRORS) >= 20
-    missing = [cls.__name__ for cls in DOMAIN_ERRORS if cls not in DOMAIN_ERROR_STATUS]
+def test_every_domain_and_application_error_has_a_row_in_the_problem_table() -> None:
+    assert len(ERRORS) >= 30
+    missing = [cls.__name__ for cls in ERRORS if cls not in ERROR_STATUS]
     assert not missing
 
 
-@pytest.mark.parametrize("error_class", DOMAIN_ERRORS, ids=lambda cls: cls.code)
-def test_a_domain_error_becomes_a_problem_with_its_code(error_class: type[Any]) -> None:
-    response = handle_domain_error(None, error_class())  # type: ignore[arg-type]
+@pytest.mark.parametrize("error_class", ERRORS, ids=lambda cls: cls.code)
+def test_an_error_becomes_a_problem_with_its_code(error_class: type[Any]) -> None:
+    error = error_class(*ARGUMENTS.get(error_class, ()))
+    response = handle_error(None, error)  # type: ignore[arg-type]
     status = EXPECTED_STATUS.get(error_class.code, 422)
     assert response.status_code == status
     assert response.media_type == PROBLEM_CONTENT_TYPE

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 import pytest
 from litestar.testing import TestClient
 
-from application.payments import PaymentService
+from application.settlement import PaymentSettlement
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tests.integration.http.payments_support import (
@@ -401,11 +401,11 @@ def test_an_event_of_another_type_is_ignored(api: PaymentsApi, event_type: str) 
 @dataclass
 class StripeApi:
     client: TestClient[Any]
-    service: PaymentService
+    settlement: PaymentSettlement
     fake: FakeStripe
 
     def advance(self, payment_id: str) -> str:
-        return self.service.advance(UUID(payment_id))
+        return self.settlement.advance(UUID(payment_id))
 
 
 @pytest.fixture
@@ -421,8 +421,8 @@ def stripe_api() -> Iterator[StripeApi]:
         )
         container = build_container(settings, ManualProcessingProvider())
         with TestClient(create_app(container)) as client:
-            service = client.blocking_portal.call(container.get, PaymentService)
-            yield StripeApi(client, service, fake)
+            settlement = client.blocking_portal.call(container.get, PaymentSettlement)
+            yield StripeApi(client, settlement, fake)
 
 
 def test_a_payment_stripe_answered_with_a_500_is_settled_by_the_webhook(

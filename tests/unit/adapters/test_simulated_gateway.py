@@ -11,7 +11,8 @@ import pytest
 
 from adapters.gateways import simulated
 from adapters.gateways.simulated import SimulatedPaymentGateway
-from application.gateway import (
+from application.errors import CardRejectedError
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
@@ -19,7 +20,6 @@ from application.gateway import (
     INVALID_CARD,
     PROCESSING_ERROR,
     Card,
-    CardRejectedError,
     ChargeRequest,
     ChargeResult,
     PaymentGateway,
@@ -193,7 +193,7 @@ def test_tokenize_rejects_bad_or_expired_cards_without_echoing_the_number(
 ) -> None:
     with pytest.raises(CardRejectedError) as rejected:
         gateway().tokenize(Card(number, exp_month, exp_year))
-    assert rejected.value.code == code
+    assert rejected.value.reason == code
     if number:
         assert number not in str(rejected.value)
 

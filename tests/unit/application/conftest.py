@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from application.ledger import Ledger
 from tests.unit.application.fakes import FakeClock
-from tests.unit.application.support import make_ledger
+from tests.unit.application.payment_fakes import CountingGateway
+from tests.unit.application.support import App, make_app
 
 
 @pytest.fixture
@@ -13,5 +13,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ledger(clock: FakeClock) -> Ledger:
-    return make_ledger(clock)
+def gateway() -> CountingGateway:
+    return CountingGateway()
+
+
+@pytest.fixture
+def app(clock: FakeClock, gateway: CountingGateway) -> App:
+    return make_app(clock, gateway)

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from application.gateway import (
+from application.errors import CardRejectedError
+from application.ledger import Ledger
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     INSUFFICIENT_FUNDS,
     INVALID_CARD,
     PROCESSING_ERROR,
     Card,
-    CardRejectedError,
     CardToken,
     ChargeRequest,
     ChargeResult,
@@ -30,7 +31,6 @@ from application.gateway import (
     RefundRequest,
     RefundResult,
 )
-from application.ledger import Ledger
 from domain.ids import payable_account_id, system_account_id
 from domain.journal import PLATFORM_FEES, PLATFORM_PAYEE, JournalTransaction
 from tests.unit.application.support import read_log

@@ -1,13 +1,24 @@
-"""Helpers for application tests: an in-memory Ledger, and readers of its log and state."""
+"""Helpers for application tests: the real use cases on an in-memory log, and readers of
+the log and of state."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from application.charges import ChargeService
+from application.holds import HoldService
 from application.ledger import Ledger
-from application.ports import Clock
+from application.payments import PaymentRules, PaymentService
+from application.ports.clock import Clock
+from application.ports.gateway import PaymentGateway
+from application.principal import Principal
+from application.refunds import RefundService
+from application.runner import CommandRunner
+from application.settlement import PaymentSettlement
+from application.wallets import WalletService
 from domain.journal import JournalTransaction, Posting
 
 MAPPER_TOPIC = "adapters.eventstore.msgspec_mapper:MsgspecMapper"
@@ -20,21 +31,66 @@ POPO_ENV = {
     "PAYLEDGER_MAPPER_TOPIC": MAPPER_TOPIC,
 }
 
+# The caller of the use cases in unit tests (its scope is the empty string, as before).
+CALLER = Principal("")
+
 LOG_PAGE_SIZE = 500
 LOG_PAGES_MAX = 10_000
 
 
-def make_ledger(clock: Clock) -> Ledger:
+@dataclass
+class App:
+    """The use cases wired as the composition root wires them, on one in-memory log."""
+
+    ledger: Ledger
+    runner: CommandRunner
+    wallets: WalletService
+    holds: HoldService
+    payments: PaymentService
+    settlement: PaymentSettlement
+    refunds: RefundService
+    charges: ChargeService
+    clock: Clock
+
+
+def make_ledger(env: dict[str, str] | None = None) -> Ledger:
     """A Ledger on the in-memory event store with the msgspec mapper."""
-    return Ledger(env=POPO_ENV, clock=clock)
+    return Ledger(env=env or POPO_ENV)
 
 
-def log_position(ledger: Ledger) -> int:
-    return ledger.recorder.max_notification_id() or 0
+def make_app(
+    clock: Clock,
+    gateway: PaymentGateway | None = None,
+    rules: PaymentRules | None = None,
+    ledger: Ledger | None = None,
+) -> App:
+    """The application on `ledger` (a new in-memory one by default)."""
+    from tests.unit.application.payment_fakes import CountingGateway
+
+    ledger = ledger or make_ledger()
+    gateway = gateway or CountingGateway()
+    runner = CommandRunner(ledger, clock)
+    settlement = PaymentSettlement(runner, gateway)
+    return App(
+        ledger=ledger,
+        runner=runner,
+        wallets=WalletService(runner),
+        holds=HoldService(runner),
+        payments=PaymentService(runner, gateway, rules or PaymentRules()),
+        settlement=settlement,
+        refunds=RefundService(runner, gateway),
+        charges=ChargeService(runner, gateway, settlement),
+        clock=clock,
+    )
 
 
-def read_log(ledger: Ledger, after: int = 0) -> list[tuple[int, Any]]:
+def log_position(app: App) -> int:
+    return app.ledger.log_position() or 0
+
+
+def read_log(app: App, after: int = 0) -> list[tuple[int, Any]]:
     """Every (position, domain event) after `after`, in log order."""
+    ledger = app.ledger
     events: list[tuple[int, Any]] = []
     for _ in range(LOG_PAGES_MAX):
         page = ledger.recorder.select_notifications(start=after + 1, limit=LOG_PAGE_SIZE)
@@ -46,34 +102,39 @@ def read_log(ledger: Ledger, after: int = 0) -> list[tuple[int, Any]]:
     raise AssertionError("the log is longer than the test expects")
 
 
-def journal_postings(ledger: Ledger) -> list[Posting]:
+def journal_postings(app: App) -> list[Posting]:
     """Every posting of every journal transaction in the log."""
     return [
         posting
-        for _, event in read_log(ledger)
+        for _, event in read_log(app)
         if isinstance(event, JournalTransaction.Recorded)
         for posting in event.postings
     ]
 
 
-def replayed_balances(ledger: Ledger) -> dict[UUID, int]:
+def replayed_balances(app: App) -> dict[UUID, int]:
     """Account balances folded from the journal alone (wallets and system accounts)."""
     totals: dict[UUID, int] = defaultdict(int)
-    for posting in journal_postings(ledger):
+    for posting in journal_postings(app):
         totals[posting.account_id] += posting.amount_minor
     return dict(totals)
 
 
-def count_events(ledger: Ledger, event_class: type) -> int:
-    return sum(isinstance(event, event_class) for _, event in read_log(ledger))
+def count_events(app: App, event_class: type) -> int:
+    return sum(isinstance(event, event_class) for _, event in read_log(app))
 
 
-def wallet_state(ledger: Ledger, customer_id: str, currency: str) -> tuple[int, int, int, int]:
+def wallet_state(app: App, customer_id: str, currency: str) -> tuple[int, int, int, int]:
     """(balance, held, available, version) of a wallet, straight from the event store."""
-    wallet = ledger.get_wallet(customer_id, currency)
+    wallet = app.wallets.get_wallet(CALLER, customer_id, currency)
     return wallet.balance, wallet.held, wallet.available, wallet.version
 
 
-def ledger_state(ledger: Ledger, *wallets: tuple[str, str]) -> tuple[object, ...]:
+def ledger_state(app: App, *wallets: tuple[str, str]) -> tuple[object, ...]:
     """What a failed command must leave untouched: the log position and the wallets."""
-    return (log_position(ledger), *(wallet_state(ledger, *wallet) for wallet in wallets))
+    return (log_position(app), *(wallet_state(app, *wallet) for wallet in wallets))
+
+
+def caller(scope: str) -> Principal:
+    """A caller whose idempotency keys live in `scope`."""
+    return Principal(scope)

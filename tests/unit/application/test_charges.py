@@ -1,4 +1,6 @@
-"""ChargeService: the wallet pays first, a card pays the rest, a failed card frees the wallet."""
+"""Charges: wallet-first payments. The wallet pays first, a card pays the rest, a failed card
+frees the wallet, an unknown answer is settled by the payment machinery, and a charge is
+refunded like any payment."""
 
 from __future__ import annotations
 
@@ -7,23 +9,16 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import pytest
+from eventsourcing.popo import POPOTrackingRecorder
 
-from application.charges import CHARGE_HOLD_TTL, WALLET_HOLD_LAPSED, ChargeService
-from application.gateway import (
-    CARD_DECLINED,
-    INSUFFICIENT_FUNDS,
-    ChargeRequest,
-    ChargeResult,
-    RefundRequest,
-)
-from application.ledger import Ledger
+from application.charges import ChargeRequest
+from application.errors import CardRejectedError, ChargeNotFoundError, IdempotencyKeyReusedError
+from application.payment_processor import PaymentProcessor
+from application.ports.gateway import CARD_DECLINED, INSUFFICIENT_FUNDS, ChargeResult, RefundRequest
+from application.ports.gateway import ChargeRequest as GatewayCharge
+from application.projection_runner import ProjectionRunner
 from application.results import Charge as ChargeOut
-from domain.charge import FAILED, PENDING, SUCCEEDED
 from domain.errors import (
-    CardRejectedError,
-    ChargeNotFoundError,
-    DomainError,
-    IdempotencyKeyReusedError,
     InsufficientFundsError,
     InvalidAmountError,
     InvalidCustomerIdError,
@@ -32,8 +27,10 @@ from domain.errors import (
     InvalidSplitError,
     UnknownCurrencyError,
 )
-from domain.hold import Hold
+from domain.hold import Hold, HoldStatus
 from domain.ids import idempotent_id
+from domain.money import Money
+from domain.payment_terms import WALLET_HOLD_LAPSED, PaymentMethod, PaymentStatus
 from domain.splits import Split
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.payment_fakes import (
@@ -51,58 +48,69 @@ from tests.unit.application.payment_fakes import (
     payee_balance,
     token_of,
 )
-from tests.unit.application.support import count_events, ledger_state, wallet_state
+from tests.unit.application.support import (
+    CALLER,
+    App,
+    count_events,
+    ledger_state,
+    make_app,
+    wallet_state,
+)
 
 pytestmark = pytest.mark.unit
 
 BOB = ("bob", "USD")
 SPLITS = (Split("shop", bps=9000), Split("platform", bps=1000))
+SUCCESS, FAILED, PROCESSING = PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.PROCESSING
 
 
 @pytest.fixture
-def gateway() -> CountingGateway:
-    return CountingGateway()
-
-
-@pytest.fixture
-def charges(ledger: Ledger, gateway: CountingGateway) -> ChargeService:
-    return ChargeService(ledger, gateway)
-
-
-@pytest.fixture
-def bob(ledger: Ledger) -> Ledger:
+def bob(app: App) -> App:
     """Bob holds 30.00 USD in his wallet."""
-    ledger.open_wallet("bob", "USD")
-    ledger.credit_wallet("bob", 3_000, "USD")
-    return ledger
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "bob", 3_000, "USD")
+    return app
 
 
 @pytest.fixture(autouse=True)
-def money_is_conserved(ledger: Ledger) -> Iterator[None]:
+def money_is_conserved(app: App) -> Iterator[None]:
     yield
-    assert_money_conserved(ledger)
+    assert_money_conserved(app)
 
 
-def charge(charges: ChargeService, amount: int = 5_000, **options: Any) -> ChargeOut:
-    options.setdefault("splits", SPLITS)
-    return charges.create_charge("bob", "shop", amount, "USD", **options).value
+def request(
+    amount: int = 5_000,
+    customer_id: str = "bob",
+    currency: str = "USD",
+    splits: tuple[Split, ...] = SPLITS,
+    **options: Any,
+) -> ChargeRequest:
+    return ChargeRequest(customer_id, "shop", Money(amount, currency), splits=splits, **options)
 
 
-def postings(ledger: Ledger, charge_id: UUID) -> list[list[tuple[str, int]]]:
+def charge(app: App, amount: int = 5_000, key: str | None = None, **options: Any) -> ChargeOut:
+    return app.charges.create_charge(CALLER, request(amount, **options), key).value
+
+
+def postings(app: App, charge_id: UUID) -> list[list[tuple[str, int]]]:
     return [
         [(p.account_code, p.amount_minor) for p in journal.postings]
-        for journal in journals(ledger, "charge", str(charge_id))
+        for journal in journals(app, "payment", str(charge_id))
     ]
 
 
-def test_a_wallet_that_covers_the_charge_pays_it_in_one_debit(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
-) -> None:
-    result = charge(charges, 2_000, card=card())
+def hold_status(app: App, charge_id: UUID) -> HoldStatus:
+    return app.holds.get_hold(CALLER, uuid5(charge_id, "hold")).status
 
-    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCEEDED, 2_000, 0)
+
+def test_a_wallet_that_covers_the_charge_pays_it_in_one_debit(
+    bob: App, gateway: CountingGateway
+) -> None:
+    result = charge(bob, 2_000, card=card())
+
+    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCESS, 2_000, 0)
     assert [(a.payee, a.amount) for a in result.allocations] == [("shop", 1_800), ("platform", 200)]
-    (journal,) = journals(bob, "charge", str(result.id))
+    (journal,) = journals(bob, "payment", str(result.id))
     assert journal.originator_id == result.transaction_id
     assert postings(bob, result.id) == [
         [("wallet:bob", -2_000), ("payable:shop", 1_800), ("system:platform_fees", 200)]
@@ -113,18 +121,18 @@ def test_a_wallet_that_covers_the_charge_pays_it_in_one_debit(
 
 
 def test_a_wallet_short_of_the_amount_pays_its_part_through_a_captured_hold_and_the_card_the_rest(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
+    bob: App, gateway: CountingGateway
 ) -> None:
-    result = charge(charges, 5_000, card=card(), description="lunch")
+    result = charge(bob, 5_000, card=card(), description="lunch")
 
-    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCEEDED, 3_000, 2_000)
+    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCESS, 3_000, 2_000)
     assert result.card is not None
     assert result.card.last4 == "4242"
     assert gateway.charge_calls == [
-        ChargeRequest(2_000, "USD", token_of(GOOD_CARD), f"charge:{result.id}", "lunch")
+        GatewayCharge(2_000, "USD", token_of(GOOD_CARD), f"{result.id}:1", "lunch")
     ]
-    hold = bob.get_hold(uuid5(result.id, "hold"))
-    assert (hold.status, hold.amount, hold.posted_amount) == ("posted", 3_000, 3_000)
+    hold = bob.holds.get_hold(CALLER, uuid5(result.id, "hold"))
+    assert (hold.status, hold.amount, hold.posted_amount) == (HoldStatus.POSTED, 3_000, 3_000)
     assert hold.transaction_id == result.transaction_id
     assert postings(bob, result.id) == [
         [
@@ -135,152 +143,180 @@ def test_a_wallet_short_of_the_amount_pays_its_part_through_a_captured_hold_and_
         ]
     ]
     assert wallet_state(bob, *BOB)[:3] == (0, 0, 0)
-    assert charges.get_charge(result.id) == result
+    assert bob.charges.get_charge(CALLER, result.id) == result
+
+
+def test_a_charge_is_a_payment_with_the_payment_statuses(bob: App) -> None:
+    result = charge(bob, 5_000, card=card())
+
+    payment = bob.payments.get_payment(CALLER, result.id)
+
+    assert (payment.method, payment.status, payment.captured) == (
+        PaymentMethod.WALLET_FIRST,
+        SUCCESS,
+        5_000,
+    )
+    assert [step.status for step in payment.history] == ["CREATED", "PROCESSING", "SUCCESS"]
 
 
 @pytest.mark.parametrize(
     ("number", "reason"), [(DECLINED_CARD, CARD_DECLINED), (NO_FUNDS_CARD, INSUFFICIENT_FUNDS)]
 )
 def test_a_failed_card_voids_the_hold_and_leaves_the_wallet_as_it_was(
-    bob: Ledger, charges: ChargeService, number: str, reason: str
+    bob: App, number: str, reason: str
 ) -> None:
     before = wallet_state(bob, *BOB)[:3]
 
-    result = charge(charges, 5_000, card=card(number))
+    result = charge(bob, 5_000, card=card(number))
 
     assert (result.status, result.failure_reason) == (FAILED, reason)
     assert (result.wallet_amount, result.card_amount, result.transaction_id) == (3_000, 2_000, None)
-    assert bob.get_hold(uuid5(result.id, "hold")).status == "voided"
+    assert hold_status(bob, result.id) == HoldStatus.VOIDED
     assert wallet_state(bob, *BOB)[:3] == before == (3_000, 0, 3_000)
-    assert journals(bob, "charge") == []
+    assert journals(bob, "payment") == []
     assert payee_balance(bob, "shop", "USD") == 0
+    assert bob.payments.get_payment(CALLER, result.id).retryable is False
     # The wallet money is free again: it pays the next charge.
-    assert charge(charges, 3_000).status == SUCCEEDED
+    assert charge(bob, 3_000).status == SUCCESS
 
 
 def test_without_a_card_a_wallet_short_of_the_amount_is_refused_and_nothing_is_recorded(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
+    bob: App, gateway: CountingGateway
 ) -> None:
     before = ledger_state(bob, BOB)
 
     with pytest.raises(InsufficientFundsError):
-        charge(charges, 3_001)
+        charge(bob, 3_001)
     with pytest.raises(InsufficientFundsError):
-        charges.create_charge("nobody", "shop", 1, "USD")
+        charge(bob, 1, customer_id="nobody", splits=())
 
     assert ledger_state(bob, BOB) == before
     assert gateway.charge_calls == []
 
 
 def test_a_customer_without_a_wallet_pays_everything_by_card(
-    ledger: Ledger, charges: ChargeService, gateway: CountingGateway
+    app: App, gateway: CountingGateway
 ) -> None:
-    result = charges.create_charge("carol", "shop", 5_000, "USD", card=card()).value
+    result = charge(app, 5_000, customer_id="carol", splits=(), card=card())
 
-    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCEEDED, 0, 5_000)
-    assert postings(ledger, result.id) == [
+    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCESS, 0, 5_000)
+    assert postings(app, result.id) == [
         [("system:gateway_clearing", -5_000), ("payable:shop", 5_000)]
     ]
-    assert count_events(ledger, Hold.Placed) == 0
+    assert count_events(app, Hold.Placed) == 0
     assert [c.amount_minor for c in gateway.charge_calls] == [5_000]
 
 
-def test_a_saved_payment_method_token_works_like_a_card(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
-) -> None:
-    result = charge(charges, 5_000, payment_method="pm_saved")
+def test_a_saved_payment_method_token_works_like_a_card(bob: App, gateway: CountingGateway) -> None:
+    result = charge(bob, 5_000, payment_method="pm_saved")
 
-    assert (result.status, result.card) == (SUCCEEDED, None)
+    assert (result.status, result.card) == (SUCCESS, None)
     assert gateway.charge_calls[0].token == "pm_saved"
 
 
 def test_the_wallet_pays_from_its_own_money_and_never_from_its_overdraft(
-    ledger: Ledger, charges: ChargeService, gateway: CountingGateway
+    app: App, gateway: CountingGateway
 ) -> None:
-    ledger.open_wallet("bob", "USD", overdraft_limit_minor=500)
-    ledger.credit_wallet("bob", 1_000, "USD")
-    before = ledger_state(ledger, BOB)
+    app.wallets.open_wallet(CALLER, "bob", "USD", overdraft_limit_minor=500)
+    app.wallets.credit_wallet(CALLER, "bob", 1_000, "USD")
+    before = ledger_state(app, BOB)
 
     with pytest.raises(InsufficientFundsError):
-        charge(charges, 1_001)  # the overdraft would cover it; a charge never uses it
-    assert ledger_state(ledger, BOB) == before
+        charge(app, 1_001)  # the overdraft would cover it; a charge never uses it
+    assert ledger_state(app, BOB) == before
 
-    result = charge(charges, 5_000, card=card())
+    result = charge(app, 5_000, card=card())
 
-    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCEEDED, 1_000, 4_000)
-    assert wallet_state(ledger, *BOB)[:3] == (0, 0, 500)
+    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCESS, 1_000, 4_000)
+    assert wallet_state(app, *BOB)[:3] == (0, 0, 500)
     assert [c.amount_minor for c in gateway.charge_calls] == [4_000]
 
 
-def test_an_unknown_card_outcome_leaves_the_charge_pending_until_the_hold_lapses(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway, clock: FakeClock
+def test_an_unknown_card_outcome_leaves_the_charge_processing_with_the_wallet_part_held(
+    bob: App, gateway: CountingGateway, clock: FakeClock
 ) -> None:
     charge_id = idempotent_id("", "charge-1")
-    gateway.script(f"charge:{charge_id}", UNKNOWN)
+    gateway.script(f"{charge_id}:1", UNKNOWN)
 
-    result = charge(charges, 5_000, card=card(), idempotency_key="charge-1")
+    result = charge(bob, 5_000, "charge-1", card=card())
 
-    assert (result.id, result.status, result.transaction_id) == (charge_id, PENDING, None)
+    assert (result.id, result.status, result.transaction_id) == (charge_id, PROCESSING, None)
     assert wallet_state(bob, *BOB)[:3] == (3_000, 3_000, 0)
-    assert journals(bob, "charge") == []
-    clock.advance(CHARGE_HOLD_TTL.total_seconds())
-    assert wallet_state(bob, *BOB)[:3] == (3_000, 0, 3_000)
-    assert bob.get_hold(uuid5(charge_id, "hold")).status == "expired"
+    assert journals(bob, "payment") == []
+    clock.advance(24 * 3600)  # a reservation for an attempt in flight never lapses
+    assert wallet_state(bob, *BOB)[:3] == (3_000, 3_000, 0)
+    assert hold_status(bob, charge_id) == HoldStatus.PENDING
 
 
-def test_replaying_a_pending_charge_asks_the_gateway_again_with_the_same_key_and_charges_once(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
+def test_replaying_an_unsettled_charge_asks_the_gateway_again_with_the_same_key_and_charges_once(
+    bob: App, gateway: CountingGateway
 ) -> None:
     charge_id = idempotent_id("", "charge-1")
-    key = f"charge:{charge_id}"
+    key = f"{charge_id}:1"
     gateway.script(key, UNKNOWN_BUT_CHARGED)  # the card paid; the answer got lost
-    pending = charges.create_charge(
-        "bob", "shop", 5_000, "USD", card=card(), idempotency_key="charge-1"
-    )
-    assert pending.value.status == PENDING
+    assert charge(bob, 5_000, "charge-1", card=card()).status == PROCESSING
 
-    replayed = charges.create_charge(
-        "bob", "shop", 5_000, "USD", card=card(), idempotency_key="charge-1"
-    )
+    replayed = bob.charges.create_charge(CALLER, request(5_000, card=card()), "charge-1")
 
-    assert replayed.value.status == SUCCEEDED
+    assert replayed.value.status == SUCCESS
     assert (gateway.keys_called(), gateway.calls_for(key), list(gateway.captured)) == (
         [key],
         2,
         [key],
     )
-    assert len(journals(bob, "charge", str(charge_id))) == 1
+    assert len(journals(bob, "payment", str(charge_id))) == 1
     assert wallet_state(bob, *BOB)[:3] == (0, 0, 0)
-    assert bob.get_hold(uuid5(charge_id, "hold")).status == "posted"
-    again = charges.create_charge(
-        "bob", "shop", 5_000, "USD", card=card(), idempotency_key="charge-1"
-    )
-    assert (again.replayed, again.value.status, gateway.calls_for(key)) == (True, SUCCEEDED, 2)
+    assert hold_status(bob, charge_id) == HoldStatus.POSTED
+    again = bob.charges.create_charge(CALLER, request(5_000, card=card()), "charge-1")
+    assert (again.replayed, again.value.status, gateway.calls_for(key)) == (True, SUCCESS, 2)
+
+
+def test_the_payment_processor_settles_a_charge_whose_answer_was_lost_without_a_resend(
+    bob: App, gateway: CountingGateway
+) -> None:
+    pending = charge_with_lost_answer(bob, gateway)
+    processor = PaymentProcessor(POPOTrackingRecorder(), bob.settlement, bob.clock)
+    processor.reconcile_interval_s = 0.0
+    runner = ProjectionRunner(bob.ledger, processor, on_idle=processor.maybe_reconcile)
+
+    runner.catch_up()
+
+    assert bob.charges.get_charge(CALLER, pending).status == SUCCESS
+    assert len(journals(bob, "payment", str(pending))) == 1
+    assert gateway.calls_for(f"{pending}:1") == 2
+    assert len(gateway.captured_for(str(pending))) == 1
+    assert wallet_state(bob, *BOB)[:3] == (0, 0, 0)  # 3_000 from the wallet, 1_000 by card
+
+
+def charge_with_lost_answer(app: App, gateway: CountingGateway) -> UUID:
+    """A card charge whose answer the request never heard (the card did pay)."""
+    charge_id = idempotent_id("", "lost-1")
+    gateway.script(f"{charge_id}:1", UNKNOWN_BUT_CHARGED)
+    result = charge(app, 4_000, "lost-1", splits=(), card=card())
+    assert result.status == PROCESSING
+    return charge_id
 
 
 def test_the_same_key_and_request_replays_the_charge_and_charges_the_card_once(
-    bob: Ledger, charges: ChargeService, gateway: CountingGateway
+    bob: App, gateway: CountingGateway
 ) -> None:
-    first = charges.create_charge("bob", "shop", 5_000, "USD", card=card(), idempotency_key="c-1")
-    before = (ledger_state(bob, BOB), len(gateway.charge_calls), len(gateway.tokenized))
+    first = bob.charges.create_charge(CALLER, request(5_000, card=card()), "c-1")
+    before = (ledger_state(bob, BOB), len(gateway.charge_calls))
 
-    again = charges.create_charge("bob", "shop", 5_000, "USD", card=card(), idempotency_key="c-1")
+    again = bob.charges.create_charge(CALLER, request(5_000, card=card()), "c-1")
 
     assert again.replayed
     assert again.value == first.value
-    assert (ledger_state(bob, BOB), len(gateway.charge_calls), len(gateway.tokenized)) == before
+    assert (ledger_state(bob, BOB), len(gateway.charge_calls)) == before
     with pytest.raises(IdempotencyKeyReusedError):
-        charges.create_charge("bob", "shop", 5_001, "USD", card=card(), idempotency_key="c-1")
-    assert (ledger_state(bob, BOB), len(gateway.charge_calls), len(gateway.tokenized)) == before
+        bob.charges.create_charge(CALLER, request(5_001, card=card()), "c-1")
+    assert (ledger_state(bob, BOB), len(gateway.charge_calls)) == before
 
 
 @pytest.mark.parametrize(
-    ("arguments", "error"),
+    ("changes", "error"),
     [
-        ({"amount_minor": 0}, InvalidAmountError),
-        ({"amount_minor": -5}, InvalidAmountError),
         ({"customer_id": ""}, InvalidCustomerIdError),
-        ({"currency": "XYZ"}, UnknownCurrencyError),
         ({"splits": (Split("shop", bps=9000),)}, InvalidSplitError),
         ({"card": card(BAD_NUMBER_CARD)}, CardRejectedError),
         ({"card": card(exp_year=2020)}, CardRejectedError),
@@ -289,119 +325,182 @@ def test_the_same_key_and_request_replays_the_charge_and_charges_the_card_once(
     ],
 )
 def test_refuses_an_invalid_charge_and_records_nothing(
-    bob: Ledger,
-    charges: ChargeService,
-    gateway: CountingGateway,
-    arguments: dict[str, Any],
-    error: type[Exception],
+    bob: App, gateway: CountingGateway, changes: dict[str, Any], error: type[Exception]
 ) -> None:
-    request: dict[str, Any] = {
-        "customer_id": "bob",
-        "recipient": "shop",
-        "amount_minor": 5_000,
-        "currency": "USD",
-        "card": card(),
-        **arguments,
-    }
     before = ledger_state(bob, BOB)
 
     with pytest.raises(error):
-        charges.create_charge(**request)
+        bob.charges.create_charge(CALLER, request(5_000, **{"card": card(), **changes}))
 
     assert ledger_state(bob, BOB) == before
     assert gateway.charge_calls == []
 
 
-def test_a_refused_card_says_why_with_a_stable_code(bob: Ledger, charges: ChargeService) -> None:
+@pytest.mark.parametrize(
+    ("amount", "currency", "error"),
+    [
+        (0, "USD", InvalidAmountError),
+        (-5, "USD", InvalidAmountError),
+        (5_000, "XYZ", UnknownCurrencyError),
+    ],
+)
+def test_an_invalid_amount_is_refused_before_any_charge(
+    amount: int, currency: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        Money.positive(amount, currency)
+
+
+def test_a_refused_card_says_why_with_a_stable_code(bob: App) -> None:
     with pytest.raises(CardRejectedError) as refused:
-        charge(charges, 5_000, card=card(BAD_NUMBER_CARD))
+        charge(bob, 5_000, card=card(BAD_NUMBER_CARD))
 
     assert refused.value.code == "card_rejected"
-    assert "INVALID_CARD" in str(refused.value)
+    assert refused.value.reason == "INVALID_CARD"
     assert BAD_NUMBER_CARD not in str(refused.value)
 
 
-def test_an_unknown_charge_is_not_found(charges: ChargeService) -> None:
+def test_an_unknown_charge_is_not_found(app: App) -> None:
     with pytest.raises(ChargeNotFoundError):
-        charges.get_charge(uuid4())
+        app.charges.get_charge(CALLER, uuid4())
 
 
-def test_refuses_a_charge_without_a_recipient_and_records_nothing(
-    bob: Ledger, charges: ChargeService
-) -> None:
+def test_a_payment_that_is_not_a_charge_is_not_found_as_a_charge(bob: App) -> None:
+    paid = bob.payments.create_payment(CALLER, wallet_payment()).value
+
+    with pytest.raises(ChargeNotFoundError):
+        bob.charges.get_charge(CALLER, paid.id)
+
+
+def wallet_payment() -> Any:
+    from application.payments import PaymentRequest
+
+    return PaymentRequest("bob", "shop", 100, "USD", PaymentMethod.WALLET)
+
+
+def test_refuses_a_charge_without_a_recipient_and_records_nothing(bob: App) -> None:
     before = ledger_state(bob, BOB)
 
     for recipient in ("", "x" * 201, "shop\n"):
         with pytest.raises(InvalidRecipientError):
-            charges.create_charge("bob", recipient, 1_000, "USD")
+            bob.charges.create_charge(CALLER, ChargeRequest("bob", recipient, Money(1_000, "USD")))
 
     assert ledger_state(bob, BOB) == before
 
 
-class SlowGateway(CountingGateway):
-    """Answers only after the wallet's hold has lapsed; `meanwhile` runs before it answers."""
+# Refunds: a charge is refunded like any payment, the card's part first.
 
-    def __init__(self, clock: FakeClock, meanwhile: Callable[[], object] = lambda: None) -> None:
+
+def test_a_refund_of_a_charge_goes_back_to_the_card_first_then_to_the_wallet(
+    bob: App, gateway: CountingGateway
+) -> None:
+    result = charge(bob, 5_000, card=card(), splits=())
+    reference = gateway.reference_of(f"{result.id}:1")
+
+    bob.refunds.refund_payment(CALLER, result.id, 1_500)
+    refunded = bob.refunds.refund_payment(CALLER, result.id, 2_000).value
+
+    assert (refunded.status, refunded.refunded, refunded.refundable) == (
+        PaymentStatus.PARTIALLY_REFUNDED,
+        3_500,
+        1_500,
+    )
+    assert gateway.refunded_for(reference) == 2_000  # all of the card's part
+    assert wallet_state(bob, *BOB)[:3] == (1_500, 0, 1_500)  # the rest back in the wallet
+    assert payee_balance(bob, "shop", "USD") == 1_500
+
+
+# The wallet part cannot be taken when the card has paid.
+
+
+class SlowGateway(CountingGateway):
+    """Runs `meanwhile` while the card is being charged (a slow answer)."""
+
+    def __init__(self, meanwhile: Callable[[], object] = lambda: None) -> None:
         super().__init__()
-        self.clock = clock
         self.meanwhile = meanwhile
 
-    def charge(self, request: ChargeRequest) -> ChargeResult:
-        self.clock.advance(CHARGE_HOLD_TTL.total_seconds() + 1)
+    def charge(self, request: GatewayCharge) -> ChargeResult:
         self.meanwhile()
         return super().charge(request)
 
 
-def test_a_card_paid_after_the_hold_lapsed_takes_the_wallet_part_as_a_plain_debit(
-    bob: Ledger, clock: FakeClock
+def void_charge_holds(app: App) -> None:
+    """Someone voids the charge's hold by hand while the card is charged."""
+    for hold_id in list(app.wallets.runner.read_wallet("bob", "USD").holds):
+        app.holds.void_hold(CALLER, UUID(hold_id), "by hand")
+
+
+def spend_the_wallet(app: App) -> None:
+    """The hold is voided by hand and the money spent while the card is charged."""
+    void_charge_holds(app)
+    app.wallets.debit_wallet(CALLER, "bob", 3_000, "USD")
+
+
+def with_slow_gateway(clock: FakeClock, meanwhile: Callable[[App], object]) -> App:
+    """Bob holds 30.00 USD; the gateway runs `meanwhile` while it charges a card."""
+    holder: list[App] = []
+    slow = SlowGateway(lambda: meanwhile(holder[0]))
+    app = make_app(clock, slow)
+    holder.append(app)
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "bob", 3_000, "USD")
+    return app
+
+
+def slow_gateway(app: App) -> SlowGateway:
+    gateway = app.charges.gateway
+    assert isinstance(gateway, SlowGateway)
+    return gateway
+
+
+def test_a_card_paid_after_the_hold_was_voided_takes_the_wallet_part_as_a_plain_debit(
+    clock: FakeClock,
 ) -> None:
-    slow = SlowGateway(clock)
-    charges = ChargeService(bob, slow)
+    app = with_slow_gateway(clock, void_charge_holds)
+    slow = slow_gateway(app)
 
-    result = charge(charges, 5_000, card=card())
+    result = charge(app, 5_000, card=card())
 
-    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCEEDED, 3_000, 2_000)
-    assert charges.get_charge(result.id) == result
-    assert bob.get_hold(uuid5(result.id, "hold")).status == "voided"
-    assert wallet_state(bob, *BOB)[:3] == (0, 0, 0)
-    assert postings(bob, result.id)[0][:2] == [
+    assert (result.status, result.wallet_amount, result.card_amount) == (SUCCESS, 3_000, 2_000)
+    assert hold_status(app, result.id) == HoldStatus.VOIDED
+    assert wallet_state(app, *BOB)[:3] == (0, 0, 0)
+    assert postings(app, result.id)[0][:2] == [
         ("wallet:bob", -3_000),
         ("system:gateway_clearing", -2_000),
     ]
     assert slow.refund_calls == []
+    assert_money_conserved(app)
 
 
 def test_a_card_paid_after_the_wallet_money_went_elsewhere_fails_and_gives_the_card_back(
-    bob: Ledger, clock: FakeClock
+    clock: FakeClock,
 ) -> None:
-    slow = SlowGateway(clock, meanwhile=lambda: bob.debit_wallet("bob", 3_000, "USD"))
-    charges = ChargeService(bob, slow)
+    app = with_slow_gateway(clock, spend_the_wallet)
+    slow = slow_gateway(app)
 
-    result = charge(charges, 5_000, card=card())
+    result = charge(app, 5_000, card=card())
 
     assert (result.status, result.failure_reason) == (FAILED, WALLET_HOLD_LAPSED)
-    assert journals(bob, "charge") == []
-    assert wallet_state(bob, *BOB)[:3] == (0, 0, 0)
+    assert journals(app, "payment") == []
+    assert wallet_state(app, *BOB)[:3] == (0, 0, 0)
     (taken,) = slow.captured.values()
     reference = slow.reference_of(taken.idempotency_key)
-    assert slow.refund_calls == [
-        RefundRequest(reference, 2_000, "USD", f"charge-refund:{result.id}")
-    ]
+    assert slow.refund_calls == [RefundRequest(reference, 2_000, "USD", f"{result.id}:give-back")]
     assert slow.refunded_for(reference) == 2_000
+    assert_money_conserved(app)
 
 
-def test_a_card_that_cannot_be_given_back_is_not_silently_kept(
-    bob: Ledger, clock: FakeClock
+def test_a_card_that_cannot_be_given_back_is_logged_for_a_person(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    slow = SlowGateway(clock, meanwhile=lambda: bob.debit_wallet("bob", 3_000, "USD"))
-    charges = ChargeService(bob, slow)
+    app = with_slow_gateway(clock, spend_the_wallet)
+    slow = slow_gateway(app)
     charge_id = idempotent_id("", "charge-1")
-    slow.script_refund(f"charge-refund:{charge_id}", fail("REFUND_DECLINED"))
+    slow.script_refund(f"{charge_id}:give-back", fail("REFUND_DECLINED"))
 
-    try:
-        result = charge(charges, 5_000, card=card(), idempotency_key="charge-1")
-    except DomainError:
-        return  # the failure to give the money back is reported
-    assert result.status == FAILED
-    reference = slow.reference_of(f"charge:{charge_id}")
-    assert slow.refunded_for(reference) == result.card_amount
+    result = charge(app, 5_000, "charge-1", card=card())
+
+    assert (result.status, result.failure_reason) == (FAILED, WALLET_HOLD_LAPSED)
+    assert "needs a manual refund" in caplog.text
+    assert str(charge_id) in caplog.text

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from application.ledger import Ledger
-from domain.errors import ConcurrencyConflictError, InsufficientFundsError
+from application.errors import ConcurrencyConflictError
+from domain.errors import InsufficientFundsError
 from domain.journal import JournalTransaction
-from tests.unit.application.support import read_log, wallet_state
+from tests.unit.application.support import CALLER, App, read_log, wallet_state
 
 pytestmark = pytest.mark.unit
 
@@ -27,12 +27,12 @@ class CompetingWriter:
     """Wraps `ledger.save`: before each of the next `times` saves, another command is saved
     first, so the command being saved was built on a stale version. Records what it did."""
 
-    def __init__(self, ledger: Ledger, competitor: Callable[[], Any], times: int = 1) -> None:
-        self.ledger = ledger
+    def __init__(self, app: App, competitor: Callable[[], Any], times: int = 1) -> None:
+        self.ledger = app
         self.competitor = competitor
         self.times_left = times
         self.competitor_results: list[Any] = []
-        self._save = ledger.save
+        self._save = app.ledger.save
         self._busy = False
 
     def save(self, *aggregates: Any, **kwargs: Any) -> Any:
@@ -46,27 +46,29 @@ class CompetingWriter:
         return self._save(*aggregates, **kwargs)
 
 
-def journal_kinds(ledger: Ledger) -> list[str]:
-    return [e.kind for _, e in read_log(ledger) if isinstance(e, JournalTransaction.Recorded)]
+def journal_kinds(app: App) -> list[str]:
+    return [e.kind for _, e in read_log(app) if isinstance(e, JournalTransaction.Recorded)]
 
 
 @pytest.fixture
-def funded(ledger: Ledger) -> Ledger:
-    ledger.open_wallet("alice", "USD")
-    ledger.open_wallet("bob", "USD")
-    ledger.credit_wallet("alice", 1000, "USD")
-    return ledger
+def funded(app: App) -> App:
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 1000, "USD")
+    return app
 
 
 def test_a_command_that_conflicts_is_retried_and_applied_exactly_once(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = CompetingWriter(funded, lambda: funded.credit_wallet("alice", 5, "USD"))
-    monkeypatch.setattr(funded, "save", writer.save)
+    writer = CompetingWriter(
+        funded, lambda: funded.wallets.credit_wallet(CALLER, "alice", 5, "USD")
+    )
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
-    written = funded.debit_wallet("alice", 100, "USD")
+    written = funded.wallets.debit_wallet(CALLER, "alice", 100, "USD")
 
-    assert funded.conflicts == 1
+    assert funded.runner.conflicts == 1
     assert written.replayed is False
     debited = written.value.postings[0]
     assert (debited.amount, debited.balance_after) == (-100, 905)
@@ -75,45 +77,48 @@ def test_a_command_that_conflicts_is_retried_and_applied_exactly_once(
 
 
 def test_a_transfer_that_conflicts_on_its_target_is_retried(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = CompetingWriter(funded, lambda: funded.credit_wallet("bob", 7, "USD"))
-    monkeypatch.setattr(funded, "save", writer.save)
+    writer = CompetingWriter(funded, lambda: funded.wallets.credit_wallet(CALLER, "bob", 7, "USD"))
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
-    funded.transfer("alice", "bob", 100, "USD")
+    funded.wallets.transfer(CALLER, "alice", "bob", 100, "USD")
 
-    assert funded.conflicts == 1
+    assert funded.runner.conflicts == 1
     assert journal_kinds(funded) == ["credit", "credit", "transfer"]
     assert wallet_state(funded, "alice", "USD")[0] == 900
     assert wallet_state(funded, "bob", "USD")[0] == 107
 
 
 def test_a_retry_refuses_what_the_competing_change_made_impossible(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = CompetingWriter(funded, lambda: funded.debit_wallet("alice", 950, "USD"))
-    monkeypatch.setattr(funded, "save", writer.save)
+    writer = CompetingWriter(
+        funded, lambda: funded.wallets.debit_wallet(CALLER, "alice", 950, "USD")
+    )
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
     with pytest.raises(InsufficientFundsError):
-        funded.debit_wallet("alice", 100, "USD")
+        funded.wallets.debit_wallet(CALLER, "alice", 100, "USD")
 
-    assert funded.conflicts == 1
+    assert funded.runner.conflicts == 1
     assert journal_kinds(funded) == ["credit", "debit"]
     assert wallet_state(funded, "alice", "USD")[0] == 50
 
 
 def test_a_conflict_with_the_same_idempotent_request_returns_the_winners_result(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def same_request() -> Any:
-        return funded.debit_wallet("alice", 100, "USD", "rent", idempotency_key="k")
+        return funded.wallets.debit_wallet(CALLER, "alice", 100, "USD", "rent", idempotency_key="k")
 
     writer = CompetingWriter(funded, same_request)
-    monkeypatch.setattr(funded, "save", writer.save)
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
     written = same_request()
 
-    assert funded.conflicts == 1
+    # The save collided with the winner's claim of the key: a replay, not a conflict retried.
+    assert funded.runner.conflicts == 0
     assert written.replayed is True
     assert written.value == writer.competitor_results[0].value
     assert journal_kinds(funded) == ["credit", "debit"]
@@ -121,50 +126,56 @@ def test_a_conflict_with_the_same_idempotent_request_returns_the_winners_result(
 
 
 def test_raises_a_concurrency_conflict_when_retries_are_exhausted_and_changes_nothing(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    funded.retries_max = 1
-    writer = CompetingWriter(funded, lambda: funded.credit_wallet("alice", 5, "USD"), times=10)
-    monkeypatch.setattr(funded, "save", writer.save)
+    funded.runner.retries_max = 1
+    writer = CompetingWriter(
+        funded, lambda: funded.wallets.credit_wallet(CALLER, "alice", 5, "USD"), times=10
+    )
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
     with pytest.raises(ConcurrencyConflictError) as caught:
-        funded.debit_wallet("alice", 100, "USD")
+        funded.wallets.debit_wallet(CALLER, "alice", 100, "USD")
 
     assert caught.value.code == "concurrency_conflict"
     # Every attempt conflicted, and there were at most 1 + retries_max of them.
     attempts = len(writer.competitor_results)
-    assert funded.conflicts == attempts
-    assert 1 <= attempts <= 1 + funded.retries_max
+    assert funded.runner.conflicts == attempts
+    assert 1 <= attempts <= 1 + funded.runner.retries_max
     # Only the competitor's credits landed; the debit left no trace.
     assert journal_kinds(funded) == ["credit"] * (1 + attempts)
     assert wallet_state(funded, "alice", "USD")[0] == 1000 + 5 * attempts
 
 
 def test_the_number_of_attempts_is_bounded_by_retries_max(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    funded.retries_max = 3
-    writer = CompetingWriter(funded, lambda: funded.credit_wallet("alice", 5, "USD"), times=100)
-    monkeypatch.setattr(funded, "save", writer.save)
+    funded.runner.retries_max = 3
+    writer = CompetingWriter(
+        funded, lambda: funded.wallets.credit_wallet(CALLER, "alice", 5, "USD"), times=100
+    )
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
     with pytest.raises(ConcurrencyConflictError):
-        funded.debit_wallet("alice", 100, "USD")
+        funded.wallets.debit_wallet(CALLER, "alice", 100, "USD")
 
     assert 3 <= len(writer.competitor_results) <= 4
-    assert funded.conflicts == len(writer.competitor_results)
+    assert funded.runner.conflicts == len(writer.competitor_results)
     assert "debit" not in journal_kinds(funded)
 
 
 def test_one_conflict_fewer_than_the_limit_still_succeeds(
-    funded: Ledger, monkeypatch: pytest.MonkeyPatch
+    funded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    funded.retries_max = 3
-    writer = CompetingWriter(funded, lambda: funded.credit_wallet("alice", 5, "USD"), times=2)
-    monkeypatch.setattr(funded, "save", writer.save)
+    funded.runner.retries_max = 3
+    writer = CompetingWriter(
+        funded, lambda: funded.wallets.credit_wallet(CALLER, "alice", 5, "USD"), times=2
+    )
+    monkeypatch.setattr(funded.ledger, "save", writer.save)
 
-    funded.debit_wallet("alice", 100, "USD")
+    funded.wallets.debit_wallet(CALLER, "alice", 100, "USD")
 
-    assert funded.conflicts == 2
+    assert funded.runner.conflicts == 2
     assert journal_kinds(funded) == ["credit", "credit", "credit", "debit"]
     assert wallet_state(funded, "alice", "USD")[0] == 1000 + 10 - 100
 
@@ -185,21 +196,21 @@ def run_together(*commands: Callable[[], Any]) -> list[str]:
         return [f.result() for f in [pool.submit(outcome, c) for c in commands]]
 
 
-def test_racing_debits_never_overdraw_the_wallet(funded: Ledger) -> None:
+def test_racing_debits_never_overdraw_the_wallet(funded: App) -> None:
     # Whether the race is settled by a version conflict or by waiting, one debit must lose.
-    outcomes = run_together(*[lambda: funded.debit_wallet("alice", 600, "USD")] * 2)
+    outcomes = run_together(*[lambda: funded.wallets.debit_wallet(CALLER, "alice", 600, "USD")] * 2)
 
     assert sorted(outcomes) == ["insufficient_funds", "ok"]
     assert wallet_state(funded, "alice", "USD")[0] == 400
     assert journal_kinds(funded) == ["credit", "debit"]
 
 
-def test_racing_transfers_in_both_directions_both_land_exactly_once(funded: Ledger) -> None:
-    funded.credit_wallet("bob", 1000, "USD")
+def test_racing_transfers_in_both_directions_both_land_exactly_once(funded: App) -> None:
+    funded.wallets.credit_wallet(CALLER, "bob", 1000, "USD")
 
     outcomes = run_together(
-        lambda: funded.transfer("alice", "bob", 300, "USD"),
-        lambda: funded.transfer("bob", "alice", 100, "USD"),
+        lambda: funded.wallets.transfer(CALLER, "alice", "bob", 300, "USD"),
+        lambda: funded.wallets.transfer(CALLER, "bob", "alice", 100, "USD"),
     )
 
     assert outcomes == ["ok", "ok"]

@@ -7,21 +7,27 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.ledger import HOLD_TTL_MAX, Ledger
+from application.errors import HoldNotFoundError, WalletNotFoundError
+from application.holds import HOLD_TTL_MAX
 from domain.account import Account
 from domain.errors import (
     HoldAmountExceededError,
     HoldExpiredError,
-    HoldNotFoundError,
     HoldNotPendingError,
     InsufficientFundsError,
     InvalidAmountError,
     InvalidExpiryError,
     SameWalletTransferError,
-    WalletNotFoundError,
 )
 from tests.unit.application.fakes import FakeClock
-from tests.unit.application.support import ledger_state, log_position, read_log, wallet_state
+from tests.unit.application.support import (
+    CALLER,
+    App,
+    ledger_state,
+    log_position,
+    read_log,
+    wallet_state,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -29,40 +35,42 @@ ALICE, BOB = ("alice", "USD"), ("bob", "USD")
 
 
 @pytest.fixture
-def funded(ledger: Ledger) -> Ledger:
+def funded(app: App) -> App:
     """Alice holds 1000 USD, Bob 0 USD."""
-    ledger.open_wallet("alice", "USD")
-    ledger.open_wallet("bob", "USD")
-    ledger.credit_wallet("alice", 1000, "USD")
-    return ledger
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 1000, "USD")
+    return app
 
 
-def place(ledger: Ledger, amount: int = 300, expires_in_s: int | None = 60) -> UUID:
-    return ledger.place_hold("alice", amount, "USD", expires_in_s, "trip deposit").value.id
+def place(app: App, amount: int = 300, expires_in_s: int | None = 60) -> UUID:
+    return app.holds.place_hold(
+        CALLER, "alice", amount, "USD", expires_in_s, "trip deposit"
+    ).value.id
 
 
-def test_placing_a_hold_reserves_money_without_moving_it(funded: Ledger, clock: FakeClock) -> None:
-    written = funded.place_hold("alice", 300, "USD", 60, "trip deposit")
+def test_placing_a_hold_reserves_money_without_moving_it(funded: App, clock: FakeClock) -> None:
+    written = funded.holds.place_hold(CALLER, "alice", 300, "USD", 60, "trip deposit")
 
     hold = written.value
     assert (hold.customer_id, hold.amount, hold.currency, hold.status) == (
         "alice",
         300,
         "USD",
-        "pending",
+        "PENDING",
     )
-    assert hold.wallet_id == funded.get_wallet("alice", "USD").id
+    assert hold.wallet_id == funded.wallets.get_wallet(CALLER, "alice", "USD").id
     assert hold.expires_at == clock.now() + timedelta(seconds=60)
     assert written.position == log_position(funded)
     assert wallet_state(funded, *ALICE)[:3] == (1000, 300, 700)
-    assert funded.get_hold(hold.id) == hold
+    assert funded.holds.get_hold(CALLER, hold.id) == hold
 
 
-def test_a_hold_without_expiry_has_none(funded: Ledger) -> None:
-    assert funded.place_hold("alice", 1, "USD").value.expires_at is None
+def test_a_hold_without_expiry_has_none(funded: App) -> None:
+    assert funded.holds.place_hold(CALLER, "alice", 1, "USD").value.expires_at is None
 
 
-def test_rejects_a_hold_beyond_the_available_balance_and_changes_nothing(funded: Ledger) -> None:
+def test_rejects_a_hold_beyond_the_available_balance_and_changes_nothing(funded: App) -> None:
     place(funded, 600)
     before = ledger_state(funded, ALICE)
 
@@ -74,7 +82,7 @@ def test_rejects_a_hold_beyond_the_available_balance_and_changes_nothing(funded:
 
 @pytest.mark.parametrize("expires_in_s", [0, -1, int(HOLD_TTL_MAX.total_seconds()) + 1])
 def test_rejects_an_expiry_outside_the_allowed_window_and_changes_nothing(
-    funded: Ledger, expires_in_s: int
+    funded: App, expires_in_s: int
 ) -> None:
     before = ledger_state(funded, ALICE)
 
@@ -84,31 +92,31 @@ def test_rejects_an_expiry_outside_the_allowed_window_and_changes_nothing(
     assert ledger_state(funded, ALICE) == before
 
 
-def test_rejects_a_hold_on_a_missing_wallet_or_for_an_invalid_amount(funded: Ledger) -> None:
+def test_rejects_a_hold_on_a_missing_wallet_or_for_an_invalid_amount(funded: App) -> None:
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(WalletNotFoundError):
-        funded.place_hold("carol", 10, "USD")
+        funded.holds.place_hold(CALLER, "carol", 10, "USD")
     with pytest.raises(InvalidAmountError):
-        funded.place_hold("alice", 0, "USD")
+        funded.holds.place_hold(CALLER, "alice", 0, "USD")
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_a_debit_cannot_spend_held_money(funded: Ledger) -> None:
+def test_a_debit_cannot_spend_held_money(funded: App) -> None:
     place(funded, 300)
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InsufficientFundsError):
-        funded.debit_wallet("alice", 701, "USD")
+        funded.wallets.debit_wallet(CALLER, "alice", 701, "USD")
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_posting_a_hold_in_full_pays_it_out(funded: Ledger) -> None:
+def test_posting_a_hold_in_full_pays_it_out(funded: App) -> None:
     hold_id = place(funded, 300)
 
-    written = funded.post_hold(hold_id, description="paid")
+    written = funded.holds.post_hold(CALLER, hold_id, description="paid")
 
     assert written.value.kind == "hold_capture"
     assert written.value.reference == str(hold_id)
@@ -117,18 +125,18 @@ def test_posting_a_hold_in_full_pays_it_out(funded: Ledger) -> None:
         ("system:external_payouts", 300),
     ]
     assert wallet_state(funded, *ALICE)[:3] == (700, 0, 700)
-    hold = funded.get_hold(hold_id)
+    hold = funded.holds.get_hold(CALLER, hold_id)
     assert (hold.status, hold.posted_amount, hold.transaction_id) == (
-        "posted",
+        "POSTED",
         300,
         written.value.id,
     )
 
 
-def test_posting_part_of_a_hold_to_another_wallet_releases_the_rest(funded: Ledger) -> None:
+def test_posting_part_of_a_hold_to_another_wallet_releases_the_rest(funded: App) -> None:
     hold_id = place(funded, 300)
 
-    written = funded.post_hold(hold_id, 120, to_customer_id="bob")
+    written = funded.holds.post_hold(CALLER, hold_id, 120, to_customer_id="bob")
 
     assert [(p.account, p.amount, p.balance_after) for p in written.value.postings] == [
         ("wallet:alice", -120, 880),
@@ -136,16 +144,16 @@ def test_posting_part_of_a_hold_to_another_wallet_releases_the_rest(funded: Ledg
     ]
     assert wallet_state(funded, *ALICE)[:3] == (880, 0, 880)
     assert wallet_state(funded, *BOB)[:3] == (120, 0, 120)
-    assert funded.get_hold(hold_id).posted_amount == 120
+    assert funded.holds.get_hold(CALLER, hold_id).posted_amount == 120
 
 
-def test_rejects_posting_a_hold_twice_and_changes_nothing(funded: Ledger) -> None:
+def test_rejects_posting_a_hold_twice_and_changes_nothing(funded: App) -> None:
     hold_id = place(funded, 300)
-    funded.post_hold(hold_id, 100)
+    funded.holds.post_hold(CALLER, hold_id, 100)
     before = ledger_state(funded, ALICE, BOB)
 
     with pytest.raises(HoldNotPendingError):
-        funded.post_hold(hold_id, 100)
+        funded.holds.post_hold(CALLER, hold_id, 100)
 
     assert ledger_state(funded, ALICE, BOB) == before
 
@@ -160,24 +168,24 @@ def test_rejects_posting_a_hold_twice_and_changes_nothing(funded: Ledger) -> Non
     ],
 )
 def test_rejects_an_invalid_posting_and_leaves_the_hold_pending(
-    funded: Ledger, amount: int, to_customer_id: str | None, error: type[Exception]
+    funded: App, amount: int, to_customer_id: str | None, error: type[Exception]
 ) -> None:
     hold_id = place(funded, 300)
     before = ledger_state(funded, ALICE, BOB)
 
     with pytest.raises(error):
-        funded.post_hold(hold_id, amount, to_customer_id)
+        funded.holds.post_hold(CALLER, hold_id, amount, to_customer_id)
 
     assert ledger_state(funded, ALICE, BOB) == before
-    assert funded.get_hold(hold_id).status == "pending"
+    assert funded.holds.get_hold(CALLER, hold_id).status == "PENDING"
 
 
-def test_voiding_a_hold_frees_the_money_and_moves_none(funded: Ledger) -> None:
+def test_voiding_a_hold_frees_the_money_and_moves_none(funded: App) -> None:
     hold_id = place(funded, 300)
 
-    written = funded.void_hold(hold_id, "trip cancelled")
+    written = funded.holds.void_hold(CALLER, hold_id, "trip cancelled")
 
-    assert written.value.status == "voided"
+    assert written.value.status == "VOIDED"
     assert wallet_state(funded, *ALICE)[:3] == (1000, 0, 1000)
     released = [e for _, e in read_log(funded) if isinstance(e, Account.HoldReleased)]
     assert [(e.hold_id, e.amount_minor, e.reason) for e in released] == [
@@ -185,36 +193,37 @@ def test_voiding_a_hold_frees_the_money_and_moves_none(funded: Ledger) -> None:
     ]
 
 
-def test_a_voided_hold_can_be_neither_posted_nor_voided_again(funded: Ledger) -> None:
+def test_a_voided_hold_can_be_neither_posted_nor_voided_again(funded: App) -> None:
     hold_id = place(funded, 300)
-    funded.void_hold(hold_id)
+    funded.holds.void_hold(CALLER, hold_id)
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(HoldNotPendingError):
-        funded.post_hold(hold_id)
+        funded.holds.post_hold(CALLER, hold_id)
     with pytest.raises(HoldNotPendingError):
-        funded.void_hold(hold_id)
+        funded.holds.void_hold(CALLER, hold_id)
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_a_posted_hold_cannot_be_voided(funded: Ledger) -> None:
+def test_a_posted_hold_cannot_be_voided(funded: App) -> None:
     hold_id = place(funded, 300)
-    funded.post_hold(hold_id)
+    funded.holds.post_hold(CALLER, hold_id)
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(HoldNotPendingError):
-        funded.void_hold(hold_id)
+        funded.holds.void_hold(CALLER, hold_id)
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_an_unknown_hold_cannot_be_read_posted_or_voided(funded: Ledger) -> None:
+def test_an_unknown_hold_cannot_be_read_posted_or_voided(funded: App) -> None:
     before = ledger_state(funded, ALICE)
 
-    for attempt in (funded.get_hold, funded.post_hold, funded.void_hold):
+    holds = funded.holds
+    for attempt in (holds.get_hold, holds.post_hold, holds.void_hold):
         with pytest.raises(HoldNotFoundError):
-            attempt(uuid4())
+            attempt(CALLER, uuid4())
 
     assert ledger_state(funded, ALICE) == before
 
@@ -222,7 +231,7 @@ def test_an_unknown_hold_cannot_be_read_posted_or_voided(funded: Ledger) -> None
 # Expiry.
 
 
-def test_an_expired_hold_no_longer_reserves_money(funded: Ledger, clock: FakeClock) -> None:
+def test_an_expired_hold_no_longer_reserves_money(funded: App, clock: FakeClock) -> None:
     hold_id = place(funded, 300, expires_in_s=60)
 
     clock.advance(59)
@@ -230,54 +239,52 @@ def test_an_expired_hold_no_longer_reserves_money(funded: Ledger, clock: FakeClo
     clock.advance(1)  # expiry is inclusive
 
     assert wallet_state(funded, *ALICE)[:3] == (1000, 0, 1000)
-    assert funded.get_hold(hold_id).status == "expired"
+    assert funded.holds.get_hold(CALLER, hold_id).status == "EXPIRED"
 
 
-def test_rejects_posting_an_expired_hold_and_changes_nothing(
-    funded: Ledger, clock: FakeClock
-) -> None:
+def test_rejects_posting_an_expired_hold_and_changes_nothing(funded: App, clock: FakeClock) -> None:
     hold_id = place(funded, 300, expires_in_s=60)
     clock.advance(61)
     before = ledger_state(funded, ALICE, BOB)
 
     with pytest.raises(HoldExpiredError):
-        funded.post_hold(hold_id, 100, "bob")
+        funded.holds.post_hold(CALLER, hold_id, 100, "bob")
 
     assert ledger_state(funded, ALICE, BOB) == before
-    assert funded.get_hold(hold_id).status == "expired"
+    assert funded.holds.get_hold(CALLER, hold_id).status == "EXPIRED"
 
 
 def test_money_of_an_expired_hold_can_be_spent_and_its_release_is_recorded(
-    funded: Ledger, clock: FakeClock
+    funded: App, clock: FakeClock
 ) -> None:
     hold_id = place(funded, 300, expires_in_s=60)
     clock.advance(61)
 
-    funded.debit_wallet("alice", 1000, "USD")
+    funded.wallets.debit_wallet(CALLER, "alice", 1000, "USD")
 
     assert wallet_state(funded, *ALICE)[:3] == (0, 0, 0)
     released = [e for _, e in read_log(funded) if isinstance(e, Account.HoldReleased)]
     assert [(e.hold_id, e.reason) for e in released] == [(hold_id, "expired")]
     with pytest.raises(HoldExpiredError):
-        funded.post_hold(hold_id)
+        funded.holds.post_hold(CALLER, hold_id)
 
 
-def test_an_expired_hold_can_still_be_voided(funded: Ledger, clock: FakeClock) -> None:
+def test_an_expired_hold_can_still_be_voided(funded: App, clock: FakeClock) -> None:
     hold_id = place(funded, 300, expires_in_s=60)
     clock.advance(3600)
 
-    assert funded.void_hold(hold_id, "tidy up").value.status == "voided"
+    assert funded.holds.void_hold(CALLER, hold_id, "tidy up").value.status == "VOIDED"
     assert wallet_state(funded, *ALICE)[:3] == (1000, 0, 1000)
 
 
 def test_an_expired_hold_that_was_already_released_voids_without_a_second_release(
-    funded: Ledger, clock: FakeClock
+    funded: App, clock: FakeClock
 ) -> None:
     hold_id = place(funded, 300, expires_in_s=60)
     clock.advance(61)
-    funded.debit_wallet("alice", 1, "USD")  # releases the lapsed hold on the wallet
+    funded.wallets.debit_wallet(CALLER, "alice", 1, "USD")  # releases the lapsed hold on the wallet
 
-    funded.void_hold(hold_id)
+    funded.holds.void_hold(CALLER, hold_id)
 
     released = [e for _, e in read_log(funded) if isinstance(e, Account.HoldReleased)]
     assert len(released) == 1

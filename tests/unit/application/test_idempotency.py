@@ -8,11 +8,19 @@ from uuid import UUID
 
 import pytest
 
+from application.errors import IdempotencyKeyReusedError
 from application.ledger import Ledger
-from domain.errors import IdempotencyKeyReusedError
 from domain.ids import idempotent_id
 from domain.journal import JournalTransaction
-from tests.unit.application.support import count_events, ledger_state, log_position, read_log
+from tests.unit.application.support import (
+    CALLER,
+    App,
+    caller,
+    count_events,
+    ledger_state,
+    log_position,
+    read_log,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -23,196 +31,199 @@ Command = Callable[[Ledger, UUID, str], Any]
 
 
 @pytest.fixture
-def world(ledger: Ledger) -> tuple[Ledger, UUID]:
+def world(app: App) -> tuple[App, UUID]:
     """Alice holds 1000 USD with a pending 300 hold on it; Bob holds 0 USD."""
-    ledger.open_wallet("alice", "USD")
-    ledger.open_wallet("bob", "USD")
-    ledger.credit_wallet("alice", 1000, "USD")
-    hold = ledger.place_hold("alice", 300, "USD", description="deposit")
-    return ledger, hold.value.id
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 1000, "USD")
+    hold = app.holds.place_hold(CALLER, "alice", 300, "USD", description="deposit")
+    return app, hold.value.id
 
 
 # (the command, the same command with one field changed), both under the key given.
 COMMANDS: dict[str, tuple[Command, Command]] = {
     "credit": (
-        lambda ledger, _, key: ledger.credit_wallet("alice", 100, "USD", "x", key),
-        lambda ledger, _, key: ledger.credit_wallet("alice", 101, "USD", "x", key),
+        lambda app, _, key: app.wallets.credit_wallet(CALLER, "alice", 100, "USD", "x", key),
+        lambda app, _, key: app.wallets.credit_wallet(CALLER, "alice", 101, "USD", "x", key),
     ),
     "debit": (
-        lambda ledger, _, key: ledger.debit_wallet("alice", 100, "USD", "x", key),
-        lambda ledger, _, key: ledger.debit_wallet("alice", 100, "USD", "y", key),
+        lambda app, _, key: app.wallets.debit_wallet(CALLER, "alice", 100, "USD", "x", key),
+        lambda app, _, key: app.wallets.debit_wallet(CALLER, "alice", 100, "USD", "y", key),
     ),
     "transfer": (
-        lambda ledger, _, key: ledger.transfer("alice", "bob", 100, "USD", "x", key),
-        lambda ledger, _, key: ledger.transfer("alice", "bob", 100, "JPY", "x", key),
+        lambda app, _, key: app.wallets.transfer(CALLER, "alice", "bob", 100, "USD", "x", key),
+        lambda app, _, key: app.wallets.transfer(CALLER, "alice", "bob", 100, "JPY", "x", key),
     ),
     "place_hold": (
-        lambda ledger, _, key: ledger.place_hold("alice", 50, "USD", 60, "x", key),
-        lambda ledger, _, key: ledger.place_hold("alice", 50, "USD", 61, "x", key),
+        lambda app, _, key: app.holds.place_hold(CALLER, "alice", 50, "USD", 60, "x", key),
+        lambda app, _, key: app.holds.place_hold(CALLER, "alice", 50, "USD", 61, "x", key),
     ),
     "post_hold": (
-        lambda ledger, hold_id, key: ledger.post_hold(hold_id, 100, None, "x", key),
-        lambda ledger, hold_id, key: ledger.post_hold(hold_id, 100, "bob", "x", key),
+        lambda app, hold_id, key: app.holds.post_hold(CALLER, hold_id, 100, None, "x", key),
+        lambda app, hold_id, key: app.holds.post_hold(CALLER, hold_id, 100, "bob", "x", key),
     ),
     "void_hold": (
-        lambda ledger, hold_id, key: ledger.void_hold(hold_id, "cancelled", key),
-        lambda ledger, hold_id, key: ledger.void_hold(hold_id, "changed mind", key),
+        lambda app, hold_id, key: app.holds.void_hold(CALLER, hold_id, "cancelled", key),
+        lambda app, hold_id, key: app.holds.void_hold(CALLER, hold_id, "changed mind", key),
     ),
 }
 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_replay_returns_the_original_result_and_writes_nothing(
-    world: tuple[Ledger, UUID], name: str
+    world: tuple[App, UUID], name: str
 ) -> None:
-    ledger, hold_id = world
+    app, hold_id = world
     command, _ = COMMANDS[name]
-    first = command(ledger, hold_id, KEY)
-    before = ledger_state(ledger, ALICE, BOB)
+    first = command(app, hold_id, KEY)
+    before = ledger_state(app, ALICE, BOB)
 
-    again = command(ledger, hold_id, KEY)
+    again = command(app, hold_id, KEY)
 
     assert first.replayed is False
     assert again.replayed is True
     assert again.position is None
     assert again.value == first.value
-    assert ledger_state(ledger, ALICE, BOB) == before
+    assert ledger_state(app, ALICE, BOB) == before
 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_rejects_the_same_key_with_a_different_request_and_writes_nothing(
-    world: tuple[Ledger, UUID], name: str
+    world: tuple[App, UUID], name: str
 ) -> None:
-    ledger, hold_id = world
+    app, hold_id = world
     command, changed = COMMANDS[name]
-    command(ledger, hold_id, KEY)
-    before = ledger_state(ledger, ALICE, BOB)
+    command(app, hold_id, KEY)
+    before = ledger_state(app, ALICE, BOB)
 
     with pytest.raises(IdempotencyKeyReusedError) as caught:
-        changed(ledger, hold_id, KEY)
+        changed(app, hold_id, KEY)
 
     assert caught.value.code == "idempotency_key_reused"
-    assert ledger_state(ledger, ALICE, BOB) == before
+    assert ledger_state(app, ALICE, BOB) == before
 
 
 @pytest.mark.parametrize("second", ["debit", "transfer", "place_hold", "post_hold"])
 def test_rejects_a_key_used_for_a_credit_in_another_operation(
-    world: tuple[Ledger, UUID], second: str
+    world: tuple[App, UUID], second: str
 ) -> None:
-    ledger, hold_id = world
-    COMMANDS["credit"][0](ledger, hold_id, KEY)
-    before = ledger_state(ledger, ALICE, BOB)
+    app, hold_id = world
+    COMMANDS["credit"][0](app, hold_id, KEY)
+    before = ledger_state(app, ALICE, BOB)
 
     with pytest.raises(IdempotencyKeyReusedError):
-        COMMANDS[second][0](ledger, hold_id, KEY)
+        COMMANDS[second][0](app, hold_id, KEY)
 
-    assert ledger_state(ledger, ALICE, BOB) == before
-    assert ledger.get_hold(hold_id).status == "pending"
+    assert ledger_state(app, ALICE, BOB) == before
+    assert app.holds.get_hold(CALLER, hold_id).status == "PENDING"
 
 
 @pytest.mark.parametrize("first", ["place_hold", "void_hold"])
-def test_rejects_a_key_used_for_a_hold_in_a_credit(world: tuple[Ledger, UUID], first: str) -> None:
-    ledger, hold_id = world
-    COMMANDS[first][0](ledger, hold_id, KEY)
-    before = ledger_state(ledger, ALICE, BOB)
+def test_rejects_a_key_used_for_a_hold_in_a_credit(world: tuple[App, UUID], first: str) -> None:
+    app, hold_id = world
+    COMMANDS[first][0](app, hold_id, KEY)
+    before = ledger_state(app, ALICE, BOB)
 
     with pytest.raises(IdempotencyKeyReusedError):
-        COMMANDS["credit"][0](ledger, hold_id, KEY)
+        COMMANDS["credit"][0](app, hold_id, KEY)
 
-    assert ledger_state(ledger, ALICE, BOB) == before
-
-
-def test_rejects_a_key_used_to_open_a_wallet_in_a_credit(world: tuple[Ledger, UUID]) -> None:
-    ledger, _ = world
-    ledger.open_wallet("carol", "USD", idempotency_key=KEY)
-    before = ledger_state(ledger, ALICE, ("carol", "USD"))
-
-    with pytest.raises(IdempotencyKeyReusedError):
-        ledger.credit_wallet("carol", 10, "USD", idempotency_key=KEY)
-
-    assert ledger_state(ledger, ALICE, ("carol", "USD")) == before
+    assert ledger_state(app, ALICE, BOB) == before
 
 
-def test_rejects_a_key_used_for_a_credit_when_voiding_a_hold(world: tuple[Ledger, UUID]) -> None:
-    ledger, hold_id = world
-    ledger.retries_max = 2  # the bug retries until exhausted: keep the test fast
-    COMMANDS["credit"][0](ledger, hold_id, KEY)
-    before = ledger_state(ledger, ALICE, BOB)
+def test_rejects_a_key_used_to_open_a_wallet_in_a_credit(world: tuple[App, UUID]) -> None:
+    app, _ = world
+    app.wallets.open_wallet(CALLER, "carol", "USD", idempotency_key=KEY)
+    before = ledger_state(app, ALICE, ("carol", "USD"))
 
     with pytest.raises(IdempotencyKeyReusedError):
-        COMMANDS["void_hold"][0](ledger, hold_id, KEY)
+        app.wallets.credit_wallet(CALLER, "carol", 10, "USD", idempotency_key=KEY)
 
-    assert ledger_state(ledger, ALICE, BOB) == before
-    assert ledger.get_hold(hold_id).status == "pending"
+    assert ledger_state(app, ALICE, ("carol", "USD")) == before
+
+
+def test_rejects_a_key_used_for_a_credit_when_voiding_a_hold(world: tuple[App, UUID]) -> None:
+    app, hold_id = world
+    app.runner.retries_max = 2  # the bug retries until exhausted: keep the test fast
+    COMMANDS["credit"][0](app, hold_id, KEY)
+    before = ledger_state(app, ALICE, BOB)
+
+    with pytest.raises(IdempotencyKeyReusedError):
+        COMMANDS["void_hold"][0](app, hold_id, KEY)
+
+    assert ledger_state(app, ALICE, BOB) == before
+    assert app.holds.get_hold(CALLER, hold_id).status == "PENDING"
 
 
 def test_a_replayed_debit_returns_the_original_result_after_the_money_was_spent(
-    ledger: Ledger,
+    app: App,
 ) -> None:
-    ledger.open_wallet("alice", "USD")
-    ledger.credit_wallet("alice", 500, "USD")
-    first = ledger.debit_wallet("alice", 500, "USD", "rent", idempotency_key=KEY)
-    assert ledger.get_wallet("alice", "USD").available == 0
-    position = log_position(ledger)
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 500, "USD")
+    first = app.wallets.debit_wallet(CALLER, "alice", 500, "USD", "rent", idempotency_key=KEY)
+    assert app.wallets.get_wallet(CALLER, "alice", "USD").available == 0
+    position = log_position(app)
 
-    again = ledger.debit_wallet("alice", 500, "USD", "rent", idempotency_key=KEY)
+    again = app.wallets.debit_wallet(CALLER, "alice", 500, "USD", "rent", idempotency_key=KEY)
 
     assert again.replayed is True
     assert again.value == first.value
-    assert log_position(ledger) == position
-    assert ledger.get_wallet("alice", "USD").balance == 0
+    assert log_position(app) == position
+    assert app.wallets.get_wallet(CALLER, "alice", "USD").balance == 0
 
 
-def test_a_journal_entry_takes_the_id_its_key_names_within_its_scope(ledger: Ledger) -> None:
-    ledger.open_wallet("alice", "USD")
+def test_a_journal_entry_takes_the_id_its_key_names_within_its_scope(app: App) -> None:
+    app.wallets.open_wallet(CALLER, "alice", "USD")
 
-    written = ledger.credit_wallet("alice", 5, "USD", idempotency_key=KEY, scope="alice")
+    written = app.wallets.credit_wallet(caller("alice"), "alice", 5, "USD", idempotency_key=KEY)
 
     assert written.value.id == idempotent_id("alice", KEY)
 
 
-def test_the_same_key_in_two_scopes_makes_two_transactions(ledger: Ledger) -> None:
-    ledger.open_wallet("alice", "USD")
+def test_the_same_key_in_two_scopes_makes_two_transactions(app: App) -> None:
+    app.wallets.open_wallet(CALLER, "alice", "USD")
 
-    first = ledger.credit_wallet("alice", 5, "USD", idempotency_key=KEY, scope="shop-1")
-    second = ledger.credit_wallet("alice", 5, "USD", idempotency_key=KEY, scope="shop-2")
+    first = app.wallets.credit_wallet(caller("shop-1"), "alice", 5, "USD", idempotency_key=KEY)
+    second = app.wallets.credit_wallet(caller("shop-2"), "alice", 5, "USD", idempotency_key=KEY)
 
     assert first.value.id != second.value.id
     assert second.replayed is False
-    assert ledger.get_wallet("alice", "USD").balance == 10
+    assert app.wallets.get_wallet(CALLER, "alice", "USD").balance == 10
 
 
-def test_without_a_key_every_call_is_a_new_transaction(ledger: Ledger) -> None:
-    ledger.open_wallet("alice", "USD")
+def test_without_a_key_every_call_is_a_new_transaction(app: App) -> None:
+    app.wallets.open_wallet(CALLER, "alice", "USD")
 
-    ledger.credit_wallet("alice", 5, "USD")
-    ledger.credit_wallet("alice", 5, "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 5, "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 5, "USD")
 
-    assert count_events(ledger, JournalTransaction.Recorded) == 2
-    assert ledger.get_wallet("alice", "USD").balance == 10
+    assert count_events(app, JournalTransaction.Recorded) == 2
+    assert app.wallets.get_wallet(CALLER, "alice", "USD").balance == 10
 
 
-def test_a_refused_request_leaves_the_log_exactly_as_it_was(world: tuple[Ledger, UUID]) -> None:
-    ledger, hold_id = world
-    COMMANDS["debit"][0](ledger, hold_id, KEY)
-    events_before = [(position, type(event)) for position, event in read_log(ledger)]
+def test_a_refused_request_leaves_the_log_exactly_as_it_was(world: tuple[App, UUID]) -> None:
+    app, hold_id = world
+    COMMANDS["debit"][0](app, hold_id, KEY)
+    events_before = [(position, type(event)) for position, event in read_log(app)]
 
     with pytest.raises(IdempotencyKeyReusedError):
-        COMMANDS["debit"][1](ledger, hold_id, KEY)
+        COMMANDS["debit"][1](app, hold_id, KEY)
 
-    assert [(position, type(event)) for position, event in read_log(ledger)] == events_before
+    assert [(position, type(event)) for position, event in read_log(app)] == events_before
 
 
-def test_a_replay_returns_the_original_result_even_after_later_changes(ledger: Ledger) -> None:
-    opened = ledger.open_wallet("carol", "USD", idempotency_key="open-carol")
-    ledger.credit_wallet("carol", 500, "USD")
-    placed = ledger.place_hold("carol", 200, "USD", 60, "x", "hold-carol")
-    ledger.post_hold(placed.value.id, 150)
-    position = log_position(ledger)
+def test_a_replay_returns_the_original_result_even_after_later_changes(app: App) -> None:
+    opened = app.wallets.open_wallet(CALLER, "carol", "USD", idempotency_key="open-carol")
+    app.wallets.credit_wallet(CALLER, "carol", 500, "USD")
+    placed = app.holds.place_hold(CALLER, "carol", 200, "USD", 60, "x", "hold-carol")
+    app.holds.post_hold(CALLER, placed.value.id, 150)
+    position = log_position(app)
 
-    assert ledger.open_wallet("carol", "USD", idempotency_key="open-carol").value == opened.value
-    replayed_hold = ledger.place_hold("carol", 200, "USD", 60, "x", "hold-carol").value
+    assert (
+        app.wallets.open_wallet(CALLER, "carol", "USD", idempotency_key="open-carol").value
+        == opened.value
+    )
+    replayed_hold = app.holds.place_hold(CALLER, "carol", 200, "USD", 60, "x", "hold-carol").value
     assert replayed_hold == placed.value
-    assert replayed_hold.status == "pending"
-    assert ledger.get_hold(placed.value.id).status == "posted"
-    assert log_position(ledger) == position
+    assert replayed_hold.status == "PENDING"
+    assert app.holds.get_hold(CALLER, placed.value.id).status == "POSTED"
+    assert log_position(app) == position

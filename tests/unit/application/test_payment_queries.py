@@ -5,12 +5,25 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
 
-from adapters.views.memory_payments_view import MemoryPaymentsView
-from application.gateway import (
+from adapters.views.payments_view import SqlPaymentsView
+from application.errors import (
+    InvalidCursorError,
+    InvalidPaymentStatusError,
+    ViewNotCaughtUpError,
+)
+from application.payment_projection import PaymentsProjection
+from application.payment_queries import (
+    PaymentQueries,
+    decode_position_cursor,
+    encode_position_cursor,
+)
+from application.payments import PaymentRequest
+from application.ports.gateway import (
     Card,
     CardToken,
     ChargeRequest,
@@ -19,19 +32,14 @@ from application.gateway import (
     RefundRequest,
     RefundResult,
 )
-from application.ledger import Ledger
-from application.payment_projection import PaymentsProjection
-from application.payment_queries import (
-    PaymentQueries,
-    decode_position_cursor,
-    encode_position_cursor,
-)
-from application.payments import PaymentRequest, PaymentRules, PaymentService
 from application.projection_runner import ProjectionRunner
 from application.queries import encode_cursor
-from domain.errors import DomainError, InvalidCursorError, ViewNotCaughtUpError
-from domain.payment import CREATED, FAILED, STATUSES, SUCCESS
-from tests.unit.application.support import log_position
+from application.readiness import ReadinessProbe
+from domain.payment import CREATED, FAILED, SUCCESS
+from domain.payment_terms import PaymentMethod, PaymentStatus
+from tests.support.views import memory_payments_view
+from tests.unit.application.fakes import FakeClock
+from tests.unit.application.support import CALLER, App, log_position, make_app
 
 pytestmark = pytest.mark.unit
 
@@ -65,35 +73,42 @@ class _WalletOnlyGateway:
 
 
 @pytest.fixture
-def service(ledger: Ledger) -> PaymentService:
-    ledger.open_wallet("alice", "USD")
-    ledger.credit_wallet("alice", 10_000, "USD")
-    ledger.open_wallet("bob", "USD")
-    return PaymentService(ledger, _WalletOnlyGateway(), PaymentRules())
+def app(clock: FakeClock) -> App:
+    return make_app(clock, _WalletOnlyGateway())
 
 
 @pytest.fixture
-def view() -> MemoryPaymentsView:
-    return MemoryPaymentsView()
+def service(app: App) -> App:
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 10_000, "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
+    return app
 
 
 @pytest.fixture
-def runner(ledger: Ledger, view: MemoryPaymentsView) -> ProjectionRunner:
-    return ProjectionRunner(ledger, PaymentsProjection(view=view))
+def view() -> Iterator[SqlPaymentsView]:
+    view = memory_payments_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def queries(service: PaymentService, view: MemoryPaymentsView) -> PaymentQueries:
-    return PaymentQueries(service, view, wait_timeout_s=SHORT_WAIT_S)
-
-
-def pay(service: PaymentService, payer_id: str, amount: int) -> UUID:
-    request = PaymentRequest(payer_id, "shop", amount, "USD", "wallet")
-    return service.create_payment(request).value.id
+def runner(app: App, view: SqlPaymentsView) -> ProjectionRunner:
+    return ProjectionRunner(app.ledger, PaymentsProjection(view=view))
 
 
 @pytest.fixture
-def five_payments(service: PaymentService, runner: ProjectionRunner) -> list[UUID]:
+def queries(service: App, view: SqlPaymentsView) -> PaymentQueries:
+    return PaymentQueries(view, wait_timeout_s=SHORT_WAIT_S)
+
+
+def pay(service: App, payer_id: str, amount: int) -> UUID:
+    request = PaymentRequest(payer_id, "shop", amount, "USD", PaymentMethod.WALLET)
+    return service.payments.create_payment(CALLER, request).value.id
+
+
+@pytest.fixture
+def five_payments(service: App, runner: ProjectionRunner) -> list[UUID]:
     """Payments of 1 to 5 by alice, projected; the oldest first."""
     ids = [pay(service, "alice", amount) for amount in range(1, 6)]
     runner.catch_up()
@@ -101,7 +116,7 @@ def five_payments(service: PaymentService, runner: ProjectionRunner) -> list[UUI
 
 
 def test_lists_payments_newest_first(five_payments: list[UUID], queries: PaymentQueries) -> None:
-    page = queries.list()
+    page = queries.list(CALLER)
 
     assert [row.id for row in page.payments] == five_payments[::-1]
     assert [row.amount for row in page.payments] == [5, 4, 3, 2, 1]
@@ -115,7 +130,7 @@ def test_pages_through_payments_with_cursors(
     pages = []
     cursor = None
     for _ in range(10):  # bounded: 5 payments in pages of 2 take 3 pages
-        page = queries.list(cursor=cursor, limit=2)
+        page = queries.list(CALLER, cursor=cursor, limit=2)
         pages.append([row.amount for row in page.payments])
         cursor = page.next_cursor
         if cursor is None:
@@ -127,39 +142,41 @@ def test_pages_through_payments_with_cursors(
 def test_a_page_that_exactly_ends_the_list_has_no_next_cursor(
     five_payments: list[UUID], queries: PaymentQueries
 ) -> None:
-    assert queries.list(limit=5).next_cursor is None
-    assert queries.list(limit=4).next_cursor is not None
+    assert queries.list(CALLER, limit=5).next_cursor is None
+    assert queries.list(CALLER, limit=4).next_cursor is not None
     # Limits are clamped to at least one row.
-    page = queries.list(limit=0)
+    page = queries.list(CALLER, limit=0)
     assert [row.amount for row in page.payments] == [5]
     assert page.next_cursor is not None
 
 
 def test_filters_by_status_and_payer(
-    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries
+    service: App, runner: ProjectionRunner, queries: PaymentQueries
 ) -> None:
     paid = pay(service, "alice", 100)
-    service.advance(paid)
+    service.settlement.advance(paid)
     broke = pay(service, "bob", 100)
-    service.advance(broke)  # bob's wallet is empty
+    service.settlement.advance(broke)  # bob's wallet is empty
     waiting = pay(service, "alice", 200)
     runner.catch_up()
 
-    assert [r.id for r in queries.list(status=SUCCESS).payments] == [paid]
-    assert [r.id for r in queries.list(status=FAILED).payments] == [broke]
-    assert [r.id for r in queries.list(payer_id="alice").payments] == [waiting, paid]
-    assert [r.id for r in queries.list(payer_id="alice", status=CREATED).payments] == [waiting]
-    assert queries.list(status=FAILED).payments[0].failure_reason == "INSUFFICIENT_FUNDS"
+    assert [r.id for r in queries.list(CALLER, status=SUCCESS).payments] == [paid]
+    assert [r.id for r in queries.list(CALLER, status=FAILED).payments] == [broke]
+    assert [r.id for r in queries.list(CALLER, payer_id="alice").payments] == [waiting, paid]
+    assert [r.id for r in queries.list(CALLER, payer_id="alice", status=CREATED).payments] == [
+        waiting
+    ]
+    assert queries.list(CALLER, status=FAILED).payments[0].failure_reason == "INSUFFICIENT_FUNDS"
 
 
 def test_a_cursor_keeps_its_filters_meaning(
-    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries
+    service: App, runner: ProjectionRunner, queries: PaymentQueries
 ) -> None:
     mine = [pay(service, payer, 10) for payer in ("alice", "bob", "alice", "bob", "alice")]
     runner.catch_up()
 
-    first = queries.list(payer_id="alice", limit=2)
-    second = queries.list(payer_id="alice", limit=2, cursor=first.next_cursor)
+    first = queries.list(CALLER, payer_id="alice", limit=2)
+    second = queries.list(CALLER, payer_id="alice", limit=2, cursor=first.next_cursor)
 
     assert [r.id for r in first.payments] == [mine[4], mine[2]]
     assert [r.id for r in second.payments] == [mine[0]]
@@ -190,7 +207,7 @@ def test_refuses_a_malformed_cursor_before_reading(
     five_payments: list[UUID], queries: PaymentQueries, cursor: str
 ) -> None:
     with pytest.raises(InvalidCursorError):
-        queries.list(cursor=cursor, min_position=10_000)  # refused before any wait
+        queries.list(CALLER, cursor=cursor, min_position=10_000)  # refused before any wait
 
 
 @pytest.mark.parametrize("status", ["success", "PENDING", "", "FAILED "])
@@ -199,65 +216,67 @@ def test_refuses_an_unknown_status_before_reading(
 ) -> None:
     started = time.monotonic()
 
-    with pytest.raises(DomainError) as raised:
-        queries.list(status=status, min_position=10_000)
+    with pytest.raises(InvalidPaymentStatusError) as raised:
+        queries.list(CALLER, status=status, min_position=10_000)
 
     assert not isinstance(raised.value, ViewNotCaughtUpError | InvalidCursorError)
-    assert all(known in raised.value.message for known in STATUSES)
+    assert all(known in raised.value.message for known in tuple(PaymentStatus))
     assert time.monotonic() - started < SHORT_WAIT_S  # refused without waiting
 
 
 def test_every_status_is_a_valid_filter(five_payments: list[UUID], queries: PaymentQueries) -> None:
-    counts = {status: len(queries.list(status=status).payments) for status in STATUSES}
+    counts = {
+        status: len(queries.list(CALLER, status=status).payments) for status in tuple(PaymentStatus)
+    }
 
-    assert counts == {status: 5 if status == CREATED else 0 for status in STATUSES}
+    assert counts == {status: 5 if status == CREATED else 0 for status in tuple(PaymentStatus)}
 
 
 def test_a_read_behind_the_position_asked_for_times_out_and_changes_nothing(
-    service: PaymentService, view: MemoryPaymentsView, queries: PaymentQueries, ledger: Ledger
+    service: App, view: SqlPaymentsView, queries: PaymentQueries, app: App
 ) -> None:
     pay(service, "alice", 10)
-    position = log_position(ledger)
+    position = log_position(app)
     started = time.monotonic()
 
     with pytest.raises(ViewNotCaughtUpError):
-        queries.list(min_position=position)
+        queries.list(CALLER, min_position=position)
     with pytest.raises(ViewNotCaughtUpError):
-        queries.summary(min_position=position)
+        queries.summary(CALLER, min_position=position)
 
     assert SHORT_WAIT_S <= time.monotonic() - started < 1.0
     assert view.position() is None
-    assert queries.list().payments == []
+    assert queries.list(CALLER).payments == []
 
 
 def test_a_read_waits_until_the_view_reaches_the_position(
-    service: PaymentService, view: MemoryPaymentsView, runner: ProjectionRunner, ledger: Ledger
+    service: App, view: SqlPaymentsView, runner: ProjectionRunner, app: App
 ) -> None:
-    queries = PaymentQueries(service, view, wait_timeout_s=LONG_WAIT_S)
+    queries = PaymentQueries(view, wait_timeout_s=LONG_WAIT_S)
     paid = pay(service, "alice", 10)
-    position = log_position(ledger)
+    position = log_position(app)
     catching_up = threading.Timer(0.05, runner.catch_up)
     catching_up.start()
     try:
-        page = queries.list(min_position=position)
+        page = queries.list(CALLER, min_position=position)
     finally:
         catching_up.join(LONG_WAIT_S)
 
     assert [row.id for row in page.payments] == [paid]
-    assert queries.position() == position
+    assert view.position() == position
 
 
 def test_summarises_the_payments_once_caught_up(
-    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries, ledger: Ledger
+    service: App, runner: ProjectionRunner, queries: PaymentQueries, app: App
 ) -> None:
     paid = pay(service, "alice", 300)
-    service.advance(paid)
-    service.refund_payment(paid, 100)
-    service.advance(pay(service, "bob", 50))
+    service.settlement.advance(paid)
+    service.refunds.refund_payment(CALLER, paid, 100)
+    service.settlement.advance(pay(service, "bob", 50))
     pay(service, "alice", 0)  # refused by the rules: FAILED with INVALID_AMOUNT
     runner.catch_up()
 
-    summary = queries.summary(min_position=log_position(ledger))
+    summary = queries.summary(CALLER, min_position=log_position(app))
 
     assert (summary.total, summary.success, summary.failed, summary.refunded) == (3, 1, 2, 0)
     assert summary.failure_reasons == {"INSUFFICIENT_FUNDS": 1, "INVALID_AMOUNT": 1}
@@ -266,19 +285,24 @@ def test_summarises_the_payments_once_caught_up(
 
 
 def test_readiness_reports_the_view_lag(
-    service: PaymentService, runner: ProjectionRunner, queries: PaymentQueries, ledger: Ledger
+    service: App,
+    runner: ProjectionRunner,
+    view: SqlPaymentsView,
+    queries: PaymentQueries,
+    app: App,
 ) -> None:
+    probe = ReadinessProbe(app.ledger, {"payments_view": view})
     pay(service, "alice", 10)
 
-    behind = queries.readiness(lag_max=0)
+    behind = probe.check(lag_max=0)
     runner.catch_up()
-    caught_up = queries.readiness(lag_max=0)
+    caught_up = probe.check(lag_max=0)
 
     assert (behind.ready, behind.view_position, behind.log_position) == (
         False,
         None,
-        log_position(ledger),
+        log_position(app),
     )
-    assert behind.view_lag == log_position(ledger)
+    assert behind.view_lag == log_position(app)
     assert (caught_up.ready, caught_up.view_lag) == (True, 0)
-    assert queries.position() == log_position(ledger)
+    assert view.position() == log_position(app)

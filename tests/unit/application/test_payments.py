@@ -10,7 +10,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.gateway import (
+from application.errors import (
+    GatewayRefundFailedError,
+    IdempotencyKeyReusedError,
+    PaymentNotFoundError,
+)
+from application.payments import PaymentRequest, PaymentRules
+from application.ports.gateway import (
     CARD_DECLINED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
@@ -19,20 +25,17 @@ from application.gateway import (
     PROCESSING_ERROR,
     Card,
     ChargeRequest,
+    GatewayNotice,
+    Outcome,
     RefundRequest,
     RefundResult,
 )
-from application.ledger import Ledger
-from application.payments import PaymentRequest, PaymentRules, PaymentService
 from application.results import Payment as PaymentOut
 from domain.errors import (
-    GatewayRefundFailedError,
-    IdempotencyKeyReusedError,
     InvalidAmountError,
     InvalidPaymentMethodError,
     InvalidPaymentTransitionError,
     InvalidSplitError,
-    PaymentNotFoundError,
     PaymentNotRetryableError,
     RefundExceedsCapturedError,
     RetryLimitReachedError,
@@ -41,15 +44,13 @@ from domain.ids import idempotent_id, wallet_id
 from domain.payment import (
     CREATED,
     FAILED,
-    FRAUD_SUSPECTED,
-    INVALID_AMOUNT,
-    INVALID_REQUEST,
     PARTIALLY_REFUNDED,
     PROCESSING,
     REFUNDED,
     SUCCESS,
     Payment,
 )
+from domain.payment_terms import FRAUD_SUSPECTED, INVALID_AMOUNT, INVALID_REQUEST, PaymentMethod
 from domain.splits import Split
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.payment_fakes import (
@@ -71,10 +72,14 @@ from tests.unit.application.payment_fakes import (
     token_of,
 )
 from tests.unit.application.support import (
+    CALLER,
     POPO_ENV,
+    App,
     count_events,
     ledger_state,
     log_position,
+    make_app,
+    make_ledger,
     read_log,
     wallet_state,
 )
@@ -91,23 +96,23 @@ def gateway() -> CountingGateway:
 
 
 @pytest.fixture
-def service(ledger: Ledger, gateway: CountingGateway) -> PaymentService:
-    return PaymentService(ledger, gateway, PaymentRules())
+def service(app: App) -> App:
+    return app
 
 
 @pytest.fixture
-def funded(ledger: Ledger) -> Ledger:
+def funded(app: App) -> App:
     """Alice holds 1000.00 USD in her wallet."""
-    ledger.open_wallet("alice", "USD")
-    ledger.credit_wallet("alice", 100_000, "USD")
-    return ledger
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.credit_wallet(CALLER, "alice", 100_000, "USD")
+    return app
 
 
 @pytest.fixture(autouse=True)
-def money_is_conserved(ledger: Ledger) -> Iterator[None]:
+def money_is_conserved(app: App) -> Iterator[None]:
     """After every scenario, all postings of each currency still add up to zero."""
     yield
-    assert_money_conserved(ledger)
+    assert_money_conserved(app)
 
 
 def wallet_request(
@@ -118,7 +123,7 @@ def wallet_request(
         "recipient": "school",
         "amount_minor": amount_minor,
         "currency": "USD",
-        "method": "wallet",
+        "method": PaymentMethod.WALLET,
         "description": "term fees",
         "splits": splits,
     }
@@ -133,27 +138,27 @@ def card_request(
         "recipient": "merchant",
         "amount_minor": amount_minor,
         "currency": "USD",
-        "method": "card",
+        "method": PaymentMethod.CARD,
         "description": "order 7",
         "card": card(number),
     }
     return PaymentRequest(**{**fields, **changes})
 
 
-def create(service: PaymentService, request: PaymentRequest, key: str | None = None) -> PaymentOut:
-    return service.create_payment(request, key).value
+def create(service: App, request: PaymentRequest, key: str | None = None) -> PaymentOut:
+    return service.payments.create_payment(CALLER, request, key).value
 
 
-def processed(service: PaymentService, request: PaymentRequest) -> PaymentOut:
+def processed(service: App, request: PaymentRequest) -> PaymentOut:
     payment = create(service, request)
-    service.advance(payment.id)
-    return service.get_payment(payment.id)
+    service.settlement.advance(payment.id)
+    return service.payments.get_payment(CALLER, payment.id)
 
 
-def postings_of(ledger: Ledger, kind: str, payment_id: UUID) -> list[list[tuple[str, int]]]:
+def postings_of(app: App, kind: str, payment_id: UUID) -> list[list[tuple[str, int]]]:
     return [
         [(p.account_code, p.amount_minor) for p in journal.postings]
-        for journal in journals(ledger, kind, str(payment_id))
+        for journal in journals(app, kind, str(payment_id))
     ]
 
 
@@ -191,17 +196,17 @@ RULE_BREAKERS = [
     ids=[name for name, _, _ in RULE_BREAKERS],
 )
 def test_a_request_breaking_a_rule_is_recorded_as_failed_with_the_rule(
-    funded: Ledger,
-    service: PaymentService,
+    funded: App,
+    service: App,
     gateway: CountingGateway,
     clock: FakeClock,
     request_: PaymentRequest,
     reason: str,
 ) -> None:
-    funded.open_wallet("alice", "JPY")
+    funded.wallets.open_wallet(CALLER, "alice", "JPY")
     before = log_position(funded)
 
-    written = service.create_payment(request_)
+    written = service.payments.create_payment(CALLER, request_)
 
     payment = written.value
     assert (payment.status, payment.failure_reason, payment.retryable) == (FAILED, reason, False)
@@ -213,11 +218,11 @@ def test_a_request_breaking_a_rule_is_recorded_as_failed_with_the_rule(
     assert (payment.attempts, payment.captured, payment.transaction_id) == (0, 0, None)
     # Auditors see the attempt: it is in the log, and read back the same.
     assert written.position == log_position(funded) > before
-    assert service.get_payment(payment.id) == payment
+    assert service.payments.get_payment(CALLER, payment.id) == payment
     assert count_events(funded, Payment.Created) == 1
     # Nothing moves, now or when the processor comes by.
-    assert service.advance(payment.id) == FAILED
-    assert service.get_payment(payment.id) == payment
+    assert service.settlement.advance(payment.id) == FAILED
+    assert service.payments.get_payment(CALLER, payment.id) == payment
     assert journals(funded, "payment") == []
     assert wallet_state(funded, *ALICE)[:3] == (100_000, 0, 100_000)
     assert gateway.charge_calls == []
@@ -227,15 +232,17 @@ def test_a_request_breaking_a_rule_is_recorded_as_failed_with_the_rule(
     ("amount", "currency"), [(1_000_000, "USD"), (10_000, "JPY"), (10_000_000, "KWD")]
 )
 def test_an_amount_of_exactly_the_fraud_threshold_is_accepted(
-    service: PaymentService, amount: int, currency: str
+    service: App, amount: int, currency: str
 ) -> None:
     payment = create(service, card_request(amount_minor=amount, currency=currency))
 
     assert (payment.status, payment.failure_reason) == (CREATED, None)
 
 
-def test_the_fraud_threshold_comes_from_the_rules(ledger: Ledger, gateway: CountingGateway) -> None:
-    strict = PaymentService(ledger, gateway, PaymentRules(fraud_threshold=Decimal("50.00")))
+def test_the_fraud_threshold_comes_from_the_rules(app: App, gateway: CountingGateway) -> None:
+    strict = make_app(
+        app.clock, gateway, PaymentRules(fraud_threshold=Decimal("50.00")), ledger=app.ledger
+    )
 
     assert create(strict, card_request(amount_minor=5_000)).status == CREATED
     flagged = create(strict, card_request(amount_minor=5_001))
@@ -243,22 +250,20 @@ def test_the_fraud_threshold_comes_from_the_rules(ledger: Ledger, gateway: Count
 
 
 def test_a_card_refused_at_tokenization_keeps_only_its_last_four_digits(
-    ledger: Ledger, service: PaymentService
+    app: App, service: App
 ) -> None:
     payment = create(service, card_request(BAD_NUMBER_CARD))
 
     assert payment.card is not None
     assert payment.card.last4 == BAD_NUMBER_CARD[-4:]
-    assert all(BAD_NUMBER_CARD.encode() not in n.state for n in notifications(ledger))
+    assert all(BAD_NUMBER_CARD.encode() not in n.state for n in notifications(app))
 
 
-def test_refuses_an_unknown_payment_method_and_records_nothing(
-    funded: Ledger, service: PaymentService
-) -> None:
+def test_refuses_an_unknown_payment_method_and_records_nothing(funded: App, service: App) -> None:
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InvalidPaymentMethodError):
-        service.create_payment(card_request(method="cheque"))
+        service.payments.create_payment(CALLER, card_request(method="cheque"))
 
     assert ledger_state(funded, ALICE) == before
 
@@ -272,40 +277,40 @@ def test_refuses_an_unknown_payment_method_and_records_nothing(
     ],
 )
 def test_refuses_invalid_splits_and_records_nothing(
-    funded: Ledger, service: PaymentService, splits: tuple[Split, ...]
+    funded: App, service: App, splits: tuple[Split, ...]
 ) -> None:
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InvalidSplitError):
-        service.create_payment(wallet_request(splits=splits), "pay-1")
+        service.payments.create_payment(CALLER, wallet_request(splits=splits), "pay-1")
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_the_card_number_never_enters_the_log(ledger: Ledger, service: PaymentService) -> None:
+def test_the_card_number_never_enters_the_log(app: App, service: App) -> None:
     payment = processed(service, card_request())
 
     assert payment.status == SUCCESS
     assert payment.card is not None
     assert (payment.card.brand, payment.card.last4) == ("visa", "4242")
-    assert all(GOOD_CARD.encode() not in n.state for n in notifications(ledger))
+    assert all(GOOD_CARD.encode() not in n.state for n in notifications(app))
 
 
-def notifications(ledger: Ledger) -> list[Any]:
-    return list(ledger.recorder.select_notifications(start=1, limit=10_000))
+def notifications(app: App) -> list[Any]:
+    return list(app.ledger.recorder.select_notifications(start=1, limit=10_000))
 
 
 # Idempotent requests.
 
 
 def test_the_same_key_and_request_replays_the_payment_as_it_was_created(
-    funded: Ledger, service: PaymentService
+    funded: App, service: App
 ) -> None:
-    first = service.create_payment(wallet_request(), "pay-1")
-    service.advance(first.value.id)
+    first = service.payments.create_payment(CALLER, wallet_request(), "pay-1")
+    service.settlement.advance(first.value.id)
     before = ledger_state(funded, ALICE)
 
-    again = service.create_payment(wallet_request(), "pay-1")
+    again = service.payments.create_payment(CALLER, wallet_request(), "pay-1")
 
     assert again.replayed
     assert again.value == first.value
@@ -313,13 +318,11 @@ def test_the_same_key_and_request_replays_the_payment_as_it_was_created(
     assert ledger_state(funded, ALICE) == before
 
 
-def test_a_replayed_rejection_returns_the_same_failure(
-    funded: Ledger, service: PaymentService
-) -> None:
-    first = service.create_payment(wallet_request(0), "pay-1")
+def test_a_replayed_rejection_returns_the_same_failure(funded: App, service: App) -> None:
+    first = service.payments.create_payment(CALLER, wallet_request(0), "pay-1")
     before = log_position(funded)
 
-    again = service.create_payment(wallet_request(0), "pay-1")
+    again = service.payments.create_payment(CALLER, wallet_request(0), "pay-1")
 
     assert again.replayed
     assert again.value == first.value
@@ -327,37 +330,37 @@ def test_a_replayed_rejection_returns_the_same_failure(
 
 
 def test_refuses_a_key_reused_for_another_request_and_records_nothing(
-    funded: Ledger, service: PaymentService
+    funded: App, service: App
 ) -> None:
-    service.create_payment(wallet_request(), "pay-1")
+    service.payments.create_payment(CALLER, wallet_request(), "pay-1")
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(IdempotencyKeyReusedError):
-        service.create_payment(wallet_request(25_001), "pay-1")
+        service.payments.create_payment(CALLER, wallet_request(25_001), "pay-1")
 
     assert ledger_state(funded, ALICE) == before
 
 
-def test_unknown_payments_are_not_found(service: PaymentService) -> None:
+def test_unknown_payments_are_not_found(service: App) -> None:
     with pytest.raises(PaymentNotFoundError):
-        service.get_payment(uuid4())
+        service.payments.get_payment(CALLER, uuid4())
     with pytest.raises(PaymentNotFoundError):
-        service.advance(uuid4())
+        service.settlement.advance(uuid4())
     with pytest.raises(PaymentNotFoundError):
-        service.refund_payment(uuid4(), 1)
+        service.refunds.refund_payment(CALLER, uuid4(), 1)
 
 
 # Wallet payments.
 
 
 def test_a_wallet_payment_posts_one_balanced_journal_from_the_payer_to_the_payees(
-    funded: Ledger, service: PaymentService, gateway: CountingGateway, clock: FakeClock
+    funded: App, service: App, gateway: CountingGateway, clock: FakeClock
 ) -> None:
     created = create(service, wallet_request())
 
-    assert service.advance(created.id) == SUCCESS
+    assert service.settlement.advance(created.id) == SUCCESS
 
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert (payment.status, payment.captured, payment.refundable) == (SUCCESS, 25_000, 25_000)
     assert [(a.payee, a.amount) for a in payment.allocations] == [
         ("school", 22_500),
@@ -381,82 +384,82 @@ def test_a_wallet_payment_posts_one_balanced_journal_from_the_payer_to_the_payee
     assert gateway.charge_calls == []
 
 
-def test_advancing_a_finished_payment_again_moves_nothing(
-    funded: Ledger, service: PaymentService
-) -> None:
+def test_advancing_a_finished_payment_again_moves_nothing(funded: App, service: App) -> None:
     payment = processed(service, wallet_request())
     before = ledger_state(funded, ALICE)
 
-    assert service.advance(payment.id) == SUCCESS
+    assert service.settlement.advance(payment.id) == SUCCESS
 
     assert ledger_state(funded, ALICE) == before
 
 
 def test_a_wallet_without_enough_money_fails_the_payment_and_moves_nothing(
-    funded: Ledger, service: PaymentService
+    funded: App, service: App
 ) -> None:
     created = create(service, wallet_request(100_001))
     wallet_before = wallet_state(funded, *ALICE)
 
-    assert service.advance(created.id) == FAILED
+    assert service.settlement.advance(created.id) == FAILED
 
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert (payment.failure_reason, payment.retryable) == (INSUFFICIENT_FUNDS, False)
     assert wallet_state(funded, *ALICE) == wallet_before
     assert journals(funded, "payment") == []
     assert payee_balance(funded, "school", "USD") == 0
     before = ledger_state(funded, ALICE)
     with pytest.raises(PaymentNotRetryableError):
-        service.retry_payment(payment.id)
+        service.payments.retry_payment(CALLER, payment.id)
     assert ledger_state(funded, ALICE) == before
 
 
-def test_a_wallet_payment_may_use_the_overdraft_down_to_its_limit(
-    ledger: Ledger, service: PaymentService
-) -> None:
-    ledger.open_wallet("alice", "USD", overdraft_limit_minor=5_000)
-    ledger.credit_wallet("alice", 20_000, "USD")
+def test_a_wallet_payment_may_use_the_overdraft_down_to_its_limit(app: App, service: App) -> None:
+    app.wallets.open_wallet(CALLER, "alice", "USD", overdraft_limit_minor=5_000)
+    app.wallets.credit_wallet(CALLER, "alice", 20_000, "USD")
 
     assert processed(service, wallet_request(25_000)).status == SUCCESS
     assert processed(service, wallet_request(1)).status == FAILED
-    assert wallet_state(ledger, *ALICE)[:3] == (-5_000, 0, 0)
+    assert wallet_state(app, *ALICE)[:3] == (-5_000, 0, 0)
 
 
 def test_a_stale_cached_wallet_never_fails_a_payment_the_wallet_can_pay(
     clock: FakeClock, gateway: CountingGateway
 ) -> None:
-    cached = Ledger(
-        env={**POPO_ENV, "AGGREGATE_CACHE_MAXSIZE": "100", "AGGREGATE_CACHE_FASTFORWARD": "n"},
-        clock=clock,
+    cached = make_app(
+        clock,
+        gateway,
+        ledger=make_ledger(
+            {**POPO_ENV, "AGGREGATE_CACHE_MAXSIZE": "100", "AGGREGATE_CACHE_FASTFORWARD": "n"}
+        ),
     )
-    service = PaymentService(cached, gateway, PaymentRules())
-    cached.open_wallet("alice", "USD")
-    cached.credit_wallet("alice", 100, "USD")
+    service = cached
+    cached.wallets.open_wallet(CALLER, "alice", "USD")
+    cached.wallets.credit_wallet(CALLER, "alice", 100, "USD")
     wallet = wallet_id("alice", "USD")
     # Another process tops the wallet up; this process's cache still holds the old wallet.
-    stale = cached.repository.get(wallet, version=cached.repository.get(wallet).version)
-    cached.credit_wallet("alice", 100_000, "USD")
-    assert cached.repository.cache is not None
-    cached.repository.cache.put(wallet, stale)
+    repository = cached.ledger.repository
+    stale = repository.get(wallet, version=repository.get(wallet).version)
+    cached.wallets.credit_wallet(CALLER, "alice", 100_000, "USD")
+    assert repository.cache is not None
+    repository.cache.put(wallet, stale)
 
     payment = create(service, wallet_request())
-    service.advance(payment.id)
+    service.settlement.advance(payment.id)
 
-    assert service.get_payment(payment.id).status == SUCCESS
-    assert cached.get_wallet("alice", "USD").balance == 100_100 - 25_000
+    assert service.payments.get_payment(CALLER, payment.id).status == SUCCESS
+    assert cached.wallets.get_wallet(CALLER, "alice", "USD").balance == 100_100 - 25_000
 
 
 def test_every_history_step_is_stamped_by_the_ledger_clock(
-    funded: Ledger, service: PaymentService, clock: FakeClock
+    funded: App, service: App, clock: FakeClock
 ) -> None:
     requested_at = clock.now()
     created = create(service, wallet_request())
     clock.advance(5)
-    service.advance(created.id)
+    service.settlement.advance(created.id)
     clock.advance(60)
-    service.refund_payment(created.id, 1_000)
+    service.refunds.refund_payment(CALLER, created.id, 1_000)
 
-    steps = service.get_payment(created.id).history
+    steps = service.payments.get_payment(CALLER, created.id).history
     assert [step.at for step in steps] == [
         requested_at,
         requested_at + timedelta(seconds=5),
@@ -469,28 +472,28 @@ def test_every_history_step_is_stamped_by_the_ledger_clock(
 
 
 def test_a_card_payment_is_charged_once_with_the_attempt_key_and_journaled(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request(amount_minor=5_000))
     assert gateway.tokenized == ["4242"]
 
-    assert service.advance(created.id) == SUCCESS
+    assert service.settlement.advance(created.id) == SUCCESS
 
     key = f"{created.id}:1"
     assert gateway.charge_calls == [
         ChargeRequest(5_000, "USD", token_of(GOOD_CARD), key, "order 7")
     ]
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert (payment.status, payment.attempts, payment.captured) == (SUCCESS, 1, 5_000)
-    assert postings_of(ledger, "payment", payment.id) == [
+    assert postings_of(app, "payment", payment.id) == [
         [("system:gateway_clearing", -5_000), ("payable:merchant", 5_000)]
     ]
-    assert payee_balance(ledger, "merchant", "USD") == 5_000
+    assert payee_balance(app, "merchant", "USD") == 5_000
     assert gateway.captured_for(str(payment.id)) == [gateway.charge_calls[0]]
 
 
 def test_a_card_payment_may_use_a_gateway_token_instead_of_card_details(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = processed(service, card_request(card=None, payment_method="pm_saved"))
 
@@ -509,89 +512,95 @@ def test_a_card_payment_may_use_a_gateway_token_instead_of_card_details(
     ],
 )
 def test_a_card_the_gateway_refuses_fails_for_good_and_moves_nothing(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway, number: str, reason: str
+    app: App, service: App, gateway: CountingGateway, number: str, reason: str
 ) -> None:
     created = create(service, card_request(number))
 
-    assert service.advance(created.id) == FAILED
+    assert service.settlement.advance(created.id) == FAILED
 
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert (payment.failure_reason, payment.retryable, payment.captured) == (reason, False, 0)
     assert payment.history[-1].reason == reason
-    assert journals(ledger, "payment") == []
+    assert journals(app, "payment") == []
     assert gateway.captured == {}
-    before = (log_position(ledger), gateway_state(gateway))
+    before = (log_position(app), gateway_state(gateway))
     with pytest.raises(PaymentNotRetryableError):
-        service.retry_payment(payment.id)
-    assert service.advance(payment.id) == FAILED
-    assert (log_position(ledger), gateway_state(gateway)) == before
+        service.payments.retry_payment(CALLER, payment.id)
+    assert service.settlement.advance(payment.id) == FAILED
+    assert (log_position(app), gateway_state(gateway)) == before
 
 
 @pytest.mark.parametrize("code", [PROCESSING_ERROR, GATEWAY_UNAVAILABLE])
 def test_a_transient_failure_is_retried_with_a_new_key_and_may_then_succeed(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway, code: str
+    app: App, service: App, gateway: CountingGateway, code: str
 ) -> None:
     created = create(service, card_request())
     gateway.script(f"{created.id}:1", fail(code))
-    service.advance(created.id)
-    failed = service.get_payment(created.id)
+    service.settlement.advance(created.id)
+    failed = service.payments.get_payment(CALLER, created.id)
     assert (failed.status, failed.failure_reason, failed.retryable) == (FAILED, code, True)
 
-    retried = service.retry_payment(created.id).value
+    retried = service.payments.retry_payment(CALLER, created.id).value
 
     assert (retried.status, retried.attempts) == (PROCESSING, 2)
     assert retried.history[-1].reason == "retry"
-    assert service.advance(created.id) == SUCCESS
+    assert service.settlement.advance(created.id) == SUCCESS
     assert gateway.keys_called() == [f"{created.id}:1", f"{created.id}:2"]
-    assert len(journals(ledger, "payment", str(created.id))) == 1
+    assert len(journals(app, "payment", str(created.id))) == 1
     assert len(gateway.captured_for(str(created.id))) == 1
 
 
 def test_retries_stop_at_the_limit_and_the_refusal_changes_nothing(
-    ledger: Ledger, gateway: CountingGateway
+    app: App, gateway: CountingGateway
 ) -> None:
-    service = PaymentService(ledger, gateway, PaymentRules(retries_max=3))
+    service = make_app(app.clock, gateway, PaymentRules(retries_max=3), ledger=app.ledger)
     created = create(service, card_request(PROCESSING_ERROR_CARD))
-    service.advance(created.id)
+    service.settlement.advance(created.id)
     for _ in range(3):
-        service.retry_payment(created.id)
-        assert service.advance(created.id) == FAILED
-    before = (log_position(ledger), gateway_state(gateway), service.get_payment(created.id))
+        service.payments.retry_payment(CALLER, created.id)
+        assert service.settlement.advance(created.id) == FAILED
+    before = (
+        log_position(app),
+        gateway_state(gateway),
+        service.payments.get_payment(CALLER, created.id),
+    )
 
     with pytest.raises(RetryLimitReachedError) as refused:
-        service.retry_payment(created.id)
+        service.payments.retry_payment(CALLER, created.id)
 
     assert refused.value.code == "retry_limit_reached"
-    assert (log_position(ledger), gateway_state(gateway), service.get_payment(created.id)) == before
+    assert (
+        log_position(app),
+        gateway_state(gateway),
+        service.payments.get_payment(CALLER, created.id),
+    ) == before
     assert gateway.keys_called() == [f"{created.id}:{n}" for n in (1, 2, 3, 4)]
-    assert count_events(ledger, Payment.ProcessingStarted) == 4
-    assert journals(ledger, "payment") == []
+    assert count_events(app, Payment.ProcessingStarted) == 4
+    assert journals(app, "payment") == []
 
 
 def test_a_retry_with_the_same_key_is_made_once(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request(PROCESSING_ERROR_CARD))
-    service.advance(created.id)
-    first = service.retry_payment(created.id, "retry-1")
-    before = log_position(ledger)
+    service.settlement.advance(created.id)
+    first = service.payments.retry_payment(CALLER, created.id, "retry-1")
+    before = log_position(app)
 
-    again = service.retry_payment(created.id, "retry-1")
+    again = service.payments.retry_payment(CALLER, created.id, "retry-1")
 
     assert again.replayed
     assert again.value == first.value
     assert again.value.attempts == 2
-    assert log_position(ledger) == before
+    assert log_position(app) == before
 
 
-def test_refuses_to_retry_a_payment_that_did_not_fail(
-    funded: Ledger, service: PaymentService
-) -> None:
+def test_refuses_to_retry_a_payment_that_did_not_fail(funded: App, service: App) -> None:
     payment = processed(service, wallet_request())
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InvalidPaymentTransitionError):
-        service.retry_payment(payment.id)
+        service.payments.retry_payment(CALLER, payment.id)
 
     assert ledger_state(funded, ALICE) == before
 
@@ -600,74 +609,74 @@ def test_refuses_to_retry_a_payment_that_did_not_fail(
 
 
 def test_an_unknown_outcome_leaves_the_payment_processing_and_moves_nothing(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request())
     gateway.script(f"{created.id}:1", UNKNOWN)
 
-    assert service.advance(created.id) == PROCESSING
+    assert service.settlement.advance(created.id) == PROCESSING
 
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert (payment.status, payment.attempts, payment.captured) == (PROCESSING, 1, 0)
-    assert journals(ledger, "payment") == []
+    assert journals(app, "payment") == []
 
 
 def test_asking_again_after_an_unknown_outcome_reuses_the_key_and_charges_once(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request())
     key = f"{created.id}:1"
     gateway.script(key, UNKNOWN_BUT_CHARGED, UNKNOWN)  # the money moved; two answers lost
 
-    assert service.advance(created.id) == PROCESSING
-    assert service.advance(created.id) == PROCESSING
-    assert service.advance(created.id) == SUCCESS
+    assert service.settlement.advance(created.id) == PROCESSING
+    assert service.settlement.advance(created.id) == PROCESSING
+    assert service.settlement.advance(created.id) == SUCCESS
 
     assert gateway.keys_called() == [key]
     assert gateway.calls_for(key) == 3
     assert list(gateway.captured) == [key]
-    payment = service.get_payment(created.id)
+    payment = service.payments.get_payment(CALLER, created.id)
     assert payment.attempts == 1
-    (journal,) = journals(ledger, "payment", str(created.id))
+    (journal,) = journals(app, "payment", str(created.id))
     assert journal.originator_id == payment.transaction_id
-    assert service.advance(created.id) == SUCCESS
+    assert service.settlement.advance(created.id) == SUCCESS
     assert gateway.calls_for(key) == 3
 
 
 def test_an_unknown_outcome_that_charged_nothing_is_charged_once_when_asked_again(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request())
     gateway.script(f"{created.id}:1", UNKNOWN, UNKNOWN, SUCCEED)
 
-    statuses = [service.advance(created.id) for _ in range(4)]
+    statuses = [service.settlement.advance(created.id) for _ in range(4)]
 
     assert statuses == [PROCESSING, PROCESSING, SUCCESS, SUCCESS]
     assert len(gateway.captured) == 1
-    assert len(journals(ledger, "payment")) == 1
+    assert len(journals(app, "payment")) == 1
 
 
 # Refunds.
 
 
-def paid_by_wallet(service: PaymentService, amount: int = 25_000) -> PaymentOut:
+def paid_by_wallet(service: App, amount: int = 25_000) -> PaymentOut:
     payment = processed(service, wallet_request(amount))
     assert payment.status == SUCCESS
     return payment
 
 
-def paid_by_card(service: PaymentService, amount: int = 10_000) -> PaymentOut:
+def paid_by_card(service: App, amount: int = 10_000) -> PaymentOut:
     payment = processed(service, card_request(amount_minor=amount, splits=SPLITS))
     assert payment.status == SUCCESS
     return payment
 
 
 def test_a_wallet_refund_credits_the_wallet_back_and_reverses_the_splits(
-    funded: Ledger, service: PaymentService, gateway: CountingGateway
+    funded: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_wallet(service)
 
-    refunded = service.refund_payment(payment.id, 10_001, "partial").value
+    refunded = service.refunds.refund_payment(CALLER, payment.id, 10_001, "partial").value
 
     assert (refunded.status, refunded.refunded, refunded.refundable) == (
         PARTIALLY_REFUNDED,
@@ -681,7 +690,7 @@ def test_a_wallet_refund_credits_the_wallet_back_and_reverses_the_splits(
     assert wallet_state(funded, *ALICE)[:3] == (85_001, 0, 85_001)
     assert gateway.refund_calls == []
 
-    rest = service.refund_payment(payment.id).value
+    rest = service.refunds.refund_payment(CALLER, payment.id).value
 
     assert (rest.status, rest.refunded, rest.refundable) == (REFUNDED, 25_000, 0)
     assert wallet_state(funded, *ALICE)[:3] == (100_000, 0, 100_000)
@@ -690,17 +699,19 @@ def test_a_wallet_refund_credits_the_wallet_back_and_reverses_the_splits(
 
 
 def test_a_card_refund_goes_through_the_gateway_with_the_refund_id_as_key(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     reference = gateway.reference_of(f"{payment.id}:1")
 
-    refunded = service.refund_payment(payment.id, 4_000, "damaged", "refund-1").value
+    refunded = service.refunds.refund_payment(
+        CALLER, payment.id, 4_000, "damaged", "refund-1"
+    ).value
 
     refund_id = idempotent_id("", "refund-1")
     assert gateway.refund_calls == [RefundRequest(reference, 4_000, "USD", str(refund_id))]
     assert (refunded.status, refunded.refunded) == (PARTIALLY_REFUNDED, 4_000)
-    assert postings_of(ledger, "refund", payment.id) == [
+    assert postings_of(app, "refund", payment.id) == [
         [
             ("system:gateway_clearing", 4_000),
             ("payable:school", -3_600),
@@ -711,79 +722,82 @@ def test_a_card_refund_goes_through_the_gateway_with_the_refund_id_as_key(
 
 
 def test_refuses_a_refund_beyond_the_capture_and_changes_nothing(
-    funded: Ledger, service: PaymentService, gateway: CountingGateway
+    funded: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_wallet(service)
-    service.refund_payment(payment.id, 20_000)
-    before = (ledger_state(funded, ALICE), service.get_payment(payment.id))
+    service.refunds.refund_payment(CALLER, payment.id, 20_000)
+    before = (ledger_state(funded, ALICE), service.payments.get_payment(CALLER, payment.id))
 
     with pytest.raises(RefundExceedsCapturedError):
-        service.refund_payment(payment.id, 5_001)
+        service.refunds.refund_payment(CALLER, payment.id, 5_001)
 
-    assert (ledger_state(funded, ALICE), service.get_payment(payment.id)) == before
-    service.refund_payment(payment.id, 5_000)
+    assert (ledger_state(funded, ALICE), service.payments.get_payment(CALLER, payment.id)) == before
+    service.refunds.refund_payment(CALLER, payment.id, 5_000)
     for amount in (1, None):
         with pytest.raises((InvalidPaymentTransitionError, InvalidAmountError)):
-            service.refund_payment(payment.id, amount)
+            service.refunds.refund_payment(CALLER, payment.id, amount)
 
 
 def test_refuses_to_refund_a_payment_that_captured_nothing_and_changes_nothing(
-    funded: Ledger, service: PaymentService
+    funded: App, service: App
 ) -> None:
     payment = processed(service, wallet_request(100_001))
     assert payment.status == FAILED
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InvalidPaymentTransitionError):
-        service.refund_payment(payment.id, 1)
+        service.refunds.refund_payment(CALLER, payment.id, 1)
 
     assert ledger_state(funded, ALICE) == before
 
 
 def test_refuses_a_full_refund_of_a_failed_payment_as_an_invalid_transition(
-    funded: Ledger, service: PaymentService
+    funded: App, service: App
 ) -> None:
     payment = processed(service, wallet_request(100_001))
     before = ledger_state(funded, ALICE)
 
     with pytest.raises(InvalidPaymentTransitionError):
-        service.refund_payment(payment.id)
+        service.refunds.refund_payment(CALLER, payment.id)
 
     assert ledger_state(funded, ALICE) == before
 
 
 def test_a_gateway_refusal_raises_releases_the_reservation_and_refunds_nothing(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     gateway.script_refund(str(idempotent_id("", "refund-1")), fail("REFUND_DECLINED"))
-    before = (journals(ledger), payee_balance(ledger, "school", "USD"))
+    before = (journals(app), payee_balance(app, "school", "USD"))
 
     with pytest.raises(GatewayRefundFailedError) as refused:
-        service.refund_payment(payment.id, 4_000, "damaged", "refund-1")
+        service.refunds.refund_payment(CALLER, payment.id, 4_000, "damaged", "refund-1")
 
     assert "REFUND_DECLINED" in str(refused.value)
-    after = service.get_payment(payment.id)
+    after = service.payments.get_payment(CALLER, payment.id)
     assert (after.status, after.refunded, after.refundable, after.pending_refunds) == (
         SUCCESS,
         0,
         10_000,
         0,
     )
-    assert (journals(ledger), payee_balance(ledger, "school", "USD")) == before
-    assert count_events(ledger, Payment.RefundRequested) == 1
-    assert count_events(ledger, Payment.RefundFailed) == 1
+    assert (journals(app), payee_balance(app, "school", "USD")) == before
+    assert count_events(app, Payment.RefundRequested) == 1
+    assert count_events(app, Payment.RefundFailed) == 1
     # The whole capture can still be refunded (with another key).
-    assert service.refund_payment(payment.id, None, "again", "refund-2").value.status == REFUNDED
+    assert (
+        service.refunds.refund_payment(CALLER, payment.id, None, "again", "refund-2").value.status
+        == REFUNDED
+    )
 
 
 def test_an_unknown_refund_outcome_keeps_the_amount_reserved(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     gateway.script_refund(str(idempotent_id("", "refund-1")), UNKNOWN)
 
-    pending = service.refund_payment(payment.id, 6_000, "r", "refund-1").value
+    pending = service.refunds.refund_payment(CALLER, payment.id, 6_000, "r", "refund-1").value
 
     assert (pending.status, pending.refunded, pending.pending_refunds, pending.refundable) == (
         SUCCESS,
@@ -791,11 +805,11 @@ def test_an_unknown_refund_outcome_keeps_the_amount_reserved(
         6_000,
         4_000,
     )
-    assert journals(ledger, "refund") == []
-    before = service.get_payment(payment.id)
+    assert journals(app, "refund") == []
+    before = service.payments.get_payment(CALLER, payment.id)
     with pytest.raises(RefundExceedsCapturedError):
-        service.refund_payment(payment.id, 4_001)
-    assert service.get_payment(payment.id) == before
+        service.refunds.refund_payment(CALLER, payment.id, 4_001)
+    assert service.payments.get_payment(CALLER, payment.id) == before
 
 
 class ImpatientClientGateway(CountingGateway):
@@ -813,166 +827,190 @@ class ImpatientClientGateway(CountingGateway):
 
 
 def test_a_refund_resent_while_the_first_is_at_the_gateway_answers_both_with_the_refund(
-    ledger: Ledger,
+    app: App,
 ) -> None:
     gateway = ImpatientClientGateway()
-    service = PaymentService(ledger, gateway, PaymentRules())
+    service = make_app(app.clock, gateway, PaymentRules(), ledger=app.ledger)
     payment = paid_by_card(service)
-    gateway.meanwhile = lambda: service.refund_payment(payment.id, 4_000, "r", "refund-1")
+    gateway.meanwhile = lambda: service.refunds.refund_payment(
+        CALLER, payment.id, 4_000, "r", "refund-1"
+    )
 
-    first = service.refund_payment(payment.id, 4_000, "r", "refund-1")
+    first = service.refunds.refund_payment(CALLER, payment.id, 4_000, "r", "refund-1")
 
     assert first.value.refunded == gateway.resent.value.refunded == 4_000
-    assert len(journals(ledger, "refund")) == 1
+    assert len(journals(app, "refund")) == 1
 
 
 def test_a_refused_refund_resent_while_the_first_is_at_the_gateway_reports_the_refusal_twice(
-    ledger: Ledger,
+    app: App,
 ) -> None:
     gateway = ImpatientClientGateway()
-    service = PaymentService(ledger, gateway, PaymentRules())
+    service = make_app(app.clock, gateway, PaymentRules(), ledger=app.ledger)
     payment = paid_by_card(service)
     gateway.script_refund(str(idempotent_id("", "refund-1")), fail("REFUND_DECLINED"))
 
     def resend() -> object:
         with pytest.raises(GatewayRefundFailedError):
-            service.refund_payment(payment.id, 4_000, "r", "refund-1")
+            service.refunds.refund_payment(CALLER, payment.id, 4_000, "r", "refund-1")
         return None
 
     gateway.meanwhile = resend
 
     with pytest.raises(GatewayRefundFailedError):
-        service.refund_payment(payment.id, 4_000, "r", "refund-1")
+        service.refunds.refund_payment(CALLER, payment.id, 4_000, "r", "refund-1")
 
-    after = service.get_payment(payment.id)
+    after = service.payments.get_payment(CALLER, payment.id)
     assert (after.refunded, after.pending_refunds, after.refundable) == (0, 0, 10_000)
-    assert count_events(ledger, Payment.RefundFailed) == 1
+    assert count_events(app, Payment.RefundFailed) == 1
 
 
 def test_a_full_refund_with_everything_already_reserved_says_nothing_is_left(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     gateway.script_refund(str(idempotent_id("", "refund-1")), UNKNOWN)
-    service.refund_payment(payment.id, None, "r", "refund-1")
-    before = (log_position(ledger), gateway_state(gateway))
+    service.refunds.refund_payment(CALLER, payment.id, None, "r", "refund-1")
+    before = (log_position(app), gateway_state(gateway))
 
     with pytest.raises(RefundExceedsCapturedError):
-        service.refund_payment(payment.id)
+        service.refunds.refund_payment(CALLER, payment.id)
 
-    assert (log_position(ledger), gateway_state(gateway)) == before
+    assert (log_position(app), gateway_state(gateway)) == before
 
 
 def test_a_refund_replayed_with_its_key_is_made_once(
-    funded: Ledger, service: PaymentService, gateway: CountingGateway
+    funded: App, service: App, gateway: CountingGateway
 ) -> None:
     wallet_paid = paid_by_wallet(service)
     card_paid = paid_by_card(service)
-    first = service.refund_payment(wallet_paid.id, 5_000, "r", "refund-1")
-    service.refund_payment(card_paid.id, 5_000, "r", "refund-2")
+    first = service.refunds.refund_payment(CALLER, wallet_paid.id, 5_000, "r", "refund-1")
+    service.refunds.refund_payment(CALLER, card_paid.id, 5_000, "r", "refund-2")
     before = (ledger_state(funded, ALICE), gateway_state(gateway))
 
-    again = service.refund_payment(wallet_paid.id, 5_000, "r", "refund-1")
-    service.refund_payment(card_paid.id, 5_000, "r", "refund-2")
+    again = service.refunds.refund_payment(CALLER, wallet_paid.id, 5_000, "r", "refund-1")
+    service.refunds.refund_payment(CALLER, card_paid.id, 5_000, "r", "refund-2")
 
     assert again.replayed
     assert again.value.refunded == first.value.refunded == 5_000
     assert (ledger_state(funded, ALICE), gateway_state(gateway)) == before
     with pytest.raises(IdempotencyKeyReusedError):
-        service.refund_payment(wallet_paid.id, 5_001, "r", "refund-1")
+        service.refunds.refund_payment(CALLER, wallet_paid.id, 5_001, "r", "refund-1")
     assert (ledger_state(funded, ALICE), gateway_state(gateway)) == before
 
 
 def test_replaying_a_refund_with_an_unknown_outcome_asks_the_gateway_again(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     key = str(idempotent_id("", "refund-1"))
     gateway.script_refund(key, UNKNOWN_BUT_CHARGED)  # the gateway refunded; the answer got lost
-    service.refund_payment(payment.id, 6_000, "r", "refund-1")
+    service.refunds.refund_payment(CALLER, payment.id, 6_000, "r", "refund-1")
 
-    replayed = service.refund_payment(payment.id, 6_000, "r", "refund-1").value
+    replayed = service.refunds.refund_payment(CALLER, payment.id, 6_000, "r", "refund-1").value
 
     assert [call.idempotency_key for call in gateway.refund_calls] == [key, key]
     assert (replayed.refunded, replayed.pending_refunds) == (6_000, 0)
-    assert len(journals(ledger, "refund")) == 1
+    assert len(journals(app, "refund")) == 1
     assert gateway.refunded_for(gateway.reference_of(f"{payment.id}:1")) == 6_000
-    before = (log_position(ledger), gateway_state(gateway))
-    assert service.refund_payment(payment.id, 6_000, "r", "refund-1").replayed
-    assert (log_position(ledger), gateway_state(gateway)) == before
+    before = (log_position(app), gateway_state(gateway))
+    assert service.refunds.refund_payment(CALLER, payment.id, 6_000, "r", "refund-1").replayed
+    assert (log_position(app), gateway_state(gateway)) == before
 
 
 def test_replaying_a_refused_refund_reports_the_refusal_again_and_changes_nothing(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = paid_by_card(service)
     gateway.script_refund(str(idempotent_id("", "refund-1")), fail("REFUND_DECLINED"))
     with pytest.raises(GatewayRefundFailedError):
-        service.refund_payment(payment.id, 4_000, "r", "refund-1")
-    before = (log_position(ledger), gateway_state(gateway), service.get_payment(payment.id))
+        service.refunds.refund_payment(CALLER, payment.id, 4_000, "r", "refund-1")
+    before = (
+        log_position(app),
+        gateway_state(gateway),
+        service.payments.get_payment(CALLER, payment.id),
+    )
 
     with pytest.raises(GatewayRefundFailedError) as again:
-        service.refund_payment(payment.id, 4_000, "r", "refund-1")
+        service.refunds.refund_payment(CALLER, payment.id, 4_000, "r", "refund-1")
 
     assert "REFUND_DECLINED" in str(again.value)
-    assert (log_position(ledger), gateway_state(gateway), service.get_payment(payment.id)) == before
+    assert (
+        log_position(app),
+        gateway_state(gateway),
+        service.payments.get_payment(CALLER, payment.id),
+    ) == before
     assert before[2].refunded == 0
 
 
 # Gateway webhooks.
 
+OUTCOMES: dict[str, Outcome] = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.payment_failed": "failed",
+}
 
-def unsettled(service: PaymentService, gateway: CountingGateway) -> PaymentOut:
+
+def apply_event(
+    service: App, event_id: str, event_type: str, key: str, reference: str, code: str = ""
+) -> str:
+    """A gateway webhook as the gateway adapter hands it over (an outcome in our words)."""
+    outcome = OUTCOMES.get(event_type, "unknown")
+    notice = GatewayNotice(event_id, key, outcome, reference, code)
+    return service.settlement.apply_gateway_notice(notice)
+
+
+def unsettled(service: App, gateway: CountingGateway) -> PaymentOut:
     payment = create(service, card_request())
     gateway.script(f"{payment.id}:1", UNKNOWN)
-    assert service.advance(payment.id) == PROCESSING
+    assert service.settlement.advance(payment.id) == PROCESSING
     return payment
 
 
 def test_a_webhook_settles_a_payment_whose_outcome_was_unknown(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = unsettled(service, gateway)
     key = f"{payment.id}:1"
 
-    status = service.apply_gateway_event("evt_1", "payment_intent.succeeded", key, "ch_hook")
+    status = apply_event(service, "evt_1", "payment_intent.succeeded", key, "ch_hook")
 
     assert status == SUCCESS
-    assert service.get_payment(payment.id).status == SUCCESS
-    (journal,) = journals(ledger, "payment", str(payment.id))
-    assert journal.originator_id == service.get_payment(payment.id).transaction_id
+    assert service.payments.get_payment(CALLER, payment.id).status == SUCCESS
+    (journal,) = journals(app, "payment", str(payment.id))
+    assert journal.originator_id == service.payments.get_payment(CALLER, payment.id).transaction_id
     calls = len(gateway.charge_calls)
-    assert service.advance(payment.id) == SUCCESS
+    assert service.settlement.advance(payment.id) == SUCCESS
     assert len(gateway.charge_calls) == calls
 
 
 def test_a_failure_webhook_fails_the_payment_with_its_code(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = unsettled(service, gateway)
 
-    status = service.apply_gateway_event(
-        "evt_1", "payment_intent.payment_failed", f"{payment.id}:1", "ch_x", CARD_DECLINED
+    status = apply_event(
+        service, "evt_1", "payment_intent.payment_failed", f"{payment.id}:1", "ch_x", CARD_DECLINED
     )
 
-    after = service.get_payment(payment.id)
+    after = service.payments.get_payment(CALLER, payment.id)
     assert (status, after.failure_reason, after.retryable) == (FAILED, CARD_DECLINED, False)
-    assert journals(ledger, "payment") == []
+    assert journals(app, "payment") == []
 
 
 def test_a_webhook_delivered_twice_is_applied_once(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     payment = unsettled(service, gateway)
     key = f"{payment.id}:1"
-    service.apply_gateway_event("evt_1", "payment_intent.succeeded", key, "ch_hook")
-    before = (log_position(ledger), service.get_payment(payment.id))
+    apply_event(service, "evt_1", "payment_intent.succeeded", key, "ch_hook")
+    before = (log_position(app), service.payments.get_payment(CALLER, payment.id))
 
-    again = service.apply_gateway_event("evt_1", "payment_intent.succeeded", key, "ch_hook")
-    contrary = service.apply_gateway_event("evt_1", "payment_intent.payment_failed", key, "")
+    again = apply_event(service, "evt_1", "payment_intent.succeeded", key, "ch_hook")
+    contrary = apply_event(service, "evt_1", "payment_intent.payment_failed", key, "")
 
     assert (again, contrary) == ("duplicate", "duplicate")
-    assert (log_position(ledger), service.get_payment(payment.id)) == before
+    assert (log_position(app), service.payments.get_payment(CALLER, payment.id)) == before
 
 
 @pytest.mark.parametrize(
@@ -985,65 +1023,59 @@ def test_a_webhook_delivered_twice_is_applied_once(
     ],
 )
 def test_a_webhook_for_no_payment_of_ours_is_ignored_and_records_nothing(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway, event_type: str, key: str
+    app: App, service: App, gateway: CountingGateway, event_type: str, key: str
 ) -> None:
     payment = unsettled(service, gateway)
     key = key.replace("PAYMENT", str(payment.id))
-    before = (log_position(ledger), service.get_payment(payment.id))
+    before = (log_position(app), service.payments.get_payment(CALLER, payment.id))
 
-    assert service.apply_gateway_event("evt_9", event_type, key, "ch_9") == "ignored"
+    assert apply_event(service, "evt_9", event_type, key, "ch_9") == "ignored"
 
-    assert (log_position(ledger), service.get_payment(payment.id)) == before
+    assert (log_position(app), service.payments.get_payment(CALLER, payment.id)) == before
 
 
 def test_a_webhook_for_an_old_attempt_does_not_settle_the_current_one(
-    ledger: Ledger, service: PaymentService, gateway: CountingGateway
+    app: App, service: App, gateway: CountingGateway
 ) -> None:
     created = create(service, card_request(PROCESSING_ERROR_CARD))
-    service.advance(created.id)
-    service.retry_payment(created.id)
+    service.settlement.advance(created.id)
+    service.payments.retry_payment(CALLER, created.id)
     gateway.script(f"{created.id}:2", UNKNOWN)
-    assert service.advance(created.id) == PROCESSING
-    before = service.get_payment(created.id)
+    assert service.settlement.advance(created.id) == PROCESSING
+    before = service.payments.get_payment(CALLER, created.id)
 
-    status = service.apply_gateway_event(
-        "evt_old", "payment_intent.succeeded", f"{created.id}:1", "ch_old"
+    status = apply_event(
+        service, "evt_old", "payment_intent.succeeded", f"{created.id}:1", "ch_old"
     )
 
     assert status == PROCESSING
-    assert service.get_payment(created.id) == before
-    assert journals(ledger, "payment") == []
+    assert service.payments.get_payment(CALLER, created.id) == before
+    assert journals(app, "payment") == []
     # The current attempt's own event settles it; the old event stays applied once.
     assert (
-        service.apply_gateway_event(
-            "evt_new", "payment_intent.succeeded", f"{created.id}:2", "ch_new"
-        )
+        apply_event(service, "evt_new", "payment_intent.succeeded", f"{created.id}:2", "ch_new")
         == SUCCESS
     )
     assert (
-        service.apply_gateway_event("evt_old", "payment_intent.succeeded", f"{created.id}:1", "")
+        apply_event(service, "evt_old", "payment_intent.succeeded", f"{created.id}:1", "")
         == "duplicate"
     )
-    assert len(journals(ledger, "payment", str(created.id))) == 1
+    assert len(journals(app, "payment", str(created.id))) == 1
 
 
-def test_a_webhook_for_a_settled_payment_changes_nothing(
-    ledger: Ledger, service: PaymentService
-) -> None:
+def test_a_webhook_for_a_settled_payment_changes_nothing(app: App, service: App) -> None:
     payment = processed(service, card_request())
-    before = (journals(ledger), service.get_payment(payment.id))
+    before = (journals(app), service.payments.get_payment(CALLER, payment.id))
 
-    status = service.apply_gateway_event(
-        "evt_late", "payment_intent.payment_failed", f"{payment.id}:1", "", CARD_DECLINED
+    status = apply_event(
+        service, "evt_late", "payment_intent.payment_failed", f"{payment.id}:1", "", CARD_DECLINED
     )
 
     assert status == SUCCESS
-    assert (journals(ledger), service.get_payment(payment.id)) == before
+    assert (journals(app), service.payments.get_payment(CALLER, payment.id)) == before
 
 
-def test_every_request_and_attempt_is_in_the_log_for_auditors(
-    funded: Ledger, service: PaymentService
-) -> None:
+def test_every_request_and_attempt_is_in_the_log_for_auditors(funded: App, service: App) -> None:
     processed(service, wallet_request())
     processed(service, wallet_request(0))
     processed(service, wallet_request(200_000))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 import pytest
 
-from adapters.views.memory_ledger_view import MemoryLedgerView
-from application.ledger import Ledger
+from adapters.views.ledger_view import SqlLedgerView
+from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import PAGE_SIZE_MAX, LedgerQueries, decode_cursor, encode_cursor
-from domain.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
-from tests.unit.application.support import log_position
+from application.readiness import ReadinessProbe
+from tests.support.views import memory_ledger_view
+from tests.unit.application.support import CALLER, App, log_position
 
 pytestmark = pytest.mark.unit
 
@@ -20,51 +22,51 @@ SHORT_WAIT_S = 0.05
 
 
 @pytest.fixture
-def view() -> MemoryLedgerView:
-    return MemoryLedgerView()
+def view() -> Iterator[SqlLedgerView]:
+    view = memory_ledger_view()
+    yield view
+    view.close()
 
 
 @pytest.fixture
-def runner(ledger: Ledger, view: MemoryLedgerView) -> ProjectionRunner:
-    return ProjectionRunner(ledger, LedgerProjection(view=view))
+def runner(app: App, view: SqlLedgerView) -> ProjectionRunner:
+    return ProjectionRunner(app.ledger, LedgerProjection(view=view))
 
 
 @pytest.fixture
-def queries(ledger: Ledger, view: MemoryLedgerView) -> LedgerQueries:
-    return LedgerQueries(ledger, view, wait_timeout_s=SHORT_WAIT_S)
+def queries(app: App, view: SqlLedgerView) -> LedgerQueries:
+    return LedgerQueries(app.runner, view, wait_timeout_s=SHORT_WAIT_S)
 
 
 @pytest.fixture
-def five_credits(ledger: Ledger, runner: ProjectionRunner) -> Ledger:
+def five_credits(app: App, runner: ProjectionRunner) -> App:
     """Alice's USD wallet with credits of 1, 2, 3, 4 and 5 (wallet versions 2 to 6)."""
-    ledger.open_wallet("alice", "USD")
+    app.wallets.open_wallet(CALLER, "alice", "USD")
     for amount in range(1, 6):
-        ledger.credit_wallet("alice", amount, "USD", f"credit {amount}")
+        app.wallets.credit_wallet(CALLER, "alice", amount, "USD", f"credit {amount}")
     runner.catch_up()
-    return ledger
+    return app
 
 
 def test_a_statement_lists_entries_newest_first_with_running_balances(
-    five_credits: Ledger, queries: LedgerQueries
+    five_credits: App, queries: LedgerQueries
 ) -> None:
-    statement = queries.statement("alice", "USD")
+    statement = queries.statement(CALLER, "alice", "USD")
 
     assert [e.amount for e in statement.entries] == [5, 4, 3, 2, 1]
     assert [e.balance_after for e in statement.entries] == [15, 10, 6, 3, 1]
     assert statement.entries[0].description == "credit 5"
     assert statement.next_cursor is None
-    assert statement.wallet_id == five_credits.get_wallet("alice", "USD").id
+    assert statement.wallet_id == five_credits.wallets.get_wallet(CALLER, "alice", "USD").id
     positions = [e.position for e in statement.entries]
     assert positions == sorted(positions, reverse=True)
 
 
-def test_pages_through_a_statement_with_cursors(
-    five_credits: Ledger, queries: LedgerQueries
-) -> None:
+def test_pages_through_a_statement_with_cursors(five_credits: App, queries: LedgerQueries) -> None:
     pages = []
     cursor = None
     for _ in range(10):  # bounded: 5 entries in pages of 2 take 3 pages
-        page = queries.statement("alice", "USD", cursor=cursor, limit=2)
+        page = queries.statement(CALLER, "alice", "USD", cursor=cursor, limit=2)
         pages.append([e.amount for e in page.entries])
         cursor = page.next_cursor
         if cursor is None:
@@ -74,17 +76,17 @@ def test_pages_through_a_statement_with_cursors(
 
 
 def test_a_page_that_exactly_ends_the_statement_has_no_next_cursor(
-    five_credits: Ledger, queries: LedgerQueries
+    five_credits: App, queries: LedgerQueries
 ) -> None:
-    assert queries.statement("alice", "USD", limit=5).next_cursor is None
-    assert queries.statement("alice", "USD", limit=4).next_cursor is not None
+    assert queries.statement(CALLER, "alice", "USD", limit=5).next_cursor is None
+    assert queries.statement(CALLER, "alice", "USD", limit=4).next_cursor is not None
 
 
 @pytest.mark.parametrize(("limit", "size"), [(0, 1), (-5, 1), (10**6, 5)])
 def test_the_page_size_is_clamped(
-    five_credits: Ledger, queries: LedgerQueries, limit: int, size: int
+    five_credits: App, queries: LedgerQueries, limit: int, size: int
 ) -> None:
-    assert len(queries.statement("alice", "USD", limit=limit).entries) == size
+    assert len(queries.statement(CALLER, "alice", "USD", limit=limit).entries) == size
     assert PAGE_SIZE_MAX == 200
 
 
@@ -101,72 +103,68 @@ def b64(text: str) -> str:
     "cursor",
     ["not a cursor", "!!!", "é", b64("seq:0"), b64("seq:-3"), b64("seq:x"), b64("pos:5"), "%%%"],
 )
-def test_rejects_an_invalid_cursor(
-    five_credits: Ledger, queries: LedgerQueries, cursor: str
-) -> None:
+def test_rejects_an_invalid_cursor(five_credits: App, queries: LedgerQueries, cursor: str) -> None:
     with pytest.raises(InvalidCursorError) as caught:
-        queries.statement("alice", "USD", cursor=cursor)
+        queries.statement(CALLER, "alice", "USD", cursor=cursor)
     assert caught.value.code == "invalid_cursor"
 
 
-def test_a_statement_of_a_missing_wallet_fails(
-    five_credits: Ledger, queries: LedgerQueries
-) -> None:
+def test_a_statement_of_a_missing_wallet_fails(five_credits: App, queries: LedgerQueries) -> None:
     with pytest.raises(WalletNotFoundError):
-        queries.statement("alice", "EUR")
+        queries.statement(CALLER, "alice", "EUR")
 
 
 def test_wallets_of_a_customer_come_from_the_view(
-    ledger: Ledger, runner: ProjectionRunner, queries: LedgerQueries
+    app: App, runner: ProjectionRunner, queries: LedgerQueries
 ) -> None:
-    ledger.open_wallet("alice", "USD")
-    ledger.open_wallet("alice", "JPY")
-    ledger.credit_wallet("alice", 300, "JPY")
+    app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "alice", "JPY")
+    app.wallets.credit_wallet(CALLER, "alice", 300, "JPY")
     runner.catch_up()
 
-    wallets = queries.wallets_of("alice").wallets
+    wallets = queries.wallets_of(CALLER, "alice").wallets
 
     assert [(w.currency, w.balance) for w in wallets] == [("JPY", 300), ("USD", 0)]
     with pytest.raises(WalletNotFoundError):
-        queries.wallets_of("nobody")
+        queries.wallets_of(CALLER, "nobody")
 
 
 def test_a_read_behind_the_requested_position_times_out_with_view_not_caught_up(
-    five_credits: Ledger, queries: LedgerQueries
+    five_credits: App, queries: LedgerQueries
 ) -> None:
-    written = five_credits.credit_wallet("alice", 100, "USD")
+    written = five_credits.wallets.credit_wallet(CALLER, "alice", 100, "USD")
     assert written.position is not None
 
     with pytest.raises(ViewNotCaughtUpError) as caught:
-        queries.statement("alice", "USD", min_position=written.position)
+        queries.statement(CALLER, "alice", "USD", min_position=written.position)
     with pytest.raises(ViewNotCaughtUpError):
-        queries.balances(min_position=written.position)
+        queries.balances(CALLER, min_position=written.position)
 
     assert caught.value.code == "view_not_caught_up"
 
 
 def test_a_read_at_a_position_the_view_reached_answers_at_once(
-    five_credits: Ledger, queries: LedgerQueries, runner: ProjectionRunner
+    five_credits: App, queries: LedgerQueries, runner: ProjectionRunner
 ) -> None:
-    written = five_credits.credit_wallet("alice", 100, "USD")
+    written = five_credits.wallets.credit_wallet(CALLER, "alice", 100, "USD")
     runner.catch_up()
 
-    statement = queries.statement("alice", "USD", min_position=written.position)
+    statement = queries.statement(CALLER, "alice", "USD", min_position=written.position)
 
     assert statement.entries[0].amount == 100
 
 
 def test_a_read_waits_for_a_running_projection_to_reach_its_write(
-    ledger: Ledger, view: MemoryLedgerView, runner: ProjectionRunner
+    app: App, view: SqlLedgerView, runner: ProjectionRunner
 ) -> None:
-    queries = LedgerQueries(ledger, view, wait_timeout_s=5.0)
-    ledger.open_wallet("alice", "USD")
+    queries = LedgerQueries(app.runner, view, wait_timeout_s=5.0)
+    app.wallets.open_wallet(CALLER, "alice", "USD")
     runner.start()
     try:
-        written = ledger.credit_wallet("alice", 42, "USD")
+        written = app.wallets.credit_wallet(CALLER, "alice", 42, "USD")
         runner.wake()
 
-        statement = queries.statement("alice", "USD", min_position=written.position)
+        statement = queries.statement(CALLER, "alice", "USD", min_position=written.position)
     finally:
         runner.stop()
 
@@ -174,13 +172,14 @@ def test_a_read_waits_for_a_running_projection_to_reach_its_write(
 
 
 def test_readiness_reports_the_view_lag(
-    five_credits: Ledger, queries: LedgerQueries, runner: ProjectionRunner
+    five_credits: App, view: SqlLedgerView, runner: ProjectionRunner
 ) -> None:
-    ready = queries.readiness()
+    probe = ReadinessProbe(five_credits.ledger, {"ledger_view": view})
+    ready = probe.check()
     assert (ready.ready, ready.view_lag) == (True, 0)
 
-    five_credits.credit_wallet("alice", 1, "USD")
-    lagging = queries.readiness(lag_max=0)
+    five_credits.wallets.credit_wallet(CALLER, "alice", 1, "USD")
+    lagging = probe.check(lag_max=0)
 
     assert lagging.ready is False
     assert lagging.view_lag == log_position(five_credits) - (ready.log_position or 0)

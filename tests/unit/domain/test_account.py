@@ -13,7 +13,7 @@ from domain.account import Account, HeldFunds
 from domain.errors import (
     CurrencyMismatchError,
     HoldAmountExceededError,
-    HoldNotFoundError,
+    HoldNotPendingError,
     InsufficientFundsError,
     InvalidAmountError,
     InvalidCustomerIdError,
@@ -310,7 +310,7 @@ def test_rejects_capturing_an_unknown_hold() -> None:
     account = opened(balance_minor=1000)
     before = state(account)
 
-    with pytest.raises(HoldNotFoundError):
+    with pytest.raises(HoldNotPendingError):
         account.capture_hold(uuid4(), 10, uuid4(), "")
 
     assert_unchanged(account, before)

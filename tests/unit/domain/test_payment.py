@@ -17,18 +17,16 @@ from domain.errors import (
     RetryLimitReachedError,
 )
 from domain.payment import (
-    CARD,
     CREATED,
     FAILED,
-    FRAUD_SUSPECTED,
     PARTIALLY_REFUNDED,
     PROCESSING,
     REFUNDED,
     SUCCESS,
-    WALLET,
     Payment,
     Transition,
 )
+from domain.payment_terms import FRAUD_SUSPECTED, PaymentMethod
 from domain.splits import Allocation, Split
 
 pytestmark = pytest.mark.unit
@@ -42,7 +40,7 @@ def at(seconds: int) -> datetime:
 
 
 def new_payment(
-    amount_minor: int = 10_000, splits: tuple[Split, ...] = (), method: str = CARD
+    amount_minor: int = 10_000, splits: tuple[Split, ...] = (), method: str = PaymentMethod.CARD
 ) -> Payment:
     return Payment.create(
         uuid4(),
@@ -105,11 +103,11 @@ def state(payment: Payment) -> tuple[Any, ...]:
         payment.transaction_id,
         payment.allocations,
         payment.refunded_minor,
-        dict(payment.refunded_by_payee),
-        payment.refund_ids,
-        dict(payment.pending_refunds),
-        dict(payment.refund_digests),
-        dict(payment.failed_refunds),
+        dict(payment.refunds.by_payee),
+        payment.refunds.done,
+        dict(payment.refunds.pending),
+        dict(payment.refunds.digests),
+        dict(payment.refunds.failed),
         list(payment.history),
     )
 
@@ -363,7 +361,7 @@ def test_partial_refunds_add_up_to_the_capture_and_then_no_further() -> None:
         10_000,
         0,
     )
-    assert len(payment.refund_ids) == 3
+    assert len(payment.refunds.done) == 3
     before = state(payment)
 
     with pytest.raises(InvalidPaymentTransitionError):
@@ -403,8 +401,8 @@ def test_a_requested_refund_reserves_its_amount_against_the_refundable_amount() 
 
     assert payment.status == SUCCESS
     assert (payment.refunded_minor, payment.refundable_minor) == (0, 4_000)
-    assert payment.pending_refunds == {str(first): 6_000}
-    assert payment.refund_digests == {str(first): "digest-1"}
+    assert payment.refunds.pending == {str(first): 6_000}
+    assert payment.refunds.digests == {str(first): "digest-1"}
     before = state(payment)
     with pytest.raises(RefundExceedsCapturedError):
         payment.request_refund(second, 4_001, "r", "digest-2", at(4))
@@ -423,14 +421,14 @@ def test_completing_a_requested_refund_releases_its_reservation_once() -> None:
     allocations = payment.refund(refund_id, 6_000, uuid4(), "r", at(4), "re_1")
 
     assert allocations == (Allocation("school", 5_400), Allocation("platform", 600))
-    assert payment.pending_refunds == {}
+    assert payment.refunds.pending == {}
     assert (payment.status, payment.refunded_minor, payment.refundable_minor) == (
         PARTIALLY_REFUNDED,
         6_000,
         4_000,
     )
-    assert payment.refunded_by_payee == {"school": 5_400, "platform": 600}
-    assert payment.refund_ids == (str(refund_id),)
+    assert payment.refunds.by_payee == {"school": 5_400, "platform": 600}
+    assert payment.refunds.done == (str(refund_id),)
 
 
 def test_refuses_to_complete_a_requested_refund_for_another_amount_and_keeps_it_reserved() -> None:
@@ -443,7 +441,7 @@ def test_refuses_to_complete_a_requested_refund_for_another_amount_and_keeps_it_
         payment.refund(refund_id, 2_000, uuid4(), "r", at(4))
 
     assert state(payment) == before
-    assert payment.pending_refunds == {str(refund_id): 3_000}
+    assert payment.refunds.pending == {str(refund_id): 3_000}
 
 
 def test_a_failed_refund_releases_its_reservation_and_refunds_nothing() -> None:
@@ -454,7 +452,7 @@ def test_a_failed_refund_releases_its_reservation_and_refunds_nothing() -> None:
 
     payment.fail_refund(refund_id, "REFUND_DECLINED", at(4))
 
-    assert payment.pending_refunds == {}
+    assert payment.refunds.pending == {}
     assert (payment.status, payment.refunded_minor, payment.refundable_minor) == (
         SUCCESS,
         0,
@@ -486,7 +484,7 @@ def test_refunds_take_back_from_payees_in_proportion_and_never_more_than_they_go
 
     assert first == (Allocation("school", 3),)
     assert sum(a.amount_minor for a in rest) == 9_998
-    assert payment.refunded_by_payee == {"school": 9_001, "platform": 1_000}
+    assert payment.refunds.by_payee == {"school": 9_001, "platform": 1_000}
     assert payment.status == REFUNDED
 
 
@@ -513,20 +511,26 @@ def test_refuses_to_complete_a_refund_the_gateway_refused_and_changes_nothing() 
         payment.refund(refund_id, 1_000, uuid4(), "r", at(5))
 
     assert state(payment) == before
-    assert payment.failed_refunds == {str(refund_id): "REFUND_DECLINED"}
+    assert payment.refunds.failed == {str(refund_id): "REFUND_DECLINED"}
 
 
 def test_the_wallet_method_follows_the_same_state_machine() -> None:
-    payment = new_payment(method=WALLET)
+    payment = new_payment(method=PaymentMethod.WALLET)
     payment.start_processing(f"{payment.id}:1", at(1))
     payment.succeed(uuid4(), "", at(2))
 
-    assert (payment.method, payment.status, payment.gateway_reference) == (WALLET, SUCCESS, "")
+    assert (payment.method, payment.status, payment.gateway_reference) == (
+        PaymentMethod.WALLET,
+        SUCCESS,
+        "",
+    )
 
 
 def test_payment_ids_are_whatever_the_caller_chose() -> None:
     payment_id = UUID(int=7)
-    payment = Payment.create(payment_id, "", "school", 1, "JPY", CARD, "", (), "d", at(0))
+    payment = Payment.create(
+        payment_id, "", "school", 1, "JPY", PaymentMethod.CARD, "", (), "d", at(0)
+    )
 
     assert payment.id == payment_id
     assert (payment.card_token, payment.card_brand, payment.card_last4) == ("", "", "")

@@ -7,6 +7,7 @@ a retried call after an unknown outcome can never charge twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
 import msgspec
@@ -78,19 +79,31 @@ class RefundResult(msgspec.Struct, frozen=True):
     message: str = ""
 
 
+class GatewayNotice(msgspec.Struct, frozen=True):
+    """What a gateway told us unprompted about one of our attempts (an inbound webhook),
+    in our words: its event id (to deduplicate), our attempt key, and the outcome
+    (`unknown` for events that settle nothing)."""
+
+    event_id: str
+    attempt_key: str
+    outcome: Outcome
+    reference: str = ""
+    failure_code: str = ""
+
+
+class GatewayWebhooks(Protocol):
+    """Reads the gateway's signed webhooks (raw body and headers) into notices."""
+
+    def read(self, payload: bytes, headers: Mapping[str, str]) -> GatewayNotice:
+        """The notice; `application.errors.WebhookRejectedError` when it does not verify."""
+        ...
+
+
 class CheckoutSession(msgspec.Struct, frozen=True):
     """A hosted payment page the customer is redirected to."""
 
     id: str
     url: str
-
-
-class CardRejectedError(Exception):
-    """Tokenization refused the card (bad number, expired...); `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class CheckoutUnavailableError(Exception):
@@ -100,7 +113,7 @@ class CheckoutUnavailableError(Exception):
 class PaymentGateway(Protocol):
     """A card processor. Implementations map their own errors to the codes above and never
     raise for a declined or failed charge: they return a result. They raise only
-    `CardRejectedError` from `tokenize` and `CheckoutUnavailableError` from
+    `application.errors.CardRejectedError` from `tokenize` and `CheckoutUnavailableError` from
     `create_checkout_session`."""
 
     name: str

@@ -1,0 +1,256 @@
+"""The ledger read model: wallets, statement entries and system balances, in SQL.
+
+Written once for every `ViewDatabase` (SQLite in memory or in a file, PostgreSQL). Every
+write stores its rows and the event's tracking record in one transaction, so each event
+changes the view exactly once; an event of a wallet the view never saw opened raises
+`LookupError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from adapters.views.sql import Row, ViewDatabase
+from adapters.views.tracking import SqlView
+from application.ports.views import LedgerViewRecorder
+from application.results import AccountBalance, StatementEntry, Wallet
+
+_WALLET_COLUMNS = (
+    "account_id, customer_id, currency, balance_minor, held_minor, overdraft_limit_minor, "
+    "version, updated_at"
+)
+_ENTRY_COLUMNS = (
+    "sequence, transaction_id, kind, amount_minor, balance_after_minor, description, "
+    "posted_at, position"
+)
+
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS {wallets} ("
+    "account_id {uuid} PRIMARY KEY, customer_id {text} NOT NULL, currency {text} NOT NULL, "
+    "balance_minor {bigint} NOT NULL, held_minor {bigint} NOT NULL, "
+    "overdraft_limit_minor {bigint} NOT NULL, version {int} NOT NULL, "
+    "updated_at {timestamp} NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {customer_index} ON {wallets} (customer_id)",
+    "CREATE TABLE IF NOT EXISTS {entries} ("
+    "account_id {uuid} NOT NULL, sequence {int} NOT NULL, transaction_id {uuid} NOT NULL, "
+    "kind {text} NOT NULL, amount_minor {bigint} NOT NULL, "
+    "balance_after_minor {bigint} NOT NULL, description {text} NOT NULL, "
+    "posted_at {timestamp} NOT NULL, position {bigint} NOT NULL, "
+    "PRIMARY KEY (account_id, sequence)){without_rowid}",
+    "CREATE TABLE IF NOT EXISTS {system} ("
+    "account_id {uuid} PRIMARY KEY, account {text} NOT NULL, currency {text} NOT NULL, "
+    "balance_minor {bigint} NOT NULL)",
+)
+
+_INSERT_WALLET = "INSERT INTO {wallets} ({wallet_columns}) VALUES (?, ?, ?, 0, 0, ?, 1, ?)"
+# RETURNING tells whether the wallet is there (an empty result: it is not).
+_SET_BALANCE = (
+    "UPDATE {wallets} SET balance_minor = ?, version = ?, updated_at = ? "
+    "WHERE account_id = ? RETURNING account_id"
+)
+_ADD_HELD = (
+    "UPDATE {wallets} SET held_minor = held_minor + ?, version = ?, updated_at = ? "
+    "WHERE account_id = ? RETURNING account_id"
+)
+_INSERT_ENTRY = (
+    "INSERT INTO {entries} (account_id, {entry_columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADD_SYSTEM = (
+    "INSERT INTO {system} AS s (account_id, account, currency, balance_minor) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE "
+    "SET balance_minor = s.balance_minor + excluded.balance_minor"
+)
+_SELECT_WALLETS = "SELECT {wallet_columns} FROM {wallets} WHERE customer_id = ? ORDER BY currency"
+_SELECT_ENTRIES = (
+    "SELECT {entry_columns} FROM {entries} WHERE account_id = ? ORDER BY sequence DESC LIMIT ?"
+)
+_SELECT_ENTRIES_BEFORE = (
+    "SELECT {entry_columns} FROM {entries} WHERE account_id = ? AND sequence < ? "
+    "ORDER BY sequence DESC LIMIT ?"
+)
+_SELECT_BALANCES = (
+    "SELECT account_id, account, currency, balance_minor FROM ("
+    "SELECT 0 AS part, account_id, 'wallet:' || customer_id AS account, currency, "
+    "balance_minor FROM {wallets} "
+    "UNION ALL "
+    "SELECT 1 AS part, account_id, account, currency, balance_minor FROM {system}"
+    ") AS b ORDER BY part, account, currency"
+)
+
+
+class SqlLedgerView(SqlView, LedgerViewRecorder):
+    """Balances and statements of wallets, and balances of system accounts."""
+
+    tables = {
+        "wallets": "ledger_wallets",
+        "entries": "ledger_statement_entries",
+        "system": "ledger_system_balances",
+    }
+    indexes = {"customer_index": "ledger_wallets_customer_id_idx"}
+    create = _CREATE
+
+    def __init__(
+        self,
+        database: ViewDatabase,
+        application_name: str = "payledger",
+        tracking_table_name: str = "ledger_view_tracking",
+    ) -> None:
+        super().__init__(database, application_name, tracking_table_name)
+        sql = functools.partial(
+            self.sql, wallet_columns=_WALLET_COLUMNS, entry_columns=_ENTRY_COLUMNS
+        )
+        self._insert_wallet = sql(_INSERT_WALLET)
+        self._set_balance = sql(_SET_BALANCE)
+        self._add_held = sql(_ADD_HELD)
+        self._insert_entry = sql(_INSERT_ENTRY)
+        self._add_system = sql(_ADD_SYSTEM)
+        self._select_wallets = sql(_SELECT_WALLETS)
+        self._select_entries = sql(_SELECT_ENTRIES)
+        self._select_entries_before = sql(_SELECT_ENTRIES_BEFORE)
+        self._select_balances = sql(_SELECT_BALANCES)
+
+    # Writes: the rows and the tracking record in one transaction.
+
+    def record_wallet_opened(
+        self,
+        account_id: UUID,
+        customer_id: str,
+        currency: str,
+        overdraft_limit: int,
+        opened_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Add a wallet with zero balance and nothing held."""
+        db = self.database
+        params = (db.bind_uuid(account_id), customer_id, currency, overdraft_limit)
+        opened = db.bind_time(opened_at)
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            cursor.execute(self._insert_wallet, (*params, opened))
+
+    def record_wallet_entry(
+        self,
+        account_id: UUID,
+        sequence: int,
+        transaction_id: UUID,
+        kind: str,
+        amount: int,
+        balance_after: int,
+        description: str,
+        posted_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Append a statement entry and set the wallet's balance to `balance_after`."""
+        db = self.database
+        account, posted = db.bind_uuid(account_id), db.bind_time(posted_at)
+        entry = (
+            account,
+            sequence,
+            db.bind_uuid(transaction_id),
+            kind,
+            amount,
+            balance_after,
+            description,
+            posted,
+            tracking.notification_id,
+        )
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            changed = cursor.fetch_one(
+                self._set_balance, (balance_after, sequence, posted, account)
+            )
+            _check_wallet(changed, account_id)
+            cursor.execute(self._insert_entry, entry)
+
+    def record_held_change(
+        self, account_id: UUID, sequence: int, delta: int, changed_at: datetime, tracking: Tracking
+    ) -> None:
+        """Add `delta` (negative on release) to the wallet's held amount."""
+        db = self.database
+        params = (delta, sequence, db.bind_time(changed_at), db.bind_uuid(account_id))
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            _check_wallet(cursor.fetch_one(self._add_held, params), account_id)
+
+    def record_system_postings(
+        self, postings: list[tuple[UUID, str, str, int]], tracking: Tracking
+    ) -> None:
+        """Add (account_id, account, currency, amount) postings to system balances."""
+        bind_uuid = self.database.bind_uuid
+        rows = [(bind_uuid(posting[0]), *posting[1:]) for posting in postings]
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            for row in rows:
+                cursor.execute(self._add_system, row)
+
+    # Reads.
+
+    def wallets_of(self, customer_id: str) -> list[Wallet]:
+        """The customer's wallets, ordered by currency."""
+        with self._reading() as cursor:
+            rows = cursor.fetch_all(self._select_wallets, (customer_id,))
+        return [self._wallet(row) for row in rows]
+
+    def statement(
+        self, account_id: UUID, before_sequence: int | None, limit: int
+    ) -> list[StatementEntry]:
+        """Entries of one wallet, newest first, older than `before_sequence` if given."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative: {limit}")
+        account = self.database.bind_uuid(account_id)
+        with self._reading() as cursor:
+            if before_sequence is None:
+                rows = cursor.fetch_all(self._select_entries, (account, limit))
+            else:
+                params = (account, before_sequence, limit)
+                rows = cursor.fetch_all(self._select_entries_before, params)
+        return [self._entry(row) for row in rows]
+
+    def balances(self) -> list[AccountBalance]:
+        """Every wallet (as `wallet:<customer_id>`), then every system account."""
+        read_uuid = self.database.read_uuid
+        with self._reading() as cursor:
+            rows = cursor.fetch_all(self._select_balances)
+        return [
+            AccountBalance(
+                read_uuid(row["account_id"]), row["account"], row["currency"], row["balance_minor"]
+            )
+            for row in rows
+        ]
+
+    def _wallet(self, row: Row) -> Wallet:
+        balance, held, limit = row["balance_minor"], row["held_minor"], row["overdraft_limit_minor"]
+        return Wallet(
+            id=self.database.read_uuid(row["account_id"]),
+            customer_id=row["customer_id"],
+            currency=row["currency"],
+            balance=balance,
+            held=held,
+            available=balance - held + limit,
+            overdraft_limit=limit,
+            version=row["version"],
+            updated_at=self.database.read_time(row["updated_at"]),
+        )
+
+    def _entry(self, row: Row) -> StatementEntry:
+        return StatementEntry(
+            sequence=row["sequence"],
+            transaction_id=self.database.read_uuid(row["transaction_id"]),
+            kind=row["kind"],
+            amount=row["amount_minor"],
+            balance_after=row["balance_after_minor"],
+            description=row["description"],
+            posted_at=self.database.read_time(row["posted_at"]),
+            position=row["position"],
+        )
+
+
+def _check_wallet(changed: Row | None, account_id: UUID) -> None:
+    # An event for a wallet the view never saw opened means the view is incomplete: fail
+    # (and roll back) rather than record the position and lose the change.
+    if changed is None:
+        raise LookupError(f"wallet {account_id} is not in the ledger view")

@@ -1,0 +1,252 @@
+"""The payments read model: one row per payment (list and summary), in SQL.
+
+Written once for every `ViewDatabase` (SQLite in memory or in a file, PostgreSQL). Every
+write stores its row change and the event's tracking record in one transaction, so each
+event changes the view exactly once; a change to a payment the view never saw created
+raises `LookupError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from adapters.views.sql import Row, ViewDatabase, check_aware
+from adapters.views.tracking import SqlView
+from application.payment_projection import StatusGroup, summary_of
+from application.ports.views import PaymentsViewRecorder
+from application.results import PaymentRow, Summary
+from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, REFUNDED, SUCCESS
+
+_COLUMNS = (
+    "payment_id, status, amount_minor, currency, payer_id, recipient, method, "
+    "failure_reason, captured_minor, refunded_minor, created_at, updated_at, position"
+)
+
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS {payments} ("
+    "payment_id {uuid} PRIMARY KEY, status {text} NOT NULL, amount_minor {bigint} NOT NULL, "
+    "currency {text} NOT NULL, payer_id {text} NOT NULL, recipient {text} NOT NULL, "
+    "method {text} NOT NULL, failure_reason {text}, captured_minor {bigint} NOT NULL, "
+    "refunded_minor {bigint} NOT NULL, created_at {timestamp} NOT NULL, "
+    "updated_at {timestamp} NOT NULL, position {bigint} NOT NULL)",
+    # Newest first, overall and within each filter; the summary groups by status.
+    "CREATE UNIQUE INDEX IF NOT EXISTS {position_index} ON {payments} (position)",
+    "CREATE INDEX IF NOT EXISTS {status_index} ON {payments} (status, position)",
+    "CREATE INDEX IF NOT EXISTS {payer_index} ON {payments} (payer_id, position)",
+    "CREATE INDEX IF NOT EXISTS {created_at_index} ON {payments} (created_at, position)",
+)
+
+_INSERT_PAYMENT = (
+    "INSERT INTO {payments} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?, ?)"
+)
+# RETURNING tells whether the payment is there (an empty result: it is not).
+_SET_STATUS = (
+    "UPDATE {payments} SET status = ?, failure_reason = ?, updated_at = ? "
+    "WHERE payment_id = ? RETURNING payment_id"
+)
+_SET_CAPTURED = (
+    "UPDATE {payments} SET status = ?, captured_minor = ?, updated_at = ? "
+    "WHERE payment_id = ? RETURNING payment_id"
+)
+# Right-hand sides read the row as it was: REFUNDED once the refunds add up to the capture,
+# PARTIALLY_REFUNDED before.
+_ADD_REFUNDED = (
+    "UPDATE {payments} SET refunded_minor = refunded_minor + ?, "
+    "status = CASE WHEN refunded_minor + ? = captured_minor THEN ? ELSE ? END, "
+    "updated_at = ? WHERE payment_id = ? RETURNING payment_id"
+)
+_SELECT_SUMMARY = (
+    "SELECT 0 AS part, status AS key, currency, COUNT(*) AS n, "
+    "CAST(SUM(amount_minor) AS {bigint}) AS amount, "
+    "CAST(SUM(captured_minor) AS {bigint}) AS captured, "
+    "CAST(SUM(refunded_minor) AS {bigint}) AS refunded "
+    "FROM {payments} GROUP BY status, currency "
+    "UNION ALL "
+    "SELECT 1, COALESCE(failure_reason, ''), '', COUNT(*), 0, 0, 0 FROM {payments} "
+    "WHERE status = ? GROUP BY COALESCE(failure_reason, '')"
+)
+_SELECT_PAGE = "SELECT {columns} FROM {payments}{where} ORDER BY position DESC LIMIT ?"
+# The list's optional filters, in the order of `_filter_values()`: one bound value each.
+_FILTERS = (
+    "status = ?",
+    "payer_id = ?",
+    "created_at >= ?",
+    "created_at < ?",
+    "position < ?",
+    "method = ?",
+)
+
+
+class SqlPaymentsView(SqlView, PaymentsViewRecorder):
+    """The payments list and summary."""
+
+    tables = {"payments": "payments"}
+    indexes = {
+        "position_index": "payments_position_idx",
+        "status_index": "payments_status_idx",
+        "payer_index": "payments_payer_id_idx",
+        "created_at_index": "payments_created_at_idx",
+    }
+    create = _CREATE
+
+    def __init__(
+        self,
+        database: ViewDatabase,
+        application_name: str = "payledger",
+        tracking_table_name: str = "payments_view_tracking",
+    ) -> None:
+        super().__init__(database, application_name, tracking_table_name)
+        sql = functools.partial(self.sql, columns=_COLUMNS)
+        self._insert_payment = sql(_INSERT_PAYMENT)
+        self._set_status = sql(_SET_STATUS)
+        self._set_captured = sql(_SET_CAPTURED)
+        self._add_refunded = sql(_ADD_REFUNDED)
+        self._select_summary = sql(_SELECT_SUMMARY)
+        self._pages: dict[tuple[bool, ...], str] = {}  # a statement per set of filters used
+
+    # Writes: the row and the tracking record in one transaction.
+
+    def record_payment_created(
+        self,
+        payment_id: UUID,
+        payer_id: str,
+        recipient: str,
+        amount: int,
+        currency: str,
+        method: str,
+        created_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Add a CREATED payment, listed at the log position of `tracking`."""
+        db = self.database
+        created = db.bind_time(created_at)
+        row = (db.bind_uuid(payment_id), CREATED, amount, currency, payer_id, recipient, method)
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            cursor.execute(self._insert_payment, (*row, created, created, tracking.notification_id))
+
+    def record_status_changed(
+        self,
+        payment_id: UUID,
+        status: str,
+        failure_reason: str | None,
+        changed_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Set the status and the failure reason (None clears it)."""
+        db = self.database
+        params = (status, failure_reason, db.bind_time(changed_at), db.bind_uuid(payment_id))
+        self._change(self._set_status, params, payment_id, tracking)
+
+    def record_payment_captured(
+        self, payment_id: UUID, captured: int, changed_at: datetime, tracking: Tracking
+    ) -> None:
+        """SUCCESS, with `captured` the amount paid out to the payees."""
+        db = self.database
+        params = (SUCCESS, captured, db.bind_time(changed_at), db.bind_uuid(payment_id))
+        self._change(self._set_captured, params, payment_id, tracking)
+
+    def record_payment_refunded(
+        self, payment_id: UUID, amount: int, changed_at: datetime, tracking: Tracking
+    ) -> None:
+        """Add `amount` to the refunded total; REFUNDED once it reaches the captured amount."""
+        db = self.database
+        changed, payment = db.bind_time(changed_at), db.bind_uuid(payment_id)
+        params = (amount, amount, REFUNDED, PARTIALLY_REFUNDED, changed, payment)
+        self._change(self._add_refunded, params, payment_id, tracking)
+
+    def _change(
+        self, statement: str, params: tuple[object, ...], payment_id: UUID, tracking: Tracking
+    ) -> None:
+        with self._writing() as cursor:
+            self._track(cursor, tracking)
+            if cursor.fetch_one(statement, params) is None:
+                # A change to a payment the view never saw created means the view is
+                # incomplete: fail (and roll back) rather than record the position and lose
+                # the change.
+                raise LookupError(f"payment {payment_id} is not in the payments view")
+
+    # Reads.
+
+    def list_payments(
+        self,
+        status: str | None,
+        payer_id: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        before_position: int | None,
+        limit: int,
+        method: str | None = None,
+    ) -> list[PaymentRow]:
+        """Payments newest first (by log position of their creation), filtered; the
+        creation time range is half-open: `created_from <= created_at < created_to`."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative: {limit}")
+        for moment in (created_from, created_to):
+            if moment is not None:
+                check_aware(moment)
+        bind_time = self.database.bind_time
+        values = (
+            status,
+            payer_id,
+            None if created_from is None else bind_time(created_from),
+            None if created_to is None else bind_time(created_to),
+            before_position,
+            method,
+        )
+        used = tuple(value is not None for value in values)
+        with self._reading() as cursor:
+            rows = cursor.fetch_all(
+                self._page(used), (*(value for value in values if value is not None), limit)
+            )
+        return [self._payment_row(row) for row in rows]
+
+    def summary(self) -> Summary:
+        """Counts by outcome and status, failure reasons, and amounts per currency: grouped
+        in SQL, in one statement (one snapshot)."""
+        with self._reading() as cursor:
+            rows = cursor.fetch_all(self._select_summary, (FAILED,))
+        groups = [
+            StatusGroup(
+                row["key"],
+                row["currency"],
+                row["n"],
+                row["amount"],
+                row["captured"],
+                row["refunded"],
+            )
+            for row in rows
+            if row["part"] == 0
+        ]
+        reasons = [(row["key"], row["n"]) for row in rows if row["part"] == 1]
+        return summary_of(groups, reasons)
+
+    def _page(self, used: tuple[bool, ...]) -> str:
+        # One of at most 64 statements (one per set of filters), each built once.
+        statement = self._pages.get(used)
+        if statement is None:
+            filters = [text for text, is_used in zip(_FILTERS, used, strict=True) if is_used]
+            where = f" WHERE {' AND '.join(filters)}" if filters else ""
+            statement = self._pages[used] = self.sql(_SELECT_PAGE, columns=_COLUMNS, where=where)
+        return statement
+
+    def _payment_row(self, row: Row) -> PaymentRow:
+        read_time = self.database.read_time
+        return PaymentRow(
+            id=self.database.read_uuid(row["payment_id"]),
+            status=row["status"],
+            amount=row["amount_minor"],
+            currency=row["currency"],
+            payer_id=row["payer_id"],
+            recipient=row["recipient"],
+            method=row["method"],
+            failure_reason=row["failure_reason"],
+            refunded=row["refunded_minor"],
+            created_at=read_time(row["created_at"]),
+            updated_at=read_time(row["updated_at"]),
+            position=row["position"],
+        )

@@ -1,0 +1,103 @@
+"""The PostgreSQL dialect of the read models: tables in one schema, a small pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from eventsourcing.postgres import PostgresDatastore
+
+from adapters.views.sql import Params, Row, SqlCursor, ViewDatabase, quote
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
+    from psycopg.rows import DictRow
+
+
+class _PostgresCursor(SqlCursor):
+    def __init__(self, cursor: Cursor[DictRow]) -> None:
+        self._cursor = cursor
+
+    # Every statement is one of a few constant texts: prepared once per connection.
+
+    def execute(self, statement: str, params: Params = ()) -> None:
+        self._cursor.execute(statement, params, prepare=True)
+
+    def fetch_one(self, statement: str, params: Params = ()) -> Row | None:
+        self._cursor.execute(statement, params, prepare=True)
+        return self._cursor.fetchone()
+
+    def fetch_all(self, statement: str, params: Params = ()) -> list[Row]:
+        self._cursor.execute(statement, params, prepare=True)
+        return list(self._cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class PostgresConnection:
+    """Where a PostgreSQL view database is, and how many connections it may hold."""
+
+    host: str
+    port: str | int
+    user: str
+    password: str
+    dbname: str
+    schema: str = "public"
+    pool_size: int = 2
+    max_overflow: int = 4
+    connect_timeout_s: float = 5.0
+    pool_open_timeout_s: float | None = None
+
+
+class PostgresViewDatabase(ViewDatabase):
+    """PostgreSQL: uuid, timestamptz and bigint columns; `%s` placeholders; tables in the
+    datastore's schema; reads in autocommit (one statement each, one round trip)."""
+
+    types: ClassVar[Mapping[str, str]] = {
+        "uuid": "uuid",
+        "timestamp": "timestamptz",
+        "bigint": "bigint",
+        "int": "int",
+        "text": "text",
+        "without_rowid": "",
+    }
+
+    datastore: PostgresDatastore
+
+    def __init__(self, connection: PostgresConnection) -> None:
+        self.datastore = PostgresDatastore(
+            dbname=connection.dbname,
+            host=connection.host,
+            port=connection.port,
+            user=connection.user,
+            password=connection.password,
+            schema=connection.schema,
+            pool_size=connection.pool_size,
+            max_overflow=connection.max_overflow,
+            connect_timeout=connection.connect_timeout_s,
+            pool_open_timeout=connection.pool_open_timeout_s,
+        )
+        self.schema = self.datastore.schema
+
+    def sql(self, template: str, names: Mapping[str, str]) -> str:
+        # Templates hold no '?' but placeholders (no literal or name contains one).
+        return super().sql(template, names).replace("?", "%s")
+
+    def table(self, name: str) -> str:
+        return f"{quote(self.schema)}.{quote(name)}"
+
+    def _wrap(self, cursor: Cursor[DictRow]) -> SqlCursor:
+        return _PostgresCursor(cursor)
+
+    # psycopg adapts UUID and datetime both ways: the base class's conversions suffice.
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlCursor]:
+        # The library's datastore maps psycopg errors for us; its connections autocommit.
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def table_exists(self, cursor: SqlCursor, name: str) -> bool:
+        found = cursor.fetch_one("SELECT to_regclass(%s) AS found", (self.table(name),))
+        return found is not None and found["found"] is not None

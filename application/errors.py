@@ -1,0 +1,116 @@
+"""Application errors: what goes wrong around the rules rather than in them.
+
+Lookups that find nothing, idempotency keys reused, commands that keep conflicting, cursors
+and filters that name nothing, read models that lag, and partners (the gateway) that refuse.
+Each has a stable snake_case `code`, like the domain's errors; the HTTP layer maps both
+hierarchies to statuses in one table.
+"""
+
+from __future__ import annotations
+
+from domain.errors import CodedError
+
+
+class ApplicationError(CodedError):
+    """Base of the application's own errors."""
+
+    code = "application_error"
+
+
+class NotFoundError(ApplicationError):
+    """Nothing has this id."""
+
+    code = "not_found"
+
+
+class WalletNotFoundError(NotFoundError):
+    """No wallet exists for this customer in this currency."""
+
+    code = "wallet_not_found"
+
+
+class TransactionNotFoundError(NotFoundError):
+    """No journal transaction has this id."""
+
+    code = "transaction_not_found"
+
+
+class HoldNotFoundError(NotFoundError):
+    """No hold has this id."""
+
+    code = "hold_not_found"
+
+
+class PaymentNotFoundError(NotFoundError):
+    """No payment has this id."""
+
+    code = "payment_not_found"
+
+
+class ChargeNotFoundError(NotFoundError):
+    """No charge has this id."""
+
+    code = "charge_not_found"
+
+
+class IdempotencyKeyReusedError(ApplicationError):
+    """This Idempotency-Key was already used with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class ConcurrencyConflictError(ApplicationError):
+    """The command kept conflicting with concurrent changes; retry it."""
+
+    code = "concurrency_conflict"
+
+
+class InvalidCursorError(ApplicationError):
+    """The pagination cursor is malformed; use the `next_cursor` of a previous page."""
+
+    code = "invalid_cursor"
+
+
+class InvalidPaymentStatusError(ApplicationError):
+    """The status filter must be one of the payment statuses."""
+
+    code = "invalid_payment_status"
+
+
+class ViewNotCaughtUpError(ApplicationError):
+    """The read model has not reached the requested log position yet; retry shortly."""
+
+    code = "view_not_caught_up"
+
+
+class CardRejectedError(ApplicationError):
+    """The card was refused before any charge (bad number or expiry); `reason` says why in
+    the gateway's failure vocabulary (e.g. `INVALID_CARD`, `EXPIRED_CARD`)."""
+
+    code = "card_rejected"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class GatewayRefundFailedError(ApplicationError):
+    """The payment gateway refused the refund; nothing was refunded."""
+
+    code = "gateway_refund_failed"
+
+
+class WebhookRejectedError(ApplicationError):
+    """The webhook is not provably from the gateway (signature, timestamp or body)."""
+
+    code = "invalid_signature"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The webhook signature does not verify ({reason}).")
+        self.reason = reason
+
+
+class WebhooksNotConfiguredError(ApplicationError):
+    """Inbound gateway webhooks are not configured (no signing secret)."""
+
+    code = "webhooks_not_configured"

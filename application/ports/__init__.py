@@ -1,0 +1,6 @@
+"""The application's ports: every Protocol an adapter implements, in one package.
+
+- `clock`: `Clock`.
+- `gateway`: `PaymentGateway` and the values it exchanges (cards, charges, refunds).
+- `views`: read models (`LedgerView`, `PaymentsView`) and what projections write to them.
+"""

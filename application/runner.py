@@ -1,0 +1,235 @@
+"""The command runner: the one way use cases change the log.
+
+A command is a function of a `UnitOfWork`: it loads the aggregates it needs, lets the
+domain decide, hands what changed to `uow.save(...)`, and returns its result aggregate. The
+runner does the rest, the same way for every use case:
+
+1. it takes the in-process locks of the aggregates the command names (commands on one
+   wallet queue here instead of colliding in the database);
+2. it runs the command and saves everything it touched, plus the idempotency claim of a
+   keyed request, in ONE `save()`: one transaction with optimistic concurrency on each
+   aggregate;
+3. on a version conflict it evicts what the command saved from the cache and runs it again
+   (bounded, with jittered backoff), unless the request's key was taken meanwhile, in which
+   case it returns the first request's result;
+4. on a refusal it first looks for a replay of the key; a `DomainError` then runs the
+   command once more on state read straight from the log (`UnitOfWork.fresh`): aggregates
+   come from a cache that is not re-read before each command, and a stale wallet could
+   wrongly look too poor. Only a refusal on fresh state is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.errors import (
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    WalletNotFoundError,
+)
+from application.idempotency import Request, claim_id
+from application.ledger import Ledger
+from application.ports.clock import Clock
+from application.results import Written
+from domain.account import Account
+from domain.errors import CodedError, DomainError
+from domain.ids import wallet_id
+from domain.money import check_currency
+from domain.request_claim import RequestClaim
+
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
+T = TypeVar("T")
+
+RETRIES_MAX = 20
+BACKOFF_BASE_S = 0.002
+BACKOFF_CAP_S = 0.1
+LOCK_STRIPES = 1024
+
+
+class StripedLocks:
+    """Per-aggregate mutexes within this process, striped over a fixed number of locks.
+
+    Locks are taken all at once, in a fixed order, so two commands can never wait on each
+    other. Across processes, optimistic concurrency in the event store still decides.
+    """
+
+    def __init__(self, stripes: int = LOCK_STRIPES) -> None:
+        # Re-entrant: a command that runs another one on the same thread must not deadlock.
+        self._locks = [threading.RLock() for _ in range(stripes)]
+
+    @contextlib.contextmanager
+    def holding(self, ids: Iterable[UUID]) -> Iterator[None]:
+        stripes = sorted({aggregate_id.int % len(self._locks) for aggregate_id in ids})
+        with contextlib.ExitStack() as stack:
+            for stripe in stripes:
+                stack.enter_context(self._locks[stripe])
+            yield
+
+
+class UnitOfWork:
+    """One attempt of one command: the instant it runs at, what it reads, what it saves."""
+
+    def __init__(self, ledger: Ledger, now: datetime, fresh: bool, command_id: UUID) -> None:
+        self._ledger = ledger
+        self.now = now
+        # True when re-running a refusal: every read goes to the log, not the cache.
+        self.fresh = fresh
+        # The id the command's new aggregate takes: the key's id, or a new random one.
+        self.command_id = command_id
+        self.saved: list[Aggregate] = []
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate if it exists and is a `cls`, else None."""
+        if self.fresh:
+            evict(self._ledger, aggregate_id)
+        try:
+            found: Any = self._ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, cls) else None
+
+    def get(self, cls: type[A], aggregate_id: UUID, missing: type[NotFoundError]) -> A:
+        """The aggregate, or `missing` raised."""
+        found = self.find(cls, aggregate_id)
+        if found is None:
+            raise missing()
+        return found
+
+    def wallet(self, customer_id: str, currency: str) -> Account:
+        """The customer's wallet in `currency`, or `WalletNotFoundError`."""
+        check_currency(currency)
+        found = self.find(Account, wallet_id(customer_id, currency))
+        if found is None:
+            raise WalletNotFoundError(f"{customer_id} has no {currency} wallet.")
+        return found
+
+    def save(self, *aggregates: Aggregate) -> None:
+        """Save these with the command's other changes, in one transaction."""
+        self.saved.extend(a for a in aggregates if a not in self.saved)
+
+
+class CommandRunner:
+    """Runs commands against the ledger's log (see the module's docstring)."""
+
+    def __init__(self, ledger: Ledger, clock: Clock, retries_max: int = RETRIES_MAX) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.retries_max = retries_max
+        self.conflicts = 0  # conflicts seen (and retried) in this process: a metric
+        self._locks = StripedLocks()
+
+    def run(
+        self,
+        command: Callable[[UnitOfWork], R],
+        present: Callable[[R], T],
+        request: Request | None = None,
+        locks: Iterable[UUID] = (),
+    ) -> Written[T]:
+        """Run `command` until it is saved, replayed or refused; `present` turns its result
+        (or the replayed original) into what the caller gets back."""
+        new_id = (request.command_id if request else None) or uuid4()
+        conflicts = 0
+        fresh = not self.cached  # without a cache every read comes from the log anyway
+        with self._locks.holding(tuple(locks)):
+            while True:
+                uow = UnitOfWork(self.ledger, self.clock.now(), fresh, new_id)
+                try:
+                    result = command(uow)
+                    position = self._commit(uow, request, result)
+                    return Written(present(result), position)
+                except IntegrityError:
+                    evict(self.ledger, *(a.id for a in uow.saved))
+                    # The key's claim may be what collided: that is a replay, not a conflict.
+                    if (replayed := self.replay(request, present)) is not None:
+                        return replayed
+                    self.conflicts += 1
+                    conflicts += 1
+                    if conflicts > self.retries_max:
+                        raise ConcurrencyConflictError() from None
+                    # Jittered exponential backoff lets the winner's transaction land.
+                    cap_s = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**conflicts)
+                    time.sleep(random.uniform(0, cap_s))
+                except CodedError as refusal:
+                    # A keyed request seen before answers as it did, whatever it says now.
+                    if (replayed := self.replay(request, present)) is not None:
+                        return replayed
+                    if fresh or not isinstance(refusal, DomainError):
+                        raise
+                    fresh = True  # visible step: the re-run reads everything from the log
+
+    @property
+    def cached(self) -> bool:
+        """Whether aggregates come from a cache (and so may be stale)."""
+        return bool(self.ledger.repository.cache)
+
+    def replay(self, request: Request | None, present: Callable[[Any], T]) -> Written[T] | None:
+        """The first result of a keyed request already made (None if it was not): the
+        result aggregate at the version that request left it."""
+        if request is None or request.command_id is None:
+            return None
+        try:
+            claim: Any = self.ledger.repository.get(claim_id(request.command_id))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(claim, RequestClaim) or claim.operation != request.operation:
+            raise IdempotencyKeyReusedError(
+                "This Idempotency-Key was already used for a different operation."
+            )
+        if claim.request_digest != request.digest:
+            raise IdempotencyKeyReusedError(
+                "This Idempotency-Key was already used with a different request."
+            )
+        original: Any = self.ledger.repository.get(claim.result_id, version=claim.result_version)
+        return Written(present(original), None, True)
+
+    def read(self, cls: type[A], aggregate_id: UUID, missing: type[NotFoundError]) -> A:
+        """An aggregate as the log has it now (not a cached copy): strongly consistent."""
+        uow = UnitOfWork(self.ledger, self.clock.now(), True, aggregate_id)
+        return uow.get(cls, aggregate_id, missing)
+
+    def read_wallet(self, customer_id: str, currency: str) -> Account:
+        """A wallet as the log has it now: strongly consistent."""
+        return UnitOfWork(self.ledger, self.clock.now(), True, uuid4()).wallet(
+            customer_id, currency
+        )
+
+    def _commit(self, uow: UnitOfWork, request: Request | None, result: object) -> int | None:
+        to_save = list(uow.saved)
+        if request is not None and request.command_id is not None:
+            assert isinstance(result, Aggregate), "a keyed command returns its result aggregate"
+            to_save.append(
+                RequestClaim.claim(
+                    claim_id(request.command_id),
+                    request.operation,
+                    request.digest,
+                    result.id,
+                    result.version,
+                )
+            )
+        if not to_save:
+            return None
+        recordings = self.ledger.save(*to_save)
+        ids = [r.notification.id for r in recordings if r.notification.id is not None]
+        return max(ids) if ids else None
+
+
+def evict(ledger: Ledger, *aggregate_ids: UUID) -> None:
+    """Drop aggregates from the cache: the next read rebuilds them from the log."""
+    cache = ledger.repository.cache
+    if cache:
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)

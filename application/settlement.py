@@ -1,0 +1,213 @@
+"""Settlement: moving a payment from CREATED to its outcome, once, whoever asks.
+
+The payment processor (a follower of the log) calls `advance` for every new or retried
+payment, the reconciler calls it again for payments whose outcome was unknown, and a
+charge's own request calls it at once. Every call is safe to repeat: a finished payment is
+left alone, an attempt is recorded (with its gateway idempotency key `<payment id>:<attempt>`)
+before the gateway is called, and a repeated gateway call reuses that key, so a card is never
+charged twice. The gateway is never called inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from uuid import UUID, uuid4
+
+from application.errors import PaymentNotFoundError
+from application.idempotency import Request, request_digest
+from application.ports.gateway import (
+    RETRYABLE_FAILURES,
+    ChargeRequest,
+    ChargeResult,
+    GatewayNotice,
+    PaymentGateway,
+    RefundRequest,
+)
+from application.runner import CommandRunner, UnitOfWork
+from domain import posting_rules
+from domain.errors import InsufficientFundsError
+from domain.hold import Hold, HoldStatus
+from domain.ids import wallet_id
+from domain.payment import Payment
+from domain.payment_terms import (
+    INSUFFICIENT_FUNDS,
+    WALLET_HOLD_LAPSED,
+    PaymentMethod,
+    PaymentStatus,
+)
+
+log = logging.getLogger(__name__)
+
+GATEWAY_EVENT_SCOPE = "gateway-event"
+
+
+def payment_id_of(attempt_key: str) -> UUID | None:
+    """The payment an attempt key names (`<payment id>:<attempt>`), if it names one."""
+    head, _, attempt = attempt_key.partition(":")
+    try:
+        return UUID(head) if attempt.isdigit() else None
+    except ValueError:
+        return None
+
+
+def _status(payment: Payment) -> PaymentStatus:
+    return payment.status
+
+
+def _locks(payment: Payment) -> list[UUID]:
+    """The payment, and the wallet it takes money from: commands on one wallet queue in this
+    process instead of colliding in the database."""
+    if payment.wallet_minor:
+        return [payment.id, wallet_id(payment.payer_id, payment.currency)]
+    return [payment.id]
+
+
+class PaymentSettlement:
+    """Advances payments: wallet debits, card charges, and wallet-first charges."""
+
+    def __init__(self, runner: CommandRunner, gateway: PaymentGateway) -> None:
+        self.runner = runner
+        self.gateway = gateway
+
+    def advance(self, payment_id: UUID) -> PaymentStatus:
+        """Move a payment on as far as it can go now; returns where it stands."""
+        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        if payment.method == PaymentMethod.WALLET and payment.status in (
+            PaymentStatus.CREATED,
+            PaymentStatus.PROCESSING,
+        ):
+            return self._run(payment, self._settle_from_wallet)  # starts and settles at once
+        if payment.status == PaymentStatus.CREATED:
+            # The attempt (and its gateway key) is in the log before the gateway is asked.
+            payment = self.runner.run(
+                partial(self._start, payment_id), lambda p: p, None, [payment_id]
+            ).value
+        if payment.status != PaymentStatus.PROCESSING:
+            return payment.status
+        outcome = self.gateway.charge(
+            ChargeRequest(
+                payment.card_minor,
+                payment.currency,
+                payment.card_token,
+                payment.gateway_key,
+                payment.description,
+            )
+        )
+        if outcome.outcome == "unknown":
+            return PaymentStatus.PROCESSING  # the reconciler asks again with the same key
+        settle = partial(self._settle_card, key=payment.gateway_key, outcome=outcome)
+        status = self._run(payment, settle)
+        if status == PaymentStatus.FAILED and outcome.outcome == "succeeded":
+            self._give_card_back(payment_id, outcome)
+        return status
+
+    def apply_gateway_notice(self, notice: GatewayNotice) -> str:
+        """Settle a payment from the gateway's own word (an inbound webhook).
+
+        Notices are deduplicated by the gateway's event id (a claim saved with the outcome),
+        matched to the attempt by our key, and only ever settle a payment still waiting on
+        that very attempt. Returns `duplicate`, `ignored`, or the payment's status."""
+        payment_id = payment_id_of(notice.attempt_key)
+        if notice.outcome == "unknown" or payment_id is None:
+            return "ignored"
+        try:
+            payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        except PaymentNotFoundError:
+            return "ignored"
+        request = Request(
+            "gateway_event",
+            request_digest("gateway_event", event_id=notice.event_id),
+            GATEWAY_EVENT_SCOPE,
+            notice.event_id,
+        )
+        result = ChargeResult(notice.outcome, notice.reference, notice.failure_code)
+        command = partial(self._settle_card, payment_id, key=notice.attempt_key, outcome=result)
+        written = self.runner.run(command, _status, request, _locks(payment))
+        return "duplicate" if written.replayed else str(written.value)
+
+    def _run(
+        self, payment: Payment, command: Callable[[UUID, UnitOfWork], Payment]
+    ) -> PaymentStatus:
+        return self.runner.run(partial(command, payment.id), _status, None, _locks(payment)).value
+
+    def _start(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
+        payment = uow.get(Payment, payment_id, PaymentNotFoundError)
+        if payment.status == PaymentStatus.CREATED:
+            payment.start_processing(f"{payment.id}:1", uow.now)
+            uow.save(payment)
+        return payment
+
+    def _settle_from_wallet(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
+        payment = uow.get(Payment, payment_id, PaymentNotFoundError)
+        if payment.status == PaymentStatus.CREATED:
+            payment.start_processing(f"{payment.id}:1", uow.now)
+        if payment.status != PaymentStatus.PROCESSING:
+            return payment
+        wallet = uow.wallet(payment.payer_id, payment.currency)
+        try:
+            journal = posting_rules.capture_payment(uuid4(), payment, "", uow.now, wallet)
+        except InsufficientFundsError:
+            if not uow.fresh:
+                raise  # failing is final: decide it on the wallet as the log has it
+            payment.fail(INSUFFICIENT_FUNDS, False, uow.now)
+            uow.save(payment)
+            return payment
+        uow.save(payment, wallet, journal)
+        return payment
+
+    def _settle_card(
+        self, payment_id: UUID, uow: UnitOfWork, *, key: str, outcome: ChargeResult
+    ) -> Payment:
+        """Record a definite gateway outcome for the attempt `key` (nothing changes if the
+        payment has moved on)."""
+        payment = uow.get(Payment, payment_id, PaymentNotFoundError)
+        if payment.status != PaymentStatus.PROCESSING or payment.gateway_key != key:
+            return payment
+        hold = uow.find(Hold, payment.hold_id) if payment.hold_id else None
+        wallet = uow.wallet(payment.payer_id, payment.currency) if payment.wallet_minor else None
+        if outcome.outcome == "failed":
+            code = outcome.failure_code or "PROCESSING_ERROR"
+            payment.fail(code, code in RETRYABLE_FAILURES, uow.now, outcome.reference)
+            if hold is not None and wallet is not None and hold.state == HoldStatus.PENDING:
+                hold.void("payment_failed", "", uow.now)
+                wallet.void_hold(hold.id, "payment_failed")
+            uow.save(payment, *(a for a in (hold, wallet) if a is not None))
+            return payment
+        if hold is not None and hold.status(uow.now) != HoldStatus.PENDING:
+            hold = None  # voided by hand meanwhile: take the wallet part as a plain debit
+        try:
+            journal = posting_rules.capture_payment(
+                uuid4(), payment, outcome.reference, uow.now, wallet, hold
+            )
+        except InsufficientFundsError:
+            if not uow.fresh:
+                raise
+            payment.fail(WALLET_HOLD_LAPSED, False, uow.now, outcome.reference)
+            uow.save(payment)
+            return payment
+        uow.save(payment, journal, *(a for a in (hold, wallet) if a is not None))
+        return payment
+
+    def _give_card_back(self, payment_id: UUID, charged: ChargeResult) -> None:
+        """The card paid but the wallet part could not be taken: refund the card (a fixed
+        key, so asking again never refunds twice). A failure here needs a person."""
+        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        if payment.failure_reason != WALLET_HOLD_LAPSED:
+            return
+        refund = self.gateway.refund(
+            RefundRequest(
+                charged.reference, payment.card_minor, payment.currency, f"{payment_id}:give-back"
+            )
+        )
+        if refund.outcome != "succeeded":
+            log.error(
+                "payment %s failed (%s) after its card paid %s; giving it back was %s (%s): "
+                "it needs a manual refund",
+                payment_id,
+                WALLET_HOLD_LAPSED,
+                payment.card_minor,
+                refund.outcome,
+                refund.failure_code or "no code",
+            )

@@ -1,0 +1,39 @@
+"""The read models by name, for `payledger projections rebuild NAME` and `bench/`.
+
+Each name resolves, from the container, the view and a runner of its projection over the
+ledger's log; `rebuild` empties the view and catches it up from the start of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dishka import Container
+
+from application.ledger import Ledger
+from application.payment_projection import PaymentsProjection
+from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, TrackedView
+from application.projection_runner import ProjectionRunner
+from application.projections import LedgerProjection
+
+PROJECTIONS = ("ledger", "payments")
+
+
+def projection_runner(container: Container, name: str) -> tuple[TrackedView, ProjectionRunner]:
+    """The view `name` and a runner feeding it from the log."""
+    ledger = container.get(Ledger)
+    if name == "ledger":
+        ledger_view = container.get(LedgerViewRecorder)
+        return ledger_view, ProjectionRunner(ledger, LedgerProjection(view=ledger_view))
+    if name == "payments":
+        payments_view = container.get(PaymentsViewRecorder)
+        return payments_view, ProjectionRunner(ledger, PaymentsProjection(view=payments_view))
+    raise ValueError(f"unknown projection {name!r}; use one of {', '.join(PROJECTIONS)}")
+
+
+def rebuild(
+    view: TrackedView, runner: ProjectionRunner, on_progress: Callable[[int], None] | None = None
+) -> int:
+    """Empty the view and apply the whole log to it again; returns the events applied."""
+    view.reset()
+    return runner.catch_up(on_progress=on_progress)
