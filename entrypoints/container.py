@@ -21,7 +21,8 @@ from dishka import (
 )
 
 from adapters.clock import SystemClock
-from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget, eventstore_env
+from adapters.eventstore.config import PostgresTarget, eventstore_env
+from adapters.eventstore.new_events import ListenTarget, LocalNewEvents, PostgresNewEvents
 from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
@@ -39,7 +40,8 @@ from application.payment_queries import PaymentQueries
 from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
 from application.ports.gateway import GatewayWebhooks, PaymentGateway
-from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
+from application.ports.new_events import NewEvents
+from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import LedgerQueries
@@ -52,8 +54,10 @@ from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
 
 PROCESSOR_BATCH_SIZE = 50
-VIEW_POOL_SIZE = 2
-VIEW_POOL_OVERFLOW = 2
+# Each read model (and the processor's tracker) has a pool of its own: one connection kept,
+# a few more under load.
+VIEW_POOL_SIZE = 1
+VIEW_POOL_OVERFLOW = 3
 
 
 def postgres_target(database: DatabaseSettings) -> PostgresTarget:
@@ -96,6 +100,7 @@ class AdaptersProvider(Provider):
             pool_size=database.pool_size,
             cache_size=database.aggregate_cache_size,
             create_table=self._create_tables,
+            pool_wait_timeout_s=database.wait_timeout_s,
         )
         ledger = Ledger(env=env)
         intervals = dict.fromkeys(Ledger.snapshotting_intervals, database.snapshot_interval)
@@ -119,7 +124,7 @@ class AdaptersProvider(Provider):
             schema=target.schema,
             pool_size=VIEW_POOL_SIZE,
             max_overflow=VIEW_POOL_OVERFLOW,
-            connect_timeout_s=CONNECT_TIMEOUT_S,
+            connect_timeout_s=database.wait_timeout_s,
         )
         return open_view_database("postgres", postgres=connection)
 
@@ -159,6 +164,29 @@ class AdaptersProvider(Provider):
         )
         yield ProcessorTracker(tracker)
         tracker.close()
+
+    @provide
+    def new_events(self, settings: Settings, ledger: Ledger) -> Iterator[NewEvents]:
+        """What wakes the followers of the log: this process's saves, and on PostgreSQL a
+        LISTEN on the channel the event store NOTIFYs (a connection of its own)."""
+        poll_interval_s = settings.workers.poll_interval_s
+        watcher: LocalNewEvents
+        if settings.database.backend == "postgres":
+            target = postgres_target(settings.database)
+            listen = ListenTarget(
+                target.host,
+                target.port,
+                target.user,
+                target.password,
+                target.dbname,
+                channel=str(getattr(ledger.recorder, "channel_name")),  # noqa: B009
+            )
+            watcher = PostgresNewEvents(listen, poll_interval_s)
+        else:
+            watcher = LocalNewEvents(poll_interval_s)
+        ledger.on_recorded(watcher.recorded)
+        yield watcher
+        watcher.stop()
 
     @provide
     def gateway(self, settings: Settings) -> PaymentGateway:
@@ -223,13 +251,22 @@ class ApplicationProvider(Provider):
         ledger: Ledger,
         ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
+        tracker: ProcessorTracker,
+        workers: BackgroundWorkers,
         settings: Settings,
-    ) -> ReadinessProbe:
-        views_by_name = {
+    ) -> Iterator[ReadinessProbe]:
+        """Every follower of the log, by name (a new follower, such as the NATS relay, adds
+        its position tracker here and its runner to the workers)."""
+        followers: dict[str, PositionTracker] = {
             LedgerProjection.name: ledger_view,
             PaymentsProjection.name: payments_view,
+            PaymentProcessor.name: tracker,
         }
-        return ReadinessProbe(ledger, views_by_name, settings.http.ready_lag_max)
+        probe = ReadinessProbe(
+            ledger, followers, settings.http.ready_lag_max, failures=workers.failures
+        )
+        yield probe
+        probe.close()
 
 
 class WorkersProvider(Provider):
@@ -246,17 +283,20 @@ class WorkersProvider(Provider):
         settlement: PaymentSettlement,
         tracker: ProcessorTracker,
         clock: Clock,
+        new_events: NewEvents,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
-            ProjectionRunner(ledger, LedgerProjection(view=ledger_view)),
-            ProjectionRunner(ledger, PaymentsProjection(view=payments_view)),
+            ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
+            ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
                 ledger,
                 processor,
                 batch_size=PROCESSOR_BATCH_SIZE,
                 on_idle=processor.maybe_reconcile,
+                new_events=new_events,
             ),
+            new_events=new_events,
         )
 
 

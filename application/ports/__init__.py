@@ -2,5 +2,6 @@
 
 - `clock`: `Clock`.
 - `gateway`: `PaymentGateway` and the values it exchanges (cards, charges, refunds).
+- `new_events`: `NewEvents`, how followers of the log wait for new events without polling.
 - `views`: read models (`LedgerView`, `PaymentsView`) and what projections write to them.
 """
