@@ -8,6 +8,7 @@ token, brand and last four digits are kept.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -31,6 +32,8 @@ from domain.payment_terms import (
     PaymentMethod,
 )
 from domain.splits import Split, check_splits
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,20 @@ class PaymentService:
         keyed = keyed_request(caller, idempotency_key, "create_payment", **request.fields())
         command = partial(self._create, request, keyed.digest)
         # A replay answers what the creating request saw (the claim keeps that version).
-        return self.runner.run(command, presenters.payment, keyed)
+        written = self.runner.run(command, presenters.payment, keyed)
+        # The line that ties the request (its id is on every record it logs) to the payment
+        # the processor's lines name.
+        log.info(
+            "payment %s recorded %s",
+            written.value.id,
+            written.value.status,
+            extra={
+                "payment_id": str(written.value.id),
+                "status": str(written.value.status),
+                "replayed": written.replayed,
+            },
+        )
+        return written
 
     def _create(self, request: PaymentRequest, digest: str, uow: UnitOfWork) -> Payment:
         screening = self._screen(request, uow)

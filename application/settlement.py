@@ -25,6 +25,8 @@ from application.ports.gateway import (
     PaymentGateway,
     RefundRequest,
 )
+from application.ports.metrics import Metrics, NullMetrics
+from application.results import Written
 from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
 from domain.errors import InsufficientFundsError
@@ -67,9 +69,12 @@ def _locks(payment: Payment) -> list[UUID]:
 class PaymentSettlement:
     """Advances payments: wallet debits, card charges, and wallet-first charges."""
 
-    def __init__(self, runner: CommandRunner, gateway: PaymentGateway) -> None:
+    def __init__(
+        self, runner: CommandRunner, gateway: PaymentGateway, metrics: Metrics | None = None
+    ) -> None:
         self.runner = runner
         self.gateway = gateway
+        self.metrics = metrics or NullMetrics()
 
     def advance(self, payment_id: UUID) -> PaymentStatus:
         """Move a payment on as far as it can go now; returns where it stands."""
@@ -125,12 +130,24 @@ class PaymentSettlement:
         result = ChargeResult(notice.outcome, notice.reference, notice.failure_code)
         command = partial(self._settle_card, payment_id, key=notice.attempt_key, outcome=result)
         written = self.runner.run(command, _status, request, _locks(payment))
+        self._observe(payment, written)
         return "duplicate" if written.replayed else str(written.value)
 
     def _run(
         self, payment: Payment, command: Callable[[UUID, UnitOfWork], Payment]
     ) -> PaymentStatus:
-        return self.runner.run(partial(command, payment.id), _status, None, _locks(payment)).value
+        written = self.runner.run(partial(command, payment.id), _status, None, _locks(payment))
+        self._observe(payment, written)
+        return written.value
+
+    def _observe(self, payment: Payment, written: Written[PaymentStatus]) -> None:
+        """Report an outcome this very call recorded (it saved something: a replay or a
+        payment that had already moved on saves nothing), with the time since the request."""
+        if written.replayed or written.position is None:
+            return
+        if written.value in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
+            lag_s = (self.runner.clock.now() - payment.requested_at).total_seconds()
+            self.metrics.payment_settled(str(written.value), lag_s)
 
     def _start(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)

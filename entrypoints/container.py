@@ -15,6 +15,7 @@ from dishka import (
     Container,
     Provider,
     Scope,
+    decorate,
     make_async_container,
     make_container,
     provide,
@@ -23,6 +24,8 @@ from dishka import (
 from adapters.clock import SystemClock
 from adapters.eventstore.config import PostgresTarget, eventstore_env
 from adapters.eventstore.new_events import ListenTarget, LocalNewEvents, PostgresNewEvents
+from adapters.gateways.instrumented import InstrumentedPaymentGateway
+from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
@@ -40,6 +43,7 @@ from application.payment_queries import PaymentQueries
 from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
 from application.ports.gateway import GatewayWebhooks, PaymentGateway
+from application.ports.metrics import Metrics
 from application.ports.new_events import NewEvents
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
 from application.projection_runner import ProjectionRunner
@@ -207,6 +211,20 @@ class AdaptersProvider(Provider):
             checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
         )
 
+    @decorate
+    def instrumented_gateway(self, gateway: PaymentGateway, metrics: Metrics) -> PaymentGateway:
+        """Whichever gateway is configured (or a test's), timed call by call."""
+        return InstrumentedPaymentGateway(gateway, metrics)
+
+    @provide
+    def prometheus(self) -> PrometheusMetrics:
+        """This container's metrics (a registry of its own)."""
+        return PrometheusMetrics()
+
+    @provide
+    def metrics(self, prometheus: PrometheusMetrics) -> Metrics:
+        return prometheus
+
     @provide
     def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
         from adapters.gateways.stripe_webhooks import StripeWebhooks
@@ -231,7 +249,13 @@ class ApplicationProvider(Provider):
     wallets = provide(WalletService)
     holds = provide(HoldService)
     payments = provide(PaymentService)
-    settlement = provide(PaymentSettlement)
+
+    @provide
+    def settlement(
+        self, runner: CommandRunner, gateway: PaymentGateway, metrics: Metrics
+    ) -> PaymentSettlement:
+        return PaymentSettlement(runner, gateway, metrics)
+
     refunds = provide(RefundService)
     charges = provide(ChargeService)
 

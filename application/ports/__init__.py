@@ -2,6 +2,7 @@
 
 - `clock`: `Clock`.
 - `gateway`: `PaymentGateway` and the values it exchanges (cards, charges, refunds).
+- `metrics`: `Metrics`, what the application counts and times (and `NullMetrics`).
 - `new_events`: `NewEvents`, how followers of the log wait for new events without polling.
 - `views`: read models (`LedgerView`, `PaymentsView`) and what projections write to them.
 """

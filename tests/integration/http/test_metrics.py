@@ -6,22 +6,27 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.http.support import position_of
 
 pytestmark = pytest.mark.integration
 
 
-def metric(client: TestClient[Any], name: str) -> int:
+def samples(client: TestClient[Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics by name and labels (parsed as Prometheus parses it)."""
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    values = {
-        line.split()[0]: int(line.split()[1])
-        for line in response.text.splitlines()
-        if line and not line.startswith("#")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
     }
-    return values[name]
+
+
+def metric(client: TestClient[Any], name: str, **labels: str) -> float:
+    return samples(client)[(name, tuple(sorted(labels.items())))]
 
 
 def test_metrics_report_the_log_and_view_positions(funded_client: TestClient[Any]) -> None:
