@@ -83,6 +83,13 @@ class ViewNotCaughtUpError(ApplicationError):
     code = "view_not_caught_up"
 
 
+class ServiceUnavailableError(ApplicationError):
+    """The database cannot be reached right now; nothing was changed by this request that
+    is not in the log. Retry shortly (a keyed request with the same Idempotency-Key)."""
+
+    code = "service_unavailable"
+
+
 class CardRejectedError(ApplicationError):
     """The card was refused before any charge (bad number or expiry); `reason` says why in
     the gateway's failure vocabulary (e.g. `INVALID_CARD`, `EXPIRED_CARD`)."""

@@ -32,6 +32,7 @@ STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 HEALTH_POLL_INTERVAL_S = 0.1
 PORT_ATTEMPTS_MAX = 3
+SERVER_POOL_SIZE = 2
 STDERR_TAIL_CHARS = 4_000
 
 
@@ -176,7 +177,8 @@ def running_server(
     """A `payledger serve` process on `sqlite` (a fresh data dir) or `postgres` (a fresh
     schema `e2e_<uuidhex>`, dropped afterwards), with the projections in process.
 
-    `extra_settings` adds or overrides PAYLEDGER_* variables (e.g. PAYLEDGER_COMMAND_RETRIES).
+    `extra_settings` adds or overrides PAYLEDGER_* variables (e.g. PAYLEDGER_COMMAND_RETRIES,
+    or PAYLEDGER_DATABASE_URL to reach PostgreSQL through a proxy).
     `shared_schema` starts a peer of a running PostgreSQL server: it uses that server's schema
     and leaves dropping it to that server's owner.
     """
@@ -192,6 +194,10 @@ def running_server(
     settings = {"PAYLEDGER_PROJECTIONS_IN_PROCESS": "true", "PAYLEDGER_LOG_LEVEL": "warning"}
     if schema is not None:
         settings.update(PAYLEDGER_DATABASE_URL=postgres_url(), PAYLEDGER_DATABASE_SCHEMA=schema)
+        # PostgreSQL is shared (100 connections for every suite and engineer): a test server
+        # keeps SERVER_POOL_SIZE event-store connections (twice that at most), one per read
+        # model (four at most) and its LISTEN connection.
+        settings["PAYLEDGER_DATABASE_POOL_SIZE"] = str(SERVER_POOL_SIZE)
     else:
         settings.update(PAYLEDGER_DATABASE_URL="", PAYLEDGER_DATA_DIR=str(workdir / "data"))
     settings.update(extra_settings or {})

@@ -62,6 +62,7 @@ EXPECTED_STATUS = {
     "not_found": 404,
     "invalid_signature": 400,
     "webhooks_not_configured": 503,
+    "service_unavailable": 503,
 }
 
 
