@@ -94,6 +94,8 @@ def create_app(container: AsyncContainer) -> Litestar:
         request_max_body_size=BODY_CEILING_BYTES,
         openapi_config=openapi_config(),
         lifespan=[lifespan],
+        # Logging is configured once per process (entrypoints/logs.py), not by the framework.
+        logging_config=None,
     )
     setup_dishka(container, app)
     # Outermost, around routing and error handling: every response gets its request id.

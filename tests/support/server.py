@@ -67,18 +67,22 @@ def free_port() -> int:
         return port
 
 
-def serve_command(port: int) -> list[str]:
-    """`payledger serve` from the running virtualenv.
+def payledger_command(*args: str) -> list[str]:
+    """`payledger ARGS...` from the running virtualenv.
 
     `entrypoints.cli` has no `__main__` guard, so `python -m entrypoints.cli` would do
     nothing; the console script next to the interpreter is the real entry point. Calling
     `main()` through `-c` is the fallback when the script is missing (e.g. no install).
     """
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     script = Path(sys.executable).parent / "payledger"
     if script.exists():
         return [str(script), *args]
     return [sys.executable, "-c", "from entrypoints.cli import main; main()", *args]
+
+
+def serve_command(port: int) -> list[str]:
+    """`payledger serve` on 127.0.0.1:`port`."""
+    return payledger_command("serve", "--host", "127.0.0.1", "--port", str(port))
 
 
 def server_env(settings: Mapping[str, str]) -> dict[str, str]:
