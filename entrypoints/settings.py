@@ -162,6 +162,11 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
 }
 
 
+def all_env_names() -> set[str]:
+    """Every `PAYLEDGER_*` variable a setting is read from."""
+    return {variable for group in _GROUPS.values() for variable in env_names(group)}
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from PAYLEDGER_* variables; malformed values fail loudly."""
     environ = os.environ if environ is None else environ
