@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from uuid import UUID
 
 from application import results
 from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
@@ -30,6 +31,28 @@ def decode_cursor(cursor: str) -> int:
     if prefix != "seq" or sequence < 1:
         raise InvalidCursorError()
     return sequence
+
+
+_ACCOUNT_CURSOR_PREFIX = "acct"
+
+
+def encode_account_cursor(account_id: UUID) -> str:
+    """An opaque cursor for the page of balances after `account_id`."""
+    text = f"{_ACCOUNT_CURSOR_PREFIX}:{account_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_account_cursor(cursor: str) -> UUID:
+    """The account id a cursor of `encode_account_cursor` holds; InvalidCursorError if none."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, account = text.partition(":")
+        account_id = UUID(account)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    if prefix != _ACCOUNT_CURSOR_PREFIX:
+        raise InvalidCursorError()
+    return account_id
 
 
 class LedgerQueries:
@@ -72,10 +95,22 @@ class LedgerQueries:
         return results.Statement(customer_id, currency, account_id, entries[:limit], next_cursor)
 
     def balances(
-        self, caller: Principal, min_position: int | None = None
-    ) -> list[results.AccountBalance]:
+        self,
+        caller: Principal,
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> results.BalancePage:
+        """A page of every account's balance (wallets and system accounts), in account id
+        order."""
+        after = decode_account_cursor(cursor) if cursor else None
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
         self._wait(min_position)
-        return self.view.balances()
+        rows = self.view.balances(after, limit + 1)
+        next_cursor = (
+            encode_account_cursor(rows[limit - 1].account_id) if len(rows) > limit else None
+        )
+        return results.BalancePage(rows[:limit], next_cursor)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

@@ -183,9 +183,16 @@ def check_statement(entries: list[Json], balance: int) -> None:
 
 
 def balances(http: httpx.Client, min_position: int) -> list[Json]:
-    # `min_position` lets a server that supports it wait for the view; the callers also poll.
-    body: list[Json] = expect(http.get("/balances", params={"min_position": min_position}), 200)
-    return body
+    """Every row of `/balances`, walking its pages, once the view has reached `min_position`."""
+    rows: list[Json] = []
+    params: dict[str, str | int] = {"min_position": min_position, "limit": PAGE_SIZE_MAX}
+    for _ in range(PAGES_MAX):
+        page = expect(http.get("/balances", params=params), 200)
+        rows.extend(page["balances"])
+        if page["next_cursor"] is None:
+            return rows
+        params["cursor"] = page["next_cursor"]
+    raise AssertionError(f"/balances has more than {PAGES_MAX} pages")
 
 
 def sums_by_currency(rows: list[Json]) -> dict[str, int]:

@@ -8,9 +8,9 @@ from litestar.di import NamedDependency
 
 from application.principal import Principal
 from application.queries import LedgerQueries
-from application.results import AccountBalance
+from application.results import BalancePage
 from entrypoints.http.auth import ApiController
-from entrypoints.http.params import MinPosition
+from entrypoints.http.params import PAGE_SIZE_DEFAULT, Cursor, MinPosition, PageSize
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
 
@@ -22,7 +22,7 @@ class BalanceController(ApiController):
     @get(
         "/",
         operation_id="ListBalances",
-        summary="Every account's balance",
+        summary="Every account's balance, a page at a time (in account id order)",
         responses=problem_responses(503),
     )
     @inject
@@ -30,6 +30,8 @@ class BalanceController(ApiController):
         self,
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
+        cursor: Cursor = None,
+        limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
-    ) -> list[AccountBalance]:
-        return await in_thread(queries.balances, principal, min_position)
+    ) -> BalancePage:
+        return await in_thread(queries.balances, principal, cursor, limit, min_position)

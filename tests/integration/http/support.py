@@ -98,10 +98,26 @@ def wallet(client: TestClient[Any], customer_id: str, currency: str = "USD") -> 
     return body["wallets"][0]
 
 
+BALANCE_PAGES_MAX = 100
+
+
+def all_balances(client: TestClient[Any], **params: Any) -> list[Json]:
+    """Every row of `/balances`, walking its pages (200 rows each)."""
+    rows: list[Json] = []
+    query = {**params, "limit": 200}
+    for _ in range(BALANCE_PAGES_MAX):
+        page = expect(client.get("/balances", params=query), 200)
+        rows.extend(page["balances"])
+        if page["next_cursor"] is None:
+            return rows
+        query["cursor"] = page["next_cursor"]
+    raise AssertionError(f"/balances has more than {BALANCE_PAGES_MAX} pages")
+
+
 def ledger_state(client: TestClient[Any]) -> tuple[int | None, list[Json]]:
     """The log's last position and every account's balance once the view has caught up:
     equal before and after a request means the request changed nothing."""
     position = expect(client.get("/ready"), 200)["log_position"]
     params = {"min_position": position} if position is not None else {}
-    rows = expect(client.get("/balances", params=params), 200)
+    rows = all_balances(client, **params)
     return position, sorted(rows, key=lambda row: row["account_id"])
