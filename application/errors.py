@@ -83,6 +83,13 @@ class ViewNotCaughtUpError(ApplicationError):
     code = "view_not_caught_up"
 
 
+class PositionBeyondLogError(ApplicationError):
+    """The requested log position lies beyond the log's end: no write has reached it, so no
+    read model ever will. Pass a position a write returned (`PayLedger-Position`)."""
+
+    code = "position_beyond_log"
+
+
 class CardRejectedError(ApplicationError):
     """The card was refused before any charge (bad number or expiry); `reason` says why in
     the gateway's failure vocabulary (e.g. `INVALID_CARD`, `EXPIRED_CARD`)."""

@@ -47,6 +47,7 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
@@ -216,6 +217,18 @@ class ApplicationProvider(Provider):
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:
         return PaymentQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
+
+    @provide
+    def view_positions(
+        self,
+        ledger: Ledger,
+        ledger_view: LedgerViewRecorder,
+        payments_view: PaymentsViewRecorder,
+        settings: Settings,
+    ) -> ViewPositions:
+        views = {LEDGER_VIEW: ledger_view, PAYMENTS_VIEW: payments_view}
+        http = settings.http
+        return ViewPositions(ledger, views, http.view_wait_timeout_s, http.view_waiters_max)
 
     @provide
     def readiness(
