@@ -101,6 +101,12 @@ class CardRejectedError(ApplicationError):
         self.reason = reason
 
 
+class CheckoutRefusedError(ApplicationError):
+    """The checkout breaks a payment rule (it is recorded FAILED with the rule's reason)."""
+
+    code = "checkout_refused"
+
+
 class GatewayRefundFailedError(ApplicationError):
     """The payment gateway refused the refund; nothing was refunded."""
 

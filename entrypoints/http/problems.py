@@ -61,6 +61,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     # A log position no write has reached: no read model ever will.
     app_errors.PositionBeyondLogError: 422,
     app_errors.CardRejectedError: 422,
+    app_errors.CheckoutRefusedError: 422,
     # Well-formed requests that break a business rule.
     errors.InvalidAmountError: 422,
     errors.InvalidCustomerIdError: 422,

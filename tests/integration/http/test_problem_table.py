@@ -57,6 +57,7 @@ EXPECTED_STATUS = {
     "gateway_refund_failed": 502,
     "view_not_caught_up": 503,
     "position_beyond_log": 422,
+    "checkout_refused": 422,
     "invalid_cursor": 400,
     "invalid_payment_status": 400,
     "not_found": 404,
