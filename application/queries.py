@@ -17,42 +17,48 @@ PAGE_SIZE_MAX = 200
 WAIT_TIMEOUT_S = 5.0
 
 
+def _pack(prefix: str, value: object) -> str:
+    """An opaque cursor: `<prefix>:<value>`, base64url without padding."""
+    return base64.urlsafe_b64encode(f"{prefix}:{value}".encode()).decode().rstrip("=")
+
+
+def _unpack(prefix: str, cursor: str) -> str:
+    """The value a `_pack` cursor of this prefix holds; InvalidCursorError if none."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    found, _, value = text.partition(":")
+    if found != prefix:
+        raise InvalidCursorError()
+    return value
+
+
 def encode_cursor(sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode().rstrip("=")
+    return _pack("seq", sequence)
 
 
 def decode_cursor(cursor: str) -> int:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        sequence = int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        sequence = int(_unpack("seq", cursor))
+    except ValueError:
         raise InvalidCursorError() from None
-    if prefix != "seq" or sequence < 1:
+    if sequence < 1:
         raise InvalidCursorError()
     return sequence
 
 
-_ACCOUNT_CURSOR_PREFIX = "acct"
-
-
 def encode_account_cursor(account_id: UUID) -> str:
     """An opaque cursor for the page of balances after `account_id`."""
-    text = f"{_ACCOUNT_CURSOR_PREFIX}:{account_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return _pack("acct", account_id)
 
 
 def decode_account_cursor(cursor: str) -> UUID:
     """The account id a cursor of `encode_account_cursor` holds; InvalidCursorError if none."""
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, account = text.partition(":")
-        account_id = UUID(account)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return UUID(_unpack("acct", cursor))
+    except ValueError:
         raise InvalidCursorError() from None
-    if prefix != _ACCOUNT_CURSOR_PREFIX:
-        raise InvalidCursorError()
-    return account_id
 
 
 class LedgerQueries:

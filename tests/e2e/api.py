@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.pages import walk_pages
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -184,15 +186,13 @@ def check_statement(entries: list[Json], balance: int) -> None:
 
 def balances(http: httpx.Client, min_position: int) -> list[Json]:
     """Every row of `/balances`, walking its pages, once the view has reached `min_position`."""
-    rows: list[Json] = []
-    params: dict[str, str | int] = {"min_position": min_position, "limit": PAGE_SIZE_MAX}
-    for _ in range(PAGES_MAX):
-        page = expect(http.get("/balances", params=params), 200)
-        rows.extend(page["balances"])
-        if page["next_cursor"] is None:
-            return rows
-        params["cursor"] = page["next_cursor"]
-    raise AssertionError(f"/balances has more than {PAGES_MAX} pages")
+
+    def fetch(query: dict[str, Any]) -> Json:
+        page: Json = expect(http.get("/balances", params=query), 200)
+        return page
+
+    params = {"min_position": min_position, "limit": PAGE_SIZE_MAX}
+    return walk_pages(fetch, "balances", params, PAGES_MAX)
 
 
 def sums_by_currency(rows: list[Json]) -> dict[str, int]:

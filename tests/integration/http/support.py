@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
+from tests.support.pages import walk_pages
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
@@ -98,20 +99,13 @@ def wallet(client: TestClient[Any], customer_id: str, currency: str = "USD") -> 
     return body["wallets"][0]
 
 
-BALANCE_PAGES_MAX = 100
-
-
 def all_balances(client: TestClient[Any], **params: Any) -> list[Json]:
     """Every row of `/balances`, walking its pages (200 rows each)."""
-    rows: list[Json] = []
-    query = {**params, "limit": 200}
-    for _ in range(BALANCE_PAGES_MAX):
-        page = expect(client.get("/balances", params=query), 200)
-        rows.extend(page["balances"])
-        if page["next_cursor"] is None:
-            return rows
-        query["cursor"] = page["next_cursor"]
-    raise AssertionError(f"/balances has more than {BALANCE_PAGES_MAX} pages")
+
+    def fetch(query: dict[str, Any]) -> Json:
+        return expect(client.get("/balances", params=query), 200)
+
+    return walk_pages(fetch, "balances", {**params, "limit": 200})
 
 
 def ledger_state(client: TestClient[Any]) -> tuple[int | None, list[Json]]:

@@ -23,7 +23,6 @@ from adapters.gateways.simulated import SimulatedPaymentGateway
 from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
 from application.ports.gateway import PaymentGateway
 from tests.integration.http.support import (
-    PROBLEM_CONTENT_TYPE,
     Json,
     expect,
     expect_problem,
@@ -31,7 +30,6 @@ from tests.integration.http.support import (
     memory_settings,
     running_client,
 )
-from tests.support.fake_stripe import API_KEY, FakeStripe, running_fake_stripe
 
 pytestmark = pytest.mark.integration
 
@@ -47,20 +45,6 @@ SETTLE_TIMEOUT_S = 10.0
 def client() -> Iterator[TestClient[Any]]:
     with running_client(memory_settings(public_url=BASE_URL)) as client:
         yield client
-
-
-@pytest.fixture
-def stripe_checkout() -> Iterator[tuple[TestClient[Any], FakeStripe]]:
-    """The app with `gateway=stripe` pointed at the fake Stripe server."""
-    with running_fake_stripe() as fake:
-        settings = memory_settings(
-            public_url=BASE_URL,
-            gateway="stripe",
-            stripe_api_key=API_KEY,
-            stripe_api_base=fake.base_url,
-        )
-        with running_client(settings) as client:
-            yield client, fake
 
 
 def start(client: TestClient[Any], **params: Any) -> Any:
@@ -387,28 +371,6 @@ def test_an_unknown_session_shows_not_valid_and_escapes_what_it_shows(
     response = client.post(f"/simulated-gateway/checkout/{session_id}/pay", follow_redirects=False)
     assert "location" not in response.headers
     assert "not valid" in response.text
-
-
-# With Stripe as the gateway.
-
-
-def test_with_stripe_checkout_redirects_to_stripes_hosted_page(
-    stripe_checkout: tuple[TestClient[Any], FakeStripe],
-) -> None:
-    client, fake = stripe_checkout
-    location = hosted_page_of(client, price=5_000)
-    assert location.startswith("https://checkout.stripe.test/c/pay/cs_test_fake_"), location
-    assert fake.requests("/v1/checkout/sessions") == 1
-
-
-def test_with_stripe_down_checkout_is_a_bad_gateway_problem(
-    stripe_checkout: tuple[TestClient[Any], FakeStripe],
-) -> None:
-    client, fake = stripe_checkout
-    fake.fail_next(1, 500)
-    response = start(client, price=5_000)
-    assert response.status_code == 502, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
 
 
 # Helpers.

@@ -11,7 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from litestar.testing import TestClient
 
-from tests.integration.http.support import expect, memory_settings, running_client
+from tests.integration.http.support import (
+    PROBLEM_CONTENT_TYPE,
+    expect,
+    ledger_state,
+    memory_settings,
+    running_client,
+)
 from tests.support.fake_stripe import (
     API_KEY,
     FakeStripe,
@@ -172,3 +178,27 @@ def test_a_completed_session_still_unpaid_settles_nothing(
     assert deliver(client, "evt_cs_4", "checkout.session.async_payment_succeeded", paid) == (
         "SUCCESS"
     )
+
+
+def test_checkout_redirects_to_stripes_hosted_page(
+    stripe: tuple[TestClient[Any], FakeStripe],
+) -> None:
+    client, fake = stripe
+    response = client.get("/checkout", params={"price": 5_000}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith("https://checkout.stripe.test/c/pay/cs_test_fake_"), location
+    assert fake.requests("/v1/checkout/sessions") == 1
+
+
+def test_with_stripe_down_checkout_is_a_bad_gateway_problem_and_records_nothing(
+    stripe: tuple[TestClient[Any], FakeStripe],
+) -> None:
+    client, fake = stripe
+    before = ledger_state(client)
+    fake.fail_next(1, 500)
+    response = client.get("/checkout", params={"price": 5_000}, follow_redirects=False)
+    assert response.status_code == 502, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
+    assert ledger_state(client) == before
+    assert expect(client.get("/payments"), 200)["payments"] == []
