@@ -42,13 +42,18 @@ def _serve_on(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
     from entrypoints.http.app import create_app
+    from entrypoints.http.protocol import ProblemHttpToolsProtocol
 
     configure_logging(settings.logging)
     app = create_app(build_container(settings, create_tables=False))
     # No log_config: uvicorn's loggers go through the handler configure_logging installed
     # (text or JSON); the app logs one line per request itself (access_log off).
     config = uvicorn.Config(
-        app, log_level=settings.logging.level, access_log=False, log_config=None
+        app,
+        log_level=settings.logging.level,
+        access_log=False,
+        log_config=None,
+        http=ProblemHttpToolsProtocol,  # refusals before routing are problems too
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -23,7 +23,7 @@ from dishka import (
 
 from adapters.clock import SystemClock
 from adapters.eventstore.config import PostgresTarget, eventstore_env
-from adapters.eventstore.new_events import ListenTarget, LocalNewEvents, PostgresNewEvents
+from adapters.eventstore.new_events import ListenTarget, open_new_events
 from adapters.gateways.instrumented import InstrumentedPaymentGateway
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.views.factory import (
@@ -35,6 +35,7 @@ from adapters.views.factory import (
 from adapters.views.postgres import PostgresConnection
 from adapters.views.sql import ViewDatabase
 from application.charges import ChargeService
+from application.checkout import CheckoutService
 from application.holds import HoldService
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor, ProcessorTracker
@@ -53,6 +54,7 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
@@ -173,43 +175,42 @@ class AdaptersProvider(Provider):
     def new_events(self, settings: Settings, ledger: Ledger) -> Iterator[NewEvents]:
         """What wakes the followers of the log: this process's saves, and on PostgreSQL a
         LISTEN on the channel the event store NOTIFYs (a connection of its own)."""
-        poll_interval_s = settings.workers.poll_interval_s
-        watcher: LocalNewEvents
+        listen = None
         if settings.database.backend == "postgres":
-            target = postgres_target(settings.database)
-            listen = ListenTarget(
-                target.host,
-                target.port,
-                target.user,
-                target.password,
-                target.dbname,
-                channel=str(getattr(ledger.recorder, "channel_name")),  # noqa: B009
-            )
-            watcher = PostgresNewEvents(listen, poll_interval_s)
-        else:
-            watcher = LocalNewEvents(poll_interval_s)
+            channel = str(getattr(ledger.recorder, "channel_name"))  # noqa: B009
+            listen = ListenTarget.of(postgres_target(settings.database), channel)
+        watcher = open_new_events(settings.workers.poll_interval_s, listen)
         ledger.on_recorded(watcher.recorded)
         yield watcher
         watcher.stop()
 
     @provide
-    def gateway(self, settings: Settings) -> PaymentGateway:
-        """The simulated legacy gateway by default; Stripe when configured."""
+    def gateway(self, settings: Settings) -> Iterator[PaymentGateway]:
+        """The simulated legacy gateway by default; Stripe when configured. The simulated
+        gateway keeps its checkout sessions in a table next to the read models, shared by
+        every process (see `adapters/gateways/simulated_checkout.py`)."""
         gateway = settings.gateway
         if gateway.kind == "stripe":
             from adapters.gateways.stripe_gateway import StripePaymentGateway
 
-            return StripePaymentGateway(
+            yield StripePaymentGateway(
                 api_key=gateway.stripe_api_key, api_base=gateway.stripe_api_base or None
             )
+            return
         from adapters.gateways.simulated import SimulatedPaymentGateway
+        from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
 
-        return SimulatedPaymentGateway(
+        sessions = SimulatedCheckoutSessions(self._view_database(settings))
+        if self._create(settings):
+            sessions.create_table()
+        yield SimulatedPaymentGateway(
             failure_rate=gateway.failure_rate,
             seed=gateway.seed,
             latency_s=gateway.latency_ms / 1000,
             checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
+            checkout_sessions=sessions,
         )
+        sessions.close()
 
     @decorate
     def instrumented_gateway(self, gateway: PaymentGateway, metrics: Metrics) -> PaymentGateway:
@@ -258,6 +259,7 @@ class ApplicationProvider(Provider):
 
     refunds = provide(RefundService)
     charges = provide(ChargeService)
+    checkout = provide(CheckoutService)
 
     @provide
     def ledger_queries(
@@ -268,6 +270,18 @@ class ApplicationProvider(Provider):
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:
         return PaymentQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
+
+    @provide
+    def view_positions(
+        self,
+        ledger: Ledger,
+        ledger_view: LedgerViewRecorder,
+        payments_view: PaymentsViewRecorder,
+        settings: Settings,
+    ) -> ViewPositions:
+        views = {LEDGER_VIEW: ledger_view, PAYMENTS_VIEW: payments_view}
+        http = settings.http
+        return ViewPositions(ledger, views, http.view_wait_timeout_s, http.view_waiters_max)
 
     @provide
     def readiness(

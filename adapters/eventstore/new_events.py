@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.sql import SQL, Identifier
 
+from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget
+
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
@@ -74,7 +76,12 @@ class ListenTarget:
     password: str
     dbname: str
     channel: str
-    connect_timeout_s: int = 5
+    connect_timeout_s: int = CONNECT_TIMEOUT_S
+
+    @classmethod
+    def of(cls, target: PostgresTarget, channel: str) -> ListenTarget:
+        """LISTEN on `channel` in the event store's database."""
+        return cls(target.host, target.port, target.user, target.password, target.dbname, channel)
 
 
 class PostgresNewEvents(LocalNewEvents):
@@ -144,3 +151,10 @@ class PostgresNewEvents(LocalNewEvents):
             for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
                 self.notifications += 1
                 self._wake_all()
+
+
+def open_new_events(poll_interval_s: float, listen: ListenTarget | None = None) -> LocalNewEvents:
+    """`PostgresNewEvents` when there is a channel to LISTEN on, else `LocalNewEvents`."""
+    if listen is None:
+        return LocalNewEvents(poll_interval_s)
+    return PostgresNewEvents(listen, poll_interval_s)

@@ -63,6 +63,18 @@ class InstrumentedPaymentGateway:
             lambda _: "ok",
         )
 
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        """As the wrapped gateway."""
+        return self._timed(
+            "checkout_status", lambda: self.inner.checkout_status(session_id), lambda r: r.outcome
+        )
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        """As the wrapped gateway."""
+        return self._timed(
+            "cancel_checkout", lambda: self.inner.cancel_checkout(session_id), lambda r: r.outcome
+        )
+
     def _timed(self, operation: str, call: Callable[[], T], outcome: Callable[[T], str]) -> T:
         started = time.perf_counter()
         try:
