@@ -25,7 +25,7 @@ from application.ports.gateway import (
     PaymentGateway,
     RefundRequest,
 )
-from application.ports.metrics import Metrics, NullMetrics
+from application.ports.metrics import NO_METRICS, Metrics
 from application.results import Written
 from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
@@ -70,11 +70,11 @@ class PaymentSettlement:
     """Advances payments: wallet debits, card charges, and wallet-first charges."""
 
     def __init__(
-        self, runner: CommandRunner, gateway: PaymentGateway, metrics: Metrics | None = None
+        self, runner: CommandRunner, gateway: PaymentGateway, metrics: Metrics = NO_METRICS
     ) -> None:
         self.runner = runner
         self.gateway = gateway
-        self.metrics = metrics or NullMetrics()
+        self.metrics = metrics
 
     def advance(self, payment_id: UUID) -> PaymentStatus:
         """Move a payment on as far as it can go now; returns where it stands."""

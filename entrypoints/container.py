@@ -15,6 +15,7 @@ from dishka import (
     Container,
     Provider,
     Scope,
+    alias,
     decorate,
     make_async_container,
     make_container,
@@ -217,14 +218,9 @@ class AdaptersProvider(Provider):
         """Whichever gateway is configured (or a test's), timed call by call."""
         return InstrumentedPaymentGateway(gateway, metrics)
 
-    @provide
-    def prometheus(self) -> PrometheusMetrics:
-        """This container's metrics (a registry of its own)."""
-        return PrometheusMetrics()
-
-    @provide
-    def metrics(self, prometheus: PrometheusMetrics) -> Metrics:
-        return prometheus
+    # This container's metrics (a registry of its own), also as the application's port.
+    prometheus = provide(PrometheusMetrics)
+    metrics = alias(source=PrometheusMetrics, provides=Metrics)
 
     @provide
     def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
@@ -250,13 +246,7 @@ class ApplicationProvider(Provider):
     wallets = provide(WalletService)
     holds = provide(HoldService)
     payments = provide(PaymentService)
-
-    @provide
-    def settlement(
-        self, runner: CommandRunner, gateway: PaymentGateway, metrics: Metrics
-    ) -> PaymentSettlement:
-        return PaymentSettlement(runner, gateway, metrics)
-
+    settlement = provide(PaymentSettlement)
     refunds = provide(RefundService)
     charges = provide(ChargeService)
     checkout = provide(CheckoutService)
@@ -300,9 +290,7 @@ class ApplicationProvider(Provider):
             PaymentsProjection.name: payments_view,
             PaymentProcessor.name: tracker,
         }
-        probe = ReadinessProbe(
-            ledger, followers, settings.http.ready_lag_max, failures=workers.failures
-        )
+        probe = ReadinessProbe(ledger, followers, settings.http.ready_lag_max, workers.failures)
         yield probe
         probe.close()
 

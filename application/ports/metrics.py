@@ -32,3 +32,6 @@ class NullMetrics:
 
     def payment_settled(self, status: str, lag_s: float) -> None:
         """Ignored."""
+
+
+NO_METRICS = NullMetrics()  # stateless: one instance serves every default
