@@ -179,7 +179,7 @@ class AdaptersProvider(Provider):
         listen = None
         if settings.database.backend == "postgres":
             channel = str(getattr(ledger.recorder, "channel_name"))  # noqa: B009
-            listen = ListenTarget.of(postgres_target(settings.database), channel)
+            listen = ListenTarget(settings.database.postgres_params(), channel)
         watcher = open_new_events(settings.workers.poll_interval_s, listen)
         ledger.on_recorded(watcher.recorded)
         yield watcher

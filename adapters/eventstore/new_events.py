@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget
+from adapters.eventstore.config import CONNECT_TIMEOUT_S
+from adapters.postgres_schema import connect
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,12 @@ class LocalNewEvents:
 
 @dataclass(frozen=True)
 class ListenTarget:
-    """Where to LISTEN: the database and the recorder's channel."""
+    """Where to LISTEN: the database (`DatabaseSettings.postgres_params()`) and the
+    recorder's channel."""
 
-    host: str
-    port: str
-    user: str
-    password: str
-    dbname: str
+    params: Mapping[str, str]
     channel: str
     connect_timeout_s: int = CONNECT_TIMEOUT_S
-
-    @classmethod
-    def of(cls, target: PostgresTarget, channel: str) -> ListenTarget:
-        """LISTEN on `channel` in the event store's database."""
-        return cls(target.host, target.port, target.user, target.password, target.dbname, channel)
 
 
 class PostgresNewEvents(LocalNewEvents):
@@ -135,16 +128,7 @@ class PostgresNewEvents(LocalNewEvents):
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         target = self.target
-        return psycopg.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            dbname=target.dbname,
-            connect_timeout=target.connect_timeout_s,
-            autocommit=True,
-            application_name="payledger-listen",
-        )
+        return connect(target.params, target.connect_timeout_s, "payledger-listen")
 
     def _listen(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
         while not self._stopping.is_set():
