@@ -45,8 +45,8 @@ def eventstore_env(
 
     On PostgreSQL a call waits at most `pool_wait_timeout_s` for a pooled connection (the
     library names it POSTGRES_CONNECT_TIMEOUT; it is the pool's wait, not libpq's), pooled
-    connections are checked before use (a stale one after a server restart is replaced,
-    never handed out) and renewed every `CONNECTION_MAX_AGE_S`."""
+    connections are renewed every `CONNECTION_MAX_AGE_S`, and the pool's idle connections
+    are checked after a call failed on one (see `fail_fast.py`)."""
     env = {
         "MAPPER_TOPIC": MAPPER_TOPIC,
         "AGGREGATE_CACHE_MAXSIZE": str(cache_size),
@@ -80,7 +80,8 @@ def eventstore_env(
             POSTGRES_POOL_SIZE=str(pool_size),
             POSTGRES_MAX_OVERFLOW=str(pool_size),
             POSTGRES_CONNECT_TIMEOUT=str(pool_wait_timeout_s),
-            POSTGRES_PRE_PING="y",
+            # No pre-ping: a failed call checks the pool and retries once (fail_fast.py).
+            POSTGRES_PRE_PING="n",
             POSTGRES_CONN_MAX_AGE=str(CONNECTION_MAX_AGE_S),
             POSTGRES_LOCK_TIMEOUT=str(LOCK_TIMEOUT_S),
         )

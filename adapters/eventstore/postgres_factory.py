@@ -16,6 +16,16 @@ from adapters.eventstore.fail_fast import FailFastPostgresAggregateRecorder
 from adapters.eventstore.postgres_recorder import CoalescingPostgresApplicationRecorder
 
 CONNECT_TIMEOUT_S = 5
+# A peer that vanished without closing (a network partition) fails a call within
+# TCP_USER_TIMEOUT_MS instead of hanging until the kernel gives up (minutes); idle
+# connections are probed by keepalives.
+TCP_USER_TIMEOUT_MS = 10_000
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 class FailFastPostgresFactory(PostgresFactory):
@@ -30,3 +40,6 @@ class FailFastPostgresFactory(PostgresFactory):
         if isinstance(pool_kwargs, dict):  # the pool is not open yet: it connects later
             pool_kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
             pool_kwargs.setdefault("application_name", "payledger")
+            pool_kwargs.setdefault("tcp_user_timeout", TCP_USER_TIMEOUT_MS)
+            for key, value in KEEPALIVES.items():
+                pool_kwargs.setdefault(key, value)

@@ -13,10 +13,25 @@ from adapters.eventstore.fail_fast import once_more, unreachable
 pytestmark = pytest.mark.unit
 
 
+class Pool:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.checks_at: list[int] = []
+
+    def check(self) -> None:
+        self.checks_at.append(self.store.calls)  # which call it came after
+
+
+class Datastore:
+    def __init__(self, store: Store) -> None:
+        self.pool = Pool(store)
+
+
 class Store:
     def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.calls = 0
+        self.datastore = Datastore(self)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0)  # as the library
     def read(self) -> str:
@@ -38,10 +53,11 @@ def pool_timeout() -> OperationalError:
         return mapped
 
 
-def test_a_failed_connection_is_tried_once_more() -> None:
+def test_a_failed_connection_is_tried_once_more_after_the_pool_dropped_dead_ones() -> None:
     store = Store(OperationalError("server closed the connection unexpectedly"))
     assert store.bounded_read() == "rows"
     assert store.calls == 2
+    assert store.datastore.pool.checks_at == [1]  # between the failed call and the retry
 
 
 def test_two_failures_in_a_row_give_up_instead_of_ten() -> None:
@@ -58,6 +74,7 @@ def test_no_connection_in_time_is_not_retried() -> None:
     with pytest.raises(OperationalError):
         store.bounded_read()
     assert store.calls == 1
+    assert store.datastore.pool.checks_at == []
 
 
 def test_the_library_alone_would_have_tried_ten_times() -> None:
