@@ -27,11 +27,17 @@ REFUNDABLE = frozenset({PaymentStatus.SUCCESS, PaymentStatus.PARTIALLY_REFUNDED}
 
 
 class PaymentMethod(StrEnum):
-    """What funds a payment: a wallet, a card, or the wallet first and a card for the rest."""
+    """What funds a payment: a wallet, a card, the wallet first and a card for the rest, or
+    the legacy processor (seed 001's payments, which name no card: the processor decides)."""
 
     WALLET = "wallet"
     CARD = "card"
     WALLET_FIRST = "wallet_first"
+    LEGACY = "legacy"
+
+
+# Methods whose whole amount goes through a gateway (and goes back there on a refund).
+GATEWAY_PAID = frozenset({PaymentMethod.CARD, PaymentMethod.LEGACY})
 
 
 # Rule failures (never retryable); gateway failure codes come from the gateway port.

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from application.ledger import Ledger
 from application.ports.views import TrackedView
 from application.projection_runner import ProjectionRunner
+from entrypoints.card_secret import ConfigurationError, card_fingerprint_secret
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.migration import migrate
 from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
@@ -56,6 +57,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     settings = settings.replace(
         http={"host": host or settings.http.host, "port": port or settings.http.port}
     )
+    try:
+        card_fingerprint_secret(settings)  # refuse to start without one, with a clear message
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
     migrate(settings)
     where = f"http://{settings.http.host}:{settings.http.port}"
     database = settings.database

@@ -22,6 +22,7 @@ from dishka import (
 
 from adapters.clock import SystemClock
 from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget, eventstore_env
+from adapters.fingerprint import HmacFingerprinter
 from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
@@ -38,7 +39,8 @@ from application.payment_projection import PaymentsProjection
 from application.payment_queries import PaymentQueries
 from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
-from application.ports.gateway import GatewayWebhooks, PaymentGateway
+from application.ports.fingerprint import Fingerprinter
+from application.ports.gateway import GatewayWebhooks, LegacyGateway, PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
@@ -48,6 +50,7 @@ from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
 from application.wallets import WalletService
+from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.settings import DatabaseSettings, Settings
 from entrypoints.workers import BackgroundWorkers
 
@@ -161,8 +164,22 @@ class AdaptersProvider(Provider):
         tracker.close()
 
     @provide
-    def gateway(self, settings: Settings) -> PaymentGateway:
-        """The simulated legacy gateway by default; Stripe when configured."""
+    def legacy_gateway(self, settings: Settings) -> LegacyGateway:
+        """The simulated legacy processor (seed 001's payments go there, whatever the card
+        gateway is), with its failure rate, seed and latency."""
+        from adapters.gateways.simulated import SimulatedPaymentGateway
+
+        gateway = settings.gateway
+        return SimulatedPaymentGateway(
+            failure_rate=gateway.failure_rate,
+            seed=gateway.seed,
+            latency_s=gateway.latency_ms / 1000,
+            checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
+        )
+
+    @provide
+    def gateway(self, settings: Settings, legacy: LegacyGateway) -> PaymentGateway:
+        """The card gateway: the simulated legacy system by default; Stripe when configured."""
         gateway = settings.gateway
         if gateway.kind == "stripe":
             from adapters.gateways.stripe_gateway import StripePaymentGateway
@@ -170,14 +187,12 @@ class AdaptersProvider(Provider):
             return StripePaymentGateway(
                 api_key=gateway.stripe_api_key, api_base=gateway.stripe_api_base or None
             )
-        from adapters.gateways.simulated import SimulatedPaymentGateway
+        return legacy
 
-        return SimulatedPaymentGateway(
-            failure_rate=gateway.failure_rate,
-            seed=gateway.seed,
-            latency_s=gateway.latency_ms / 1000,
-            checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
-        )
+    @provide
+    def fingerprinter(self, settings: Settings) -> Fingerprinter:
+        """Card fingerprints keyed with the configured (or kept) secret."""
+        return HmacFingerprinter(card_fingerprint_secret(settings))
 
     @provide
     def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
@@ -200,7 +215,10 @@ class ApplicationProvider(Provider):
         payments = settings.payments
         return PaymentRules(Decimal(payments.fraud_threshold), payments.max_retries)
 
-    wallets = provide(WalletService)
+    @provide
+    def wallets(self, runner: CommandRunner, settings: Settings) -> WalletService:
+        return WalletService(runner, settings.payments.default_currency)
+
     holds = provide(HoldService)
     payments = provide(PaymentService)
     settlement = provide(PaymentSettlement)

@@ -1,4 +1,9 @@
-"""Wallets: open, read, statement, credit and debit."""
+"""Wallets: open, read, statement, credit and debit.
+
+`GET /wallets/{customer_id}` answers with one wallet when asked for a currency, else with
+all the customer's wallets; both straight from the log (strongly consistent). The statement
+comes from the read model (pass `min_position` to read a write there).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ from application.queries import LedgerQueries
 from application.results import CustomerWallets, Statement, Transaction, Wallet
 from application.wallets import WalletService
 from entrypoints.http.auth import ApiController
-from entrypoints.http.bodies import CreditCreate, DebitCreate, WalletCreate
+from entrypoints.http.bodies import CURRENCY_PATTERN, CreditCreate, DebitCreate, WalletCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
+    CurrencyQuery,
     Cursor,
     CustomerIdPath,
     MinPosition,
@@ -31,14 +37,19 @@ from entrypoints.http.writes import (
     written_response,
 )
 
-CurrencyQuery = Annotated[str, QueryParameter(description="ISO 4217 code, e.g. `USD`.")]
 OptionalCurrencyQuery = Annotated[
     str | None,
     QueryParameter(
-        description="Read this one wallet straight from the event store (strongly consistent); "
-        "without it, all the customer's wallets from the read model.",
+        pattern=CURRENCY_PATTERN,
+        description="Answer with this one wallet (a `Wallet`); without it, with all the "
+        "customer's wallets (`CustomerWallets`). Both are read from the event store "
+        "(strongly consistent).",
     ),
 ]
+WALLETS_RESPONSE = (
+    "With `currency`: that one wallet (`Wallet`). Without: every wallet of the customer "
+    "(`CustomerWallets`). Both strongly consistent: read from the event store."
+)
 
 
 def wallet_location(customer_id: str, currency: str) -> str:
@@ -79,7 +90,8 @@ class WalletController(ApiController):
     @get(
         "/{customer_id:str}",
         operation_id="GetWallets",
-        summary="A customer's wallets",
+        summary="One wallet of a customer (`?currency=`), or all of them",
+        response_description=WALLETS_RESPONSE,
         responses=problem_responses(404, 503),
     )
     @inject
@@ -91,10 +103,9 @@ class WalletController(ApiController):
         queries: FromDishka[LedgerQueries],
         currency: OptionalCurrencyQuery = None,
         min_position: MinPosition = None,
-    ) -> CustomerWallets:
+    ) -> Wallet | CustomerWallets:
         if currency is not None:
-            wallet = await in_thread(wallets.get_wallet, principal, customer_id, currency)
-            return CustomerWallets(customer_id, [wallet])
+            return await in_thread(wallets.get_wallet, principal, customer_id, currency)
         return await in_thread(queries.wallets_of, principal, customer_id, min_position)
 
     @get(
