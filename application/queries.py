@@ -16,6 +16,7 @@ from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletN
 from application.ports.views import LedgerView
 from application.principal import Principal
 from application.runner import CommandRunner
+from application.wallets import DEFAULT_CURRENCY
 from domain.ids import wallet_directory_id, wallet_id
 from domain.money import check_customer_id
 from domain.wallet_directory import WalletDirectory
@@ -45,11 +46,16 @@ class LedgerQueries:
     waits (bounded) until the view has caught up with it: read-your-writes on a projection."""
 
     def __init__(
-        self, runner: CommandRunner, view: LedgerView, wait_timeout_s: float = WAIT_TIMEOUT_S
+        self,
+        runner: CommandRunner,
+        view: LedgerView,
+        wait_timeout_s: float = WAIT_TIMEOUT_S,
+        default_currency: str = DEFAULT_CURRENCY,
     ) -> None:
         self.runner = runner
         self.view = view
         self.wait_timeout_s = wait_timeout_s
+        self.default_currency = default_currency
 
     def wallets_of(
         self, caller: Principal, customer_id: str, min_position: int | None = None
@@ -84,12 +90,14 @@ class LedgerQueries:
         self,
         caller: Principal,
         customer_id: str,
-        currency: str,
+        currency: str | None,
         cursor: str | None = None,
         limit: int = 50,
         min_position: int | None = None,
     ) -> results.Statement:
-        """A page of the wallet's entries, newest first, with the running balance."""
+        """A page of the wallet's entries, newest first, with the running balance; without
+        a currency, of the wallet in the default one (seed 003's only wallet)."""
+        currency = self.default_currency if currency is None else currency
         before = decode_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         self.runner.read_wallet(customer_id, currency)  # raises if there is no such wallet

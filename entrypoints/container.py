@@ -229,7 +229,12 @@ class ApplicationProvider(Provider):
     def ledger_queries(
         self, runner: CommandRunner, view: LedgerViewRecorder, settings: Settings
     ) -> LedgerQueries:
-        return LedgerQueries(runner, view, wait_timeout_s=settings.http.view_wait_timeout_s)
+        return LedgerQueries(
+            runner,
+            view,
+            wait_timeout_s=settings.http.view_wait_timeout_s,
+            default_currency=settings.payments.default_currency,
+        )
 
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:

@@ -10,7 +10,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from application.queries import PAGE_SIZE_MAX
 from domain.money import CUSTOMER_ID_LENGTH_MAX
-from entrypoints.http.bodies import CURRENCY_PATTERN, TEXT_PATTERN
+from entrypoints.http.bodies import TEXT_PATTERN
 from entrypoints.http.problems import FieldError, ProblemError
 
 POSITION_MAX = 2**63 - 1  # positions are PostgreSQL bigints
@@ -42,10 +42,6 @@ Cursor = Annotated[
         max_length=CURSOR_LENGTH_MAX,
         description="The `next_cursor` of the previous page.",
     ),
-]
-CurrencyQuery = Annotated[
-    str,
-    QueryParameter(pattern=CURRENCY_PATTERN, description="ISO 4217 code, e.g. `USD`."),
 ]
 PageSize = Annotated[
     int,

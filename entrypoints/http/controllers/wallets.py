@@ -23,7 +23,6 @@ from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import CURRENCY_PATTERN, CreditCreate, DebitCreate, WalletCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
-    CurrencyQuery,
     Cursor,
     CustomerIdPath,
     MinPosition,
@@ -44,6 +43,14 @@ OptionalCurrencyQuery = Annotated[
         description="Answer with this one wallet (a `Wallet`); without it, with all the "
         "customer's wallets (`CustomerWallets`). Both are read from the event store "
         "(strongly consistent).",
+    ),
+]
+StatementCurrency = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=CURRENCY_PATTERN,
+        description="ISO 4217 code of the wallet; none: `PAYLEDGER_DEFAULT_CURRENCY` (USD "
+        "unless configured), seed 003's one wallet.",
     ),
 ]
 WALLETS_RESPONSE = (
@@ -118,9 +125,9 @@ class WalletController(ApiController):
     async def get_statement(
         self,
         customer_id: CustomerIdPath,
-        currency: CurrencyQuery,
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
+        currency: StatementCurrency = None,
         cursor: Cursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,

@@ -226,6 +226,17 @@ def test_a_customers_wallets_show_each_write_at_once_with_the_read_model_stopped
         expect_problem(stale, 503, "view_not_caught_up")
 
 
+def test_a_statement_without_a_currency_is_of_the_default_one() -> None:
+    with running_client(memory_settings(default_currency="EUR")) as client:
+        expect(client.post("/wallets", json={"customer_id": "dan"}), 201)
+        credit = client.post("/wallets/dan/credit", json={"amount": 700, "currency": "EUR"})
+        expect(credit, 201)
+        params = {"min_position": credit.headers["PayLedger-Position"]}
+        statement = expect(client.get("/wallets/dan/ledger", params=params), 200)
+        assert statement["currency"] == "EUR"
+        assert [entry["amount"] for entry in statement["entries"]] == [700]
+
+
 def test_the_openapi_document_describes_both_shapes_of_a_customers_wallets(
     always_paid: TestClient[Any],
 ) -> None:
