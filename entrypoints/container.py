@@ -32,6 +32,7 @@ from adapters.views.factory import (
 from adapters.views.postgres import PostgresConnection
 from adapters.views.sql import ViewDatabase
 from application.charges import ChargeService
+from application.checkout import CheckoutService
 from application.holds import HoldService
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor, ProcessorTracker
@@ -49,6 +50,7 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.settings import DatabaseSettings, Settings
@@ -164,30 +166,47 @@ class AdaptersProvider(Provider):
         tracker.close()
 
     @provide
-    def legacy_gateway(self, settings: Settings) -> LegacyGateway:
-        """The simulated legacy processor (seed 001's payments go there, whatever the card
-        gateway is), with its failure rate, seed and latency."""
-        from adapters.gateways.simulated import SimulatedPaymentGateway
-
-        gateway = settings.gateway
-        return SimulatedPaymentGateway(
-            failure_rate=gateway.failure_rate,
-            seed=gateway.seed,
-            latency_s=gateway.latency_ms / 1000,
-            checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
-        )
-
-    @provide
-    def gateway(self, settings: Settings, legacy: LegacyGateway) -> PaymentGateway:
-        """The card gateway: the simulated legacy system by default; Stripe when configured."""
+    def gateway(self, settings: Settings) -> Iterator[PaymentGateway]:
+        """The simulated legacy gateway by default; Stripe when configured. The simulated
+        gateway keeps its checkout sessions in a table next to the read models, shared by
+        every process (see `adapters/gateways/simulated_checkout.py`)."""
         gateway = settings.gateway
         if gateway.kind == "stripe":
             from adapters.gateways.stripe_gateway import StripePaymentGateway
 
-            return StripePaymentGateway(
+            yield StripePaymentGateway(
                 api_key=gateway.stripe_api_key, api_base=gateway.stripe_api_base or None
             )
-        return legacy
+            return
+        from adapters.gateways.simulated import SimulatedPaymentGateway
+        from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
+
+        sessions = SimulatedCheckoutSessions(self._view_database(settings))
+        if self._create(settings):
+            sessions.create_table()
+        yield SimulatedPaymentGateway(
+            failure_rate=gateway.failure_rate,
+            seed=gateway.seed,
+            latency_s=gateway.latency_ms / 1000,
+            checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
+            checkout_sessions=sessions,
+        )
+        sessions.close()
+
+    @provide
+    def legacy_gateway(self, settings: Settings, gateway: PaymentGateway) -> LegacyGateway:
+        """The simulated legacy processor seed 001's payments go to, whatever the card
+        gateway is: the card gateway itself when that is the simulated one, else one of its
+        own (with the same failure rate, seed and latency; it never hosts a checkout)."""
+        if settings.gateway.kind == "simulated":
+            return gateway
+        from adapters.gateways.simulated import SimulatedPaymentGateway
+
+        return SimulatedPaymentGateway(
+            failure_rate=settings.gateway.failure_rate,
+            seed=settings.gateway.seed,
+            latency_s=settings.gateway.latency_ms / 1000,
+        )
 
     @provide
     def fingerprinter(self, settings: Settings) -> Fingerprinter:
@@ -224,6 +243,7 @@ class ApplicationProvider(Provider):
     settlement = provide(PaymentSettlement)
     refunds = provide(RefundService)
     charges = provide(ChargeService)
+    checkout = provide(CheckoutService)
 
     @provide
     def ledger_queries(
@@ -239,6 +259,18 @@ class ApplicationProvider(Provider):
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:
         return PaymentQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
+
+    @provide
+    def view_positions(
+        self,
+        ledger: Ledger,
+        ledger_view: LedgerViewRecorder,
+        payments_view: PaymentsViewRecorder,
+        settings: Settings,
+    ) -> ViewPositions:
+        views = {LEDGER_VIEW: ledger_view, PAYMENTS_VIEW: payments_view}
+        http = settings.http
+        return ViewPositions(ledger, views, http.view_wait_timeout_s, http.view_waiters_max)
 
     @provide
     def readiness(

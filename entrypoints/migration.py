@@ -12,12 +12,20 @@ from contextlib import contextmanager, nullcontext
 
 from application.ledger import Ledger
 from application.payment_processor import ProcessorTracker
+from application.ports.gateway import PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
 from entrypoints.settings import Settings
 
 # Every store that owns tables: resolving it from a create_tables container creates them.
-STORES: tuple[object, ...] = (Ledger, LedgerViewRecorder, PaymentsViewRecorder, ProcessorTracker)
+# (The simulated gateway keeps its checkout sessions in a table of its own.)
+STORES: tuple[object, ...] = (
+    Ledger,
+    LedgerViewRecorder,
+    PaymentsViewRecorder,
+    ProcessorTracker,
+    PaymentGateway,
+)
 
 
 @contextmanager

@@ -19,6 +19,9 @@ EXPIRED_CARD = "EXPIRED_CARD"
 INVALID_CARD = "INVALID_CARD"
 PROCESSING_ERROR = "PROCESSING_ERROR"
 GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+# A hosted checkout that ended without a payment: it lapsed, or the payer cancelled it.
+CHECKOUT_EXPIRED = "CHECKOUT_EXPIRED"
+CHECKOUT_CANCELLED = "CHECKOUT_CANCELLED"
 
 # What a charge of the legacy processor carries instead of a card token: seed 001's
 # payments name no card, so the processor charges its own account.
@@ -120,7 +123,12 @@ class PaymentGateway(Protocol):
     """A card processor. Implementations map their own errors to the codes above and never
     raise for a declined or failed charge: they return a result. They raise only
     `application.errors.CardRejectedError` from `tokenize` and `CheckoutUnavailableError` from
-    `create_checkout_session`."""
+    `create_checkout_session`.
+
+    A checkout session's outcome is read as a `ChargeResult`: `succeeded` once paid (the
+    reference names the gateway's charge), `failed` with CHECKOUT_EXPIRED or
+    CHECKOUT_CANCELLED once it can no longer be paid, `unknown` while it is open (or the
+    gateway could not be asked)."""
 
     name: str
 
@@ -137,12 +145,25 @@ class PaymentGateway(Protocol):
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
-    ) -> CheckoutSession: ...
+    ) -> CheckoutSession:
+        """A hosted payment page for one payment; `idempotency_key` (the payment's attempt
+        key) travels with the session, so the gateway's events about it name the attempt."""
+        ...
+
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        """Where a checkout session stands (see above)."""
+        ...
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        """Close an open session so it can no longer be paid (the payer left through the
+        cancel link); returns where it then stands: `failed` CHECKOUT_CANCELLED, or
+        `succeeded` if it had been paid meanwhile."""
+        ...
 
 
 class LegacyGateway(PaymentGateway, Protocol):
     """The legacy processor seed 001's clients pay through (payment method `legacy`): it
-    takes no card, so its charges carry `LEGACY_ACCOUNT_TOKEN`, and it decides by its own rules (the
-    simulated one: a seeded draw at `PAYLEDGER_FAILURE_RATE`, `PROCESSING_ERROR` on failure).
-    Legacy payments are settled and refunded here whatever the card gateway is (Stripe
-    included)."""
+    takes no card, so its charges carry `LEGACY_ACCOUNT_TOKEN`, and it decides by its own
+    rules (the simulated one: a seeded draw at `PAYLEDGER_FAILURE_RATE`, `PROCESSING_ERROR`
+    on failure). Legacy payments are settled and refunded here whatever the card gateway is
+    (Stripe included)."""
