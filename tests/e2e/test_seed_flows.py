@@ -17,19 +17,11 @@ import httpx
 import pytest
 
 from tests.e2e import api
+from tests.support.seeds import SEED_001_BODY, SEED_001_PAYMENT_KEYS, SEED_001_SUMMARY_KEYS
 from tests.support.server import RunningServer, running_server
 
 pytestmark = pytest.mark.e2e
 
-# Seed 001's sample request; its amount in integer minor units (250.00 USD), as documented.
-SEED_001_BODY = {
-    "amount": 25000,
-    "currency": "USD",
-    "recipient": "alice@example.com",
-    "description": "Invoice #1042",
-}
-SEED_001_KEYS = {"payment_id", "status", "amount", "currency", "recipient", "failure_reason"}
-SEED_001_SUMMARY_KEYS = {"total", "success", "failed", "refunded", "failure_reasons"}
 SEED_001_REASONS = {"PROCESSING_ERROR", "INVALID_AMOUNT", "FRAUD_SUSPECTED", "INVALID_REQUEST"}
 FAILURE_RATE = "0.5"
 PAYMENTS_MAX = 40  # both outcomes turn up long before this at a 50% failure rate
@@ -59,7 +51,7 @@ def settled(http: httpx.Client, payment_id: str) -> api.Json:
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
         found: api.Json = api.expect(http.get(f"/payments/{payment_id}"), 200)
-        assert set(found) >= SEED_001_KEYS, found
+        assert set(found) >= SEED_001_PAYMENT_KEYS, found
         assert found["payment_id"] == payment_id
         if found["status"] not in ("CREATED", "PROCESSING"):
             return found

@@ -18,26 +18,10 @@ from tests.integration.http.support import (
     running_client,
 )
 from tests.support.fake_stripe import API_KEY, running_fake_stripe
+from tests.support.seeds import SEED_001_BODY, SEED_001_PAYMENT_KEYS
 
 pytestmark = pytest.mark.integration
 
-# Seed 001's sample request, its amount in minor units (250.00 USD).
-SEED_001_BODY = {
-    "amount": 25000,
-    "currency": "USD",
-    "recipient": "alice@example.com",
-    "description": "Invoice #1042",
-}
-SEED_001_RESPONSE_KEYS = {
-    "payment_id",
-    "status",
-    "amount",
-    "currency",
-    "recipient",
-    "failure_reason",
-    "created_at",
-    "updated_at",
-}
 SETTLE_TIMEOUT_S = 5.0
 
 
@@ -70,7 +54,7 @@ def test_seed_001s_request_is_a_legacy_payment_that_settles(always_paid: TestCli
     response = always_paid.post("/payments", json=SEED_001_BODY)
 
     created = expect(response, 201)
-    assert set(created) >= SEED_001_RESPONSE_KEYS
+    assert set(created) >= SEED_001_PAYMENT_KEYS
     assert created["payment_id"] == created["id"]
     assert (created["status"], created["method"], created["card"]) == ("CREATED", "legacy", None)
     paid = settled(always_paid, created["id"])
