@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 from domain.errors import CardNumberInTextError, InvalidTextError
 
@@ -30,20 +31,19 @@ CURRENCY_TEXT_LENGTH_MAX = 3  # a payment's currency as asked for (an unknown co
 
 PAN_DIGITS_MIN = 13
 PAN_DIGITS_MAX = 19
-# Characters that may group the digits of a card number ("4242 4242 4242 4242").
-PAN_SEPARATORS = frozenset(" -")
 PAN_GROUP_DIGITS_MIN = 3
 _UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-
-
-def _is_unsafe(char: str) -> bool:
-    # Cc: C0 controls, DEL and C1 controls; Cs: a lone surrogate (not encodable as UTF-8).
-    return unicodedata.category(char) in ("Cc", "Cs")
+# Scanned in C, not character by character in Python: text is checked on every command.
+# Cc (C0, DEL, C1) and Cs (lone surrogates, which no UTF-8 column can store).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# `\d` is any Unicode decimal digit (category Nd), as `str.isdecimal`.
+_DIGIT_RUN = re.compile(r"\d+(?:[ -]+\d+)*")
+_SEPARATORS = re.compile(r"[ -]+")
 
 
 def has_control_characters(text: str) -> bool:
     """Whether `text` holds a control character (C0, DEL, C1) or a lone surrogate."""
-    return any(_is_unsafe(char) for char in text)
+    return _UNSAFE.search(text) is not None
 
 
 def luhn_valid(digits: str) -> bool:
@@ -57,33 +57,21 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _digit_runs(text: str) -> list[list[str]]:
-    """Runs of digit groups: digits (any script, as ASCII) joined by spaces or dashes.
-    "ref 4242 4242-4242 4242." gives [["4242", "4242", "4242", "4242"]]."""
-    runs: list[list[str]] = []
-    groups: list[str] = []
-    group = ""
-    pending_separator = False
-    for char in text:
-        if char.isdecimal():
-            if pending_separator and group:
-                groups.append(group)
-                group = ""
-            group += str(unicodedata.decimal(char))
-            pending_separator = False
-        elif char in PAN_SEPARATORS and group:
-            pending_separator = True
-        else:
-            if group:
-                groups.append(group)
-            if groups:
-                runs.append(groups)
-            groups, group, pending_separator = [], "", False
-    if group:
-        groups.append(group)
-    if groups:
-        runs.append(groups)
-    return runs
+def _digit_runs(text: str) -> Iterator[list[str]]:
+    """Runs of digit groups (any script's digits, as ASCII) joined by spaces or dashes, long
+    enough to hold a card number: "ref 4242 4242-4242 4242." gives
+    ["4242", "4242", "4242", "4242"]. UUIDs are left out."""
+    if "-" in text:
+        text = _UUID.sub("/", text)
+    for run in _DIGIT_RUN.finditer(text):
+        if len(run.group()) >= PAN_DIGITS_MIN:
+            yield [_ascii_digits(group) for group in _SEPARATORS.split(run.group())]
+
+
+def _ascii_digits(group: str) -> str:
+    if group.isascii():
+        return group
+    return "".join(str(unicodedata.decimal(char)) for char in group)
 
 
 def contains_card_number(text: str) -> bool:
@@ -91,7 +79,9 @@ def contains_card_number(text: str) -> bool:
     least three digits (within one run), 13-19 digits in all, that pass the Luhn check.
     UUIDs are left out. Linear in the length: a span never grows past 19 digits, so past
     six groups of three."""
-    for groups in _digit_runs(_UUID.sub("/", text)):
+    if len(text) < PAN_DIGITS_MIN:
+        return False
+    for groups in _digit_runs(text):
         for start in range(len(groups)):
             digits = ""
             for group in groups[start:]:
