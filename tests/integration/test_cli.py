@@ -79,3 +79,10 @@ def test_serve_refuses_to_start_on_postgres_without_a_card_fingerprint_secret() 
     result = CliRunner().invoke(main, ["serve", "--port", "1"], env=environment)
     assert result.exit_code == 1
     assert "PAYLEDGER_CARD_FINGERPRINT_SECRET is not set" in result.output
+
+
+def test_serve_refuses_to_start_with_an_unknown_default_currency(tmp_path: Path) -> None:
+    environment = {"PAYLEDGER_DATA_DIR": str(tmp_path), "PAYLEDGER_DEFAULT_CURRENCY": "usd"}
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env=environment)
+    assert result.exit_code == 1
+    assert "PAYLEDGER_DEFAULT_CURRENCY='usd' is not an ISO 4217 code" in result.output
