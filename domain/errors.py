@@ -145,3 +145,15 @@ class InvalidRecipientError(DomainError):
     """A charge needs a recipient: 1 to 200 printable characters."""
 
     code = "invalid_recipient"
+
+
+class InvalidTextError(DomainError):
+    """The text cannot be recorded: too long, or holding control characters."""
+
+    code = "invalid_text"
+
+
+class CardNumberInTextError(DomainError):
+    """The text holds what looks like a card number; card numbers are never stored."""
+
+    code = "card_number_in_text"

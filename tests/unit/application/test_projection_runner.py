@@ -21,14 +21,25 @@ import application.projection_runner as projection_runner
 from adapters.eventstore.new_events import LocalNewEvents
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
+from domain.account import Account
 from tests.support.broken_views import PoisonedLedgerView, PoisonError, memory_poisoned_view
 from tests.support.views import memory_ledger_view
-from tests.unit.application.support import CALLER, App, log_position
+from tests.unit.application.support import CALLER, App, log_position, read_log
 
 pytestmark = pytest.mark.unit
 
 WAIT_S = 5.0
 HOUR_S = 3600.0
+
+
+def opened_at(app: App, customer_id: str) -> int:
+    """The log position of the event that opened the customer's wallet."""
+    [position] = [
+        position
+        for position, event in read_log(app)
+        if isinstance(event, Account.Opened) and event.customer_id == customer_id
+    ]
+    return position
 
 
 def eventually(condition: object, timeout_s: float = WAIT_S) -> None:
@@ -93,7 +104,7 @@ def test_a_failed_batch_names_the_very_event_the_view_cannot_apply(app: App) -> 
     app.wallets.open_wallet(CALLER, "alice", "USD")
     app.wallets.credit_wallet(CALLER, "alice", 100, "USD")
     app.wallets.open_wallet(CALLER, "mallory", "USD")
-    poisoned_at = log_position(app)
+    poisoned_at = opened_at(app, "mallory")
     app.wallets.open_wallet(CALLER, "bob", "USD")
     view = memory_poisoned_view("mallory")
     runner = ProjectionRunner(app.ledger, LedgerProjection(view=view))
@@ -119,7 +130,7 @@ def test_a_view_that_cannot_apply_an_event_says_so_once_and_resumes_when_cured(
 ) -> None:
     app.wallets.open_wallet(CALLER, "alice", "USD")
     app.wallets.open_wallet(CALLER, "mallory", "USD")
-    poisoned_at = log_position(app)
+    poisoned_at = opened_at(app, "mallory")
     app.wallets.credit_wallet(CALLER, "alice", 100, "USD")
     view = memory_poisoned_view("mallory")
     caplog.set_level(logging.INFO, logger=projection_runner.__name__)

@@ -34,7 +34,8 @@ def metrics() -> RecordingMetrics:
 @pytest.fixture
 def watched(clock: FakeClock, gateway: CountingGateway, metrics: RecordingMetrics) -> App:
     app = make_app(clock, InstrumentedPaymentGateway(gateway, metrics))
-    app.settlement = PaymentSettlement(app.runner, app.settlement.gateway, metrics)
+    settlement = app.settlement
+    app.settlement = PaymentSettlement(app.runner, settlement.gateway, settlement.legacy, metrics)
     return app
 
 
