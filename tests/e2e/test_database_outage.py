@@ -118,8 +118,7 @@ def test_an_outage_answers_503_fast_and_the_server_recovers_without_a_restart(
         ]
         statuses.extend(after)
         assert after == [201, 200, 200], server.log_tail()
-        wallet = api.expect(http.get(f"/wallets/{customer}", params={"currency": "USD"}), 200)
-        assert wallet["wallets"][0]["balance"] == 1_005
+        assert api.wallet(http, customer)["balance"] == 1_005
     assert 500 not in statuses
     assert "internal_error" not in server.log_tail(100_000)
 
