@@ -5,7 +5,7 @@ dropped LISTEN connection is reopened and catches up (the fallback poll here is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -21,19 +21,10 @@ from entrypoints.migration import migrate
 from entrypoints.settings import load_settings
 from entrypoints.workers import BackgroundWorkers
 from tests.support.services import POSTGRES, postgres_schema
+from tests.support.waiting import eventually
 from tests.unit.application.support import CALLER, App, make_app
 
 pytestmark = pytest.mark.integration
-
-WAIT_S = 5.0
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout_s, "condition never held"
-        time.sleep(0.01)
-    return time.monotonic() - started
 
 
 @dataclass
@@ -66,7 +57,7 @@ def pair() -> Iterator[Pair]:
             workers = follower.get(BackgroundWorkers)
             workers.start()
             try:
-                assert watcher.connected.wait(WAIT_S)
+                assert watcher.connected.wait(5.0)
                 yield Pair(writer, follower, watcher, follower.get(LedgerViewRecorder))
             finally:
                 workers.stop()

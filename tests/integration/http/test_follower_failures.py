@@ -6,8 +6,7 @@ A database that cannot be reached is a 503 `service_unavailable`, never a 500.""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,17 +27,9 @@ from tests.integration.http.support import (
 from tests.integration.http.test_metrics import metric
 from tests.support.broken_views import PoisonedLedgerView, memory_poisoned_view
 from tests.support.views import memory_payments_view
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-WAIT_S = 5.0
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.01)
 
 
 class PoisonedViewProvider(Provider):

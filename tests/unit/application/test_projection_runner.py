@@ -24,11 +24,11 @@ from application.projections import LedgerProjection
 from domain.account import Account
 from tests.support.broken_views import PoisonedLedgerView, PoisonError, memory_poisoned_view
 from tests.support.views import memory_ledger_view
+from tests.support.waiting import eventually
 from tests.unit.application.support import CALLER, App, log_position, read_log
 
 pytestmark = pytest.mark.unit
 
-WAIT_S = 5.0
 HOUR_S = 3600.0
 
 
@@ -40,13 +40,6 @@ def opened_at(app: App, customer_id: str) -> int:
         if isinstance(event, Account.Opened) and event.customer_id == customer_id
     ]
     return position
-
-
-def eventually(condition: object, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.005)
 
 
 @pytest.fixture(autouse=True)
