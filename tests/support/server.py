@@ -182,7 +182,7 @@ def running_server(
     shared_schema: str | None = None,
 ) -> Iterator[RunningServer]:
     """A `payledger serve` process on `sqlite` (a fresh data dir) or `postgres` (a fresh
-    schema `e2e_<uuidhex>`, dropped afterwards), with the projections in process.
+    schema `e2e_<uuidhex>`, dropped afterwards), with the projections in process (the default).
 
     `extra_settings` adds or overrides PAYLEDGER_* variables (e.g. PAYLEDGER_COMMAND_RETRIES,
     or PAYLEDGER_DATABASE_URL to reach PostgreSQL through a proxy).
@@ -198,7 +198,8 @@ def running_server(
     workdir = Path(tempfile.mkdtemp(prefix=f"payledger-e2e-{backend}-"))
     schema = shared_schema or (f"e2e_{uuid.uuid4().hex}" if backend == "postgres" else None)
     owns_schema = schema is not None and shared_schema is None
-    settings = {"PAYLEDGER_PROJECTIONS_IN_PROCESS": "true", "PAYLEDGER_LOG_LEVEL": "warning"}
+    # The projections and the payment processor run in-process by default, on every backend.
+    settings = {"PAYLEDGER_LOG_LEVEL": "warning"}
     if schema is not None:
         settings.update(
             PAYLEDGER_DATABASE_URL=postgres_url(),
