@@ -112,9 +112,24 @@ class PaymentService:
         return self.runner.run(command, presenters.payment, keyed)
 
     def _create(self, request: PaymentRequest, digest: str, uow: UnitOfWork) -> Payment:
+        payment = self.add_payment(uow, uow.command_id, request, digest)
+        uow.save(payment)
+        return payment
+
+    def add_payment(
+        self,
+        uow: UnitOfWork,
+        payment_id: UUID,
+        request: PaymentRequest,
+        digest: str,
+        owner_id: str = "",
+        reference: str = "",
+    ) -> Payment:
+        """A new payment, screened by the rules, for a command that saves it with its other
+        changes (a registration saves its seat, itself and its payment at once)."""
         screening = self._screen(request, uow)
         payment = Payment.create(
-            uow.command_id,
+            payment_id,
             request.payer_id,
             request.recipient,
             request.amount_minor,
@@ -127,10 +142,11 @@ class PaymentService:
             card_token=screening.token,
             card_brand=screening.brand,
             card_last4=screening.last4,
+            owner_id=owner_id,
+            reference=reference,
         )
         if screening.failure:
             payment.reject(screening.failure, uow.now)
-        uow.save(payment)
         return payment
 
     def get_payment(self, caller: Principal, payment_id: UUID) -> results.Payment:

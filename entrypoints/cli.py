@@ -155,3 +155,13 @@ def _rebuild_with_progress(
         applied = rebuild(view, runner, on_progress=advance)
         progress.update(task, completed=total)
     return applied
+
+
+def _add_people_commands() -> None:
+    from entrypoints.cli_people import seed_demo, users
+
+    main.add_command(users)
+    main.add_command(seed_demo)
+
+
+_add_people_commands()
