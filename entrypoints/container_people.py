@@ -57,7 +57,7 @@ class PeopleProvider(Provider):
         return Argon2PasswordHasher(auth.argon2_time_cost, auth.argon2_memory_kib)
 
     @provide
-    def tokens(self, settings: Settings) -> TokenCodec:
+    def tokens(self, settings: Settings, clock: Clock) -> TokenCodec:
         secret = settings.auth.jwt_secret
         if not secret:
             if settings.database.backend == "postgres":
@@ -66,7 +66,7 @@ class PeopleProvider(Provider):
                     "PostgreSQL deployment must sign and check tokens with the same secret."
                 )
             secret = stored_secret(settings.database.sqlite_path.with_name("jwt-secret"))
-        return JwtTokenCodec(secret)
+        return JwtTokenCodec(secret, clock)
 
     @provide
     def documents(self, settings: Settings) -> Iterator[DocumentView]:

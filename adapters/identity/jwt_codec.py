@@ -3,24 +3,32 @@ times all required and checked; `alg: none` and any other algorithm are refused.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from application.ports.clock import Clock
 from application.ports.identity import InvalidTokenError, TokenClaims
 
 ALGORITHM = "HS256"
 SECRET_LENGTH_MIN = 32  # bytes: a short HMAC key can be brute-forced
-LEEWAY_S = 5
+LEEWAY = timedelta(seconds=5)
 
 
 class JwtTokenCodec:
     """Signs and checks access tokens with a shared secret."""
 
-    def __init__(self, secret: str, issuer: str = "payledger", audience: str = "payledger-api"):
+    def __init__(
+        self,
+        secret: str,
+        clock: Clock,
+        issuer: str = "payledger",
+        audience: str = "payledger-api",
+    ) -> None:
         if len(secret.encode()) < SECRET_LENGTH_MIN:
             raise ValueError(f"The token secret must hold at least {SECRET_LENGTH_MIN} bytes.")
         self._secret = secret
+        self.clock = clock  # expiry is checked against the ledger's clock, not the machine's
         self.issuer = issuer
         self.audience = audience
 
@@ -44,10 +52,13 @@ class JwtTokenCodec:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["sub", "exp", "iat", "iss", "aud"]},
+                options={
+                    "require": ["sub", "exp", "iat", "iss", "aud"],
+                    "verify_exp": False,  # checked below, on the ledger's clock
+                    "verify_iat": False,
+                },
             )
-            return TokenClaims(
+            claims = TokenClaims(
                 subject=str(payload["sub"]),
                 role=str(payload.get("role", "")),
                 credentials_version=int(payload.get("cv", 0)),
@@ -56,3 +67,7 @@ class JwtTokenCodec:
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise InvalidTokenError(type(error).__name__) from None
+        now = self.clock.now()
+        if claims.expires_at <= now - LEEWAY or claims.issued_at > now + LEEWAY:
+            raise InvalidTokenError("expired or not yet valid")
+        return claims
