@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter
 
+from application.errors import InvalidCredentialsError
 from application.people_queries import PeopleQueries
 from application.principal import Principal
 from application.results_people import AccessToken, UserOut, UserPage
@@ -94,10 +95,17 @@ async def _login(
         )
     address = request.client.host if request.client else "unknown"
     account = form.username.strip().lower()
-    wait_s = max(limiters[0].hit(f"account:{account}"), limiters[1].hit(f"address:{address}"))
+    by_account, by_address = limiters
+    # Every attempt costs an argon2 hash: count each per address; per account, count failures
+    # only, so guessing a password is slow and the owner signing in is never the one refused.
+    wait_s = max(by_account.wait_s(f"account:{account}"), by_address.hit(f"address:{address}"))
     if wait_s:
         raise TooManyRequestsError(wait_s, "Too many sign-in attempts: retry after a while.")
-    token = await in_thread(users.login, form.username, form.password)
+    try:
+        token = await in_thread(users.login, form.username, form.password)
+    except InvalidCredentialsError:
+        by_account.hit(f"account:{account}")
+        raise
     return Response(token, headers={"Cache-Control": "no-store"})
 
 
