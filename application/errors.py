@@ -83,6 +83,13 @@ class ViewNotCaughtUpError(ApplicationError):
     code = "view_not_caught_up"
 
 
+class PositionBeyondLogError(ApplicationError):
+    """The requested log position lies beyond the log's end: no write has reached it, so no
+    read model ever will. Pass a position a write returned (`PayLedger-Position`)."""
+
+    code = "position_beyond_log"
+
+
 class CardRejectedError(ApplicationError):
     """The card was refused before any charge (bad number or expiry); `reason` says why in
     the gateway's failure vocabulary (e.g. `INVALID_CARD`, `EXPIRED_CARD`)."""
@@ -92,6 +99,12 @@ class CardRejectedError(ApplicationError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+
+
+class CheckoutRefusedError(ApplicationError):
+    """The checkout breaks a payment rule (it is recorded FAILED with the rule's reason)."""
+
+    code = "checkout_refused"
 
 
 class GatewayRefundFailedError(ApplicationError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from uuid import UUID
 
 from application import results
 from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
@@ -16,20 +17,48 @@ PAGE_SIZE_MAX = 200
 WAIT_TIMEOUT_S = 5.0
 
 
+def _pack(prefix: str, value: object) -> str:
+    """An opaque cursor: `<prefix>:<value>`, base64url without padding."""
+    return base64.urlsafe_b64encode(f"{prefix}:{value}".encode()).decode().rstrip("=")
+
+
+def _unpack(prefix: str, cursor: str) -> str:
+    """The value a `_pack` cursor of this prefix holds; InvalidCursorError if none."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError() from None
+    found, _, value = text.partition(":")
+    if found != prefix:
+        raise InvalidCursorError()
+    return value
+
+
 def encode_cursor(sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode().rstrip("=")
+    return _pack("seq", sequence)
 
 
 def decode_cursor(cursor: str) -> int:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        sequence = int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        sequence = int(_unpack("seq", cursor))
+    except ValueError:
         raise InvalidCursorError() from None
-    if prefix != "seq" or sequence < 1:
+    if sequence < 1:
         raise InvalidCursorError()
     return sequence
+
+
+def encode_account_cursor(account_id: UUID) -> str:
+    """An opaque cursor for the page of balances after `account_id`."""
+    return _pack("acct", account_id)
+
+
+def decode_account_cursor(cursor: str) -> UUID:
+    """The account id a cursor of `encode_account_cursor` holds; InvalidCursorError if none."""
+    try:
+        return UUID(_unpack("acct", cursor))
+    except ValueError:
+        raise InvalidCursorError() from None
 
 
 class LedgerQueries:
@@ -72,10 +101,22 @@ class LedgerQueries:
         return results.Statement(customer_id, currency, account_id, entries[:limit], next_cursor)
 
     def balances(
-        self, caller: Principal, min_position: int | None = None
-    ) -> list[results.AccountBalance]:
+        self,
+        caller: Principal,
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> results.BalancePage:
+        """A page of every account's balance (wallets and system accounts), in account id
+        order."""
+        after = decode_account_cursor(cursor) if cursor else None
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
         self._wait(min_position)
-        return self.view.balances()
+        rows = self.view.balances(after, limit + 1)
+        next_cursor = (
+            encode_account_cursor(rows[limit - 1].account_id) if len(rows) > limit else None
+        )
+        return results.BalancePage(rows[:limit], next_cursor)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

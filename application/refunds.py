@@ -63,7 +63,10 @@ class RefundService:
         if str(refund_id) in payment.refunds.failed:
             code = payment.refunds.failed[str(refund_id)]
             raise GatewayRefundFailedError(f"The gateway refused this refund: {code}.")
-        return self._finish(payment, refund_id, reason, reserved.position)
+        finished = self._finish(payment, refund_id, reason, reserved.position)
+        if reserved.replayed:  # a duplicate that found the refund still going: it finished it
+            return results.Written(finished.value, None, True)
+        return finished
 
     def _finish(
         self, payment: Payment, refund_id: UUID, reason: str, position: int | None

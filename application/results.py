@@ -100,6 +100,13 @@ class AccountBalance(msgspec.Struct, frozen=True):
     balance: int
 
 
+class BalancePage(msgspec.Struct, frozen=True):
+    """Account balances in account id order; pass `next_cursor` for the next page."""
+
+    balances: list[AccountBalance]
+    next_cursor: str | None
+
+
 class Written(msgspec.Struct, Generic[T], frozen=True):
     """A command's result, the log position it reached, and whether it was a replay."""
 

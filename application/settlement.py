@@ -86,7 +86,35 @@ class PaymentSettlement:
             ).value
         if payment.status != PaymentStatus.PROCESSING:
             return payment.status
-        outcome = self.gateway.charge(
+        outcome = self._ask_gateway(payment)
+        if outcome.outcome == "unknown":
+            return PaymentStatus.PROCESSING  # the reconciler asks again with the same key
+        settle = partial(self._settle_card, key=payment.gateway_key, outcome=outcome)
+        status = self._run(payment, settle)
+        if status == PaymentStatus.FAILED and outcome.outcome == "succeeded":
+            self._give_card_back(payment_id, outcome)
+        return status
+
+    def cancel_checkout(self, payment_id: UUID) -> PaymentStatus:
+        """The payer left a hosted checkout through its cancel link: close the session at
+        the gateway, then settle the payment as the gateway then says (cancelled, or paid
+        if it was paid meanwhile). Anything but an unsettled checkout is left alone."""
+        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        if payment.method != PaymentMethod.CHECKOUT or payment.status != PaymentStatus.PROCESSING:
+            return payment.status
+        outcome = self.gateway.cancel_checkout(payment.checkout_session_id)
+        if outcome.outcome == "unknown":
+            return PaymentStatus.PROCESSING
+        return self._run(
+            payment, partial(self._settle_card, key=payment.gateway_key, outcome=outcome)
+        )
+
+    def _ask_gateway(self, payment: Payment) -> ChargeResult:
+        """Charge the card with the attempt's key (a repeat is the same charge), or, for a
+        hosted checkout, ask where its session stands (the payer pays on the gateway's page)."""
+        if payment.method == PaymentMethod.CHECKOUT:
+            return self.gateway.checkout_status(payment.checkout_session_id)
+        return self.gateway.charge(
             ChargeRequest(
                 payment.card_minor,
                 payment.currency,
@@ -95,13 +123,6 @@ class PaymentSettlement:
                 payment.description,
             )
         )
-        if outcome.outcome == "unknown":
-            return PaymentStatus.PROCESSING  # the reconciler asks again with the same key
-        settle = partial(self._settle_card, key=payment.gateway_key, outcome=outcome)
-        status = self._run(payment, settle)
-        if status == PaymentStatus.FAILED and outcome.outcome == "succeeded":
-            self._give_card_back(payment_id, outcome)
-        return status
 
     def apply_gateway_notice(self, notice: GatewayNotice) -> str:
         """Settle a payment from the gateway's own word (an inbound webhook).

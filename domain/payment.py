@@ -22,6 +22,8 @@ from domain.errors import (
     RetryLimitReachedError,
 )
 from domain.payment_terms import (
+    GATEWAY_FUNDED,
+    RETRYABLE_METHODS,
     PaymentMethod,
     PaymentStatus,
     RefundSplit,
@@ -234,6 +236,12 @@ class Payment(Aggregate):
         return self.amount_minor - self.wallet_minor
 
     @property
+    def checkout_session_id(self) -> str:
+        """A checkout payment's session at the gateway. It is kept where a card payment keeps
+        its card's token: each is what the gateway is asked about to settle the payment."""
+        return self.card_token if self.method == PaymentMethod.CHECKOUT else ""
+
+    @property
     def captured_minor(self) -> int:
         return sum(a.amount_minor for a in self.allocations)
 
@@ -253,7 +261,7 @@ class Payment(Aggregate):
         """How a requested refund goes back: to the card and to the wallet."""
         key = str(refund_id)
         amount = self.refunds.pending.get(key, 0)
-        card = self.refunds.to_card.get(key, amount if self.method == PaymentMethod.CARD else 0)
+        card = self.refunds.to_card.get(key, amount if self.method in GATEWAY_FUNDED else 0)
         return RefundSplit(card, amount - card)
 
     # Commands.
@@ -289,10 +297,10 @@ class Payment(Aggregate):
         self._succeed(at, transaction_id, gateway_reference, self.plan_capture())
 
     def fail(self, reason: str, retryable: bool, at: datetime, gateway_reference: str = "") -> None:
-        """PROCESSING -> FAILED. A wallet-first payment's wallet hold is gone once it fails,
-        so it is never retryable."""
+        """PROCESSING -> FAILED. Only wallet and card payments can be retried (see
+        `RETRYABLE_METHODS`)."""
         self._require(PROCESSING)
-        retryable = retryable and self.method != PaymentMethod.WALLET_FIRST
+        retryable = retryable and self.method in RETRYABLE_METHODS
         self._fail(at, reason, retryable, gateway_reference)
 
     def plan_refund(self, amount_minor: int, refund_id: UUID | None = None) -> RefundPlan:

@@ -39,9 +39,15 @@ def _serve_on(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
     from entrypoints.http.app import create_app
+    from entrypoints.http.protocol import ProblemHttpToolsProtocol
 
     app = create_app(build_container(settings, create_tables=False))
-    config = uvicorn.Config(app, log_level=settings.logging.level, access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.logging.level,
+        access_log=False,
+        http=ProblemHttpToolsProtocol,  # refusals before routing are problems too
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -28,6 +28,7 @@ from adapters.views.factory import (
     open_tracker,
 )
 from application.charges import ChargeService
+from application.checkout import CheckoutService
 from application.holds import HoldService
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor, ProcessorTracker
@@ -44,6 +45,7 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.settings import Settings
@@ -126,23 +128,32 @@ class AdaptersProvider(Provider):
         tracker.close()
 
     @provide
-    def gateway(self, settings: Settings) -> PaymentGateway:
-        """The simulated legacy gateway by default; Stripe when configured."""
+    def gateway(self, settings: Settings) -> Iterator[PaymentGateway]:
+        """The simulated legacy gateway by default; Stripe when configured. The simulated
+        gateway keeps its checkout sessions in a table next to the read models, shared by
+        every process (see `adapters/gateways/simulated_checkout.py`)."""
         gateway = settings.gateway
         if gateway.kind == "stripe":
             from adapters.gateways.stripe_gateway import StripePaymentGateway
 
-            return StripePaymentGateway(
+            yield StripePaymentGateway(
                 api_key=gateway.stripe_api_key, api_base=gateway.stripe_api_base or None
             )
+            return
         from adapters.gateways.simulated import SimulatedPaymentGateway
+        from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
 
-        return SimulatedPaymentGateway(
+        sessions = SimulatedCheckoutSessions(self._view_database(settings))
+        if self._create(settings):
+            sessions.create_table()
+        yield SimulatedPaymentGateway(
             failure_rate=gateway.failure_rate,
             seed=gateway.seed,
             latency_s=gateway.latency_ms / 1000,
             checkout_base_url=f"{settings.http.base_url}/simulated-gateway",
+            checkout_sessions=sessions,
         )
+        sessions.close()
 
     @provide
     def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
@@ -171,6 +182,7 @@ class ApplicationProvider(Provider):
     settlement = provide(PaymentSettlement)
     refunds = provide(RefundService)
     charges = provide(ChargeService)
+    checkout = provide(CheckoutService)
 
     @provide
     def ledger_queries(
@@ -181,6 +193,18 @@ class ApplicationProvider(Provider):
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:
         return PaymentQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
+
+    @provide
+    def view_positions(
+        self,
+        ledger: Ledger,
+        ledger_view: LedgerViewRecorder,
+        payments_view: PaymentsViewRecorder,
+        settings: Settings,
+    ) -> ViewPositions:
+        views = {LEDGER_VIEW: ledger_view, PAYMENTS_VIEW: payments_view}
+        http = settings.http
+        return ViewPositions(ledger, views, http.view_wait_timeout_s, http.view_waiters_max)
 
     @provide
     def readiness(

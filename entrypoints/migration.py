@@ -13,12 +13,14 @@ from contextlib import contextmanager, nullcontext
 from application.ledger import Ledger
 from application.payment_processor import ProcessorTracker
 from application.ports.documents import DocumentView
+from application.ports.gateway import PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
 from entrypoints.container_people import RegistrationTracker
 from entrypoints.settings import Settings
 
 # Every store that owns tables: resolving it from a create_tables container creates them.
+# (The simulated gateway keeps its checkout sessions in a table of its own.)
 STORES: tuple[object, ...] = (
     Ledger,
     LedgerViewRecorder,
@@ -26,6 +28,7 @@ STORES: tuple[object, ...] = (
     ProcessorTracker,
     DocumentView,
     RegistrationTracker,
+    PaymentGateway,
 )
 
 

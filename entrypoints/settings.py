@@ -68,6 +68,7 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""  # how clients reach this service (default http://host:port)
     request_body_max_bytes: int = 64 * 1024
     view_wait_timeout_s: float = 5.0
+    view_waiters_max: int = 1_000  # reads waiting for a read model at once, per process
     ready_lag_max: int = 10_000
 
     @property

@@ -9,10 +9,13 @@ processes, each with its own instance, agree on what a card and a key do:
 - `charge` reads the behaviour back from the token. A `draw` card fails with PROCESSING_ERROR
   when a number derived from a hash of (seed, idempotency key) falls below `failure_rate`:
   the same key always gets the same answer (an idempotent replay), a new key draws again.
-- The one piece of state: the TIMEOUT card (4000 0000 0000 0408) answers `unknown` the first
-  time this instance sees an idempotency key and `succeeded` afterwards, to exercise
-  reconciliation. That memory is per process (and bounded): another process seeing the same
-  key for the first time also answers `unknown` once.
+- The TIMEOUT card (4000 0000 0000 0408) answers `unknown` the first time this instance sees
+  an idempotency key and `succeeded` afterwards, to exercise reconciliation. That memory is
+  per process (and bounded): another process seeing the same key for the first time also
+  answers `unknown` once.
+- Hosted checkout sessions are the other state, and it is shared: they live in a table of
+  their own (`SimulatedCheckoutSessions`, in the SQLite file or PostgreSQL), so the hosted
+  page's Pay button served by one process and `checkout_status` asked by another agree.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from urllib.parse import urlencode
 
+from adapters.gateways import simulated_checkout as sessions
 from adapters.gateways.cards import (
     BAD_CVC,
     DECLINED,
@@ -40,8 +43,11 @@ from adapters.gateways.cards import (
     UNAVAILABLE,
     check_card,
 )
+from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions, SimulatedSession
 from application.ports.gateway import (
     CARD_DECLINED,
+    CHECKOUT_CANCELLED,
+    CHECKOUT_EXPIRED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
@@ -92,6 +98,7 @@ class SimulatedPaymentGateway:
         checkout_base_url: str = "http://127.0.0.1:8000/simulated-gateway",
         *,
         today: Callable[[], date] = _utc_today,
+        checkout_sessions: SimulatedCheckoutSessions | None = None,
     ) -> None:
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError("failure_rate must be between 0 and 1.")
@@ -102,6 +109,8 @@ class SimulatedPaymentGateway:
         self.latency_s = latency_s
         self.checkout_base_url = checkout_base_url.rstrip("/")
         self._today = today
+        # Without a shared store (unit tests), sessions live in a private in-memory one.
+        self.checkout_sessions = checkout_sessions or SimulatedCheckoutSessions.in_memory()
         self._timeout_keys: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -157,22 +166,56 @@ class SimulatedPaymentGateway:
         cancel_url: str,
         idempotency_key: str,
     ) -> CheckoutSession:
-        """A session id derived from the key, and a URL of the page the app serves for it."""
+        """An open session whose id derives from the key (the same key, the same session),
+        recorded in the shared store, and the URL of the page the app serves for it."""
         self._pause()
         if amount_minor <= 0:
             raise ValueError("amount_minor must be positive.")
         session_id = f"cs_sim_{_digest('checkout', idempotency_key)}"
-        query = urlencode(
-            {
-                "amount": amount_minor,
-                "currency": currency,
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-            }
+        wanted = SimulatedSession(
+            session_id,
+            idempotency_key,
+            amount_minor,
+            currency,
+            success_url,
+            cancel_url,
+            sessions.OPEN,
         )
-        return CheckoutSession(
-            session_id, f"{self.checkout_base_url}/checkout/{session_id}?{query}"
-        )
+        self.checkout_sessions.open(wanted, datetime.now(UTC))
+        return CheckoutSession(session_id, f"{self.checkout_base_url}/checkout/{session_id}")
+
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        """Paid: `succeeded`; cancelled, expired or unknown here: `failed`; open: `unknown`."""
+        self._pause()
+        return self._outcome(self.checkout_sessions.find(session_id))
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        """Cancel an open session; the outcome as it then stands."""
+        self._pause()
+        return self._outcome(self.checkout_sessions.settle(session_id, sessions.CANCELLED))
+
+    def pay_checkout(self, session_id: str) -> SimulatedSession | None:
+        """The hosted page's Pay button: an open session becomes paid (the simulated card
+        always pays); returns the session as it then stands."""
+        self._pause()
+        return self.checkout_sessions.settle(session_id, sessions.PAID)
+
+    def leave_checkout(self, session_id: str) -> SimulatedSession | None:
+        """The hosted page's Cancel button: an open session becomes cancelled."""
+        self._pause()
+        return self.checkout_sessions.settle(session_id, sessions.CANCELLED)
+
+    @staticmethod
+    def _outcome(session: SimulatedSession | None) -> ChargeResult:
+        if session is None:  # never made here: it can never be paid
+            return ChargeResult("failed", "", CHECKOUT_EXPIRED, "No such checkout session.")
+        if session.status == sessions.PAID:
+            return ChargeResult("succeeded", f"sim_ch_{_digest('charge', session.attempt_key)}")
+        if session.status == sessions.CANCELLED:
+            return ChargeResult("failed", "", CHECKOUT_CANCELLED, "The payer cancelled.")
+        if session.status == sessions.EXPIRED:
+            return ChargeResult("failed", "", CHECKOUT_EXPIRED, "The session expired unpaid.")
+        return ChargeResult("unknown", message="The payer has not paid yet.")
 
     def _pause(self) -> None:
         if self.latency_s:

@@ -22,6 +22,12 @@ How Stripe's answers map onto the port's outcomes, and why:
 
 So GATEWAY_UNAVAILABLE comes only from `tokenize` (nothing can be charged there).
 
+A Checkout Session is read by its `status` and `payment_status` (`session_outcome`): complete
+and paid is `succeeded` (the reference is its PaymentIntent); expired is `failed`
+CHECKOUT_EXPIRED; open, or complete but not yet paid (a delayed payment method), `unknown`.
+Cancelling expires the session at Stripe, so it can no longer be paid, before anything is
+recorded; a session that is no longer open answers as it stands.
+
 The SDK writes every request body to the `stripe` logger at DEBUG; `tokenize` sends card
 details for cards that are not Stripe test cards, so a filter on that logger redacts them.
 (`STRIPE_LOG=debug` also prints bodies to stderr, outside `logging`: never set it.)
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +47,8 @@ from adapters.gateways.cards import TEST_CARDS, check_card
 from application.errors import CardRejectedError
 from application.ports.gateway import (
     CARD_DECLINED,
+    CHECKOUT_CANCELLED,
+    CHECKOUT_EXPIRED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
@@ -59,6 +68,9 @@ from application.ports.gateway import (
 # session, so a webhook handler can find the attempt an event is about.
 KEY_METADATA_FIELD = "idempotency_key"
 CHECKOUT_PRODUCT_NAME = "Payment"
+# Sessions lapse after this long unpaid (Stripe accepts 30 minutes to 24 hours), so an
+# abandoned checkout settles as expired instead of being asked about for a day.
+CHECKOUT_SESSION_TTL_S = 35 * 60
 
 # Stripe `decline_code` or `code` -> our failure code; unlisted card errors are CARD_DECLINED.
 _CARD_CODES: dict[str, str] = {
@@ -241,6 +253,7 @@ class StripePaymentGateway:
                     ],
                     "metadata": metadata,
                     "payment_intent_data": {"metadata": metadata},
+                    "expires_at": int(time.time()) + CHECKOUT_SESSION_TTL_S,
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -249,6 +262,39 @@ class StripePaymentGateway:
         if not session.url:
             raise StripeCheckoutError("Stripe returned a checkout session without a URL.")
         return CheckoutSession(session.id, session.url)
+
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        """Retrieve the Checkout Session and read its outcome (`session_outcome`); a session
+        Stripe does not know can never be paid: `failed` CHECKOUT_EXPIRED."""
+        try:
+            session = self._client.v1.checkout.sessions.retrieve(session_id)
+        except stripe.InvalidRequestError as error:
+            return ChargeResult("failed", "", CHECKOUT_EXPIRED, _message(error))
+        except stripe.StripeError as error:
+            return ChargeResult("unknown", message=_message(error))
+        return session_outcome(session.status, session.payment_status, session.payment_intent)
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        """Expire an open session (`failed` CHECKOUT_CANCELLED); a session that is no longer
+        open (paid meanwhile, or expired) answers as it stands."""
+        try:
+            self._client.v1.checkout.sessions.expire(session_id)
+        except stripe.InvalidRequestError:
+            return self.checkout_status(session_id)
+        except stripe.StripeError as error:
+            return ChargeResult("unknown", message=_message(error))
+        return ChargeResult("failed", "", CHECKOUT_CANCELLED, "The payer cancelled the checkout.")
+
+
+def session_outcome(status: str | None, payment_status: str | None, intent: Any) -> ChargeResult:
+    """A Checkout Session's `status`, `payment_status` and `payment_intent` (an id or an
+    expanded object) as an outcome (see the module docstring)."""
+    reference = intent if isinstance(intent, str) else str(getattr(intent, "id", "") or "")
+    if status == "complete" and payment_status in ("paid", "no_payment_required"):
+        return ChargeResult("succeeded", reference)
+    if status == "expired":
+        return ChargeResult("failed", reference, CHECKOUT_EXPIRED, "The session expired unpaid.")
+    return ChargeResult("unknown", reference, message=f"The session is {status}/{payment_status}.")
 
 
 def card_failure_code(decline_code: str | None, code: str | None) -> str:

@@ -15,9 +15,19 @@ from typing import Any
 import msgspec
 import stripe
 
-from adapters.gateways.stripe_gateway import KEY_METADATA_FIELD, card_failure_code
+from adapters.gateways.stripe_gateway import (
+    KEY_METADATA_FIELD,
+    card_failure_code,
+    session_outcome,
+)
 from application.errors import WebhookRejectedError, WebhooksNotConfiguredError
-from application.ports.gateway import GatewayNotice, Outcome
+from application.ports.gateway import (
+    CARD_DECLINED,
+    CHECKOUT_EXPIRED,
+    ChargeResult,
+    GatewayNotice,
+    Outcome,
+)
 
 # A header with more parts than this is not Stripe's (it sends t, v1 and at most a few more).
 HEADER_PARTS_MAX = 16
@@ -119,11 +129,33 @@ def _failure_code(intent: dict[str, Any]) -> str:
     return card_failure_code(_text(error.get("decline_code")), _text(error.get("code")))
 
 
+def _checkout_outcome(event_type: str, session: dict[str, Any]) -> ChargeResult:
+    """A Checkout Session event's outcome: `completed` says paid, or not yet (a delayed
+    payment method, settled later by `async_payment_*`); `expired` can never be paid."""
+    intent = _text(session.get("payment_intent")) or ""
+    if event_type == "checkout.session.completed":
+        return session_outcome(
+            _text(session.get("status")), _text(session.get("payment_status")), intent
+        )
+    if event_type == "checkout.session.async_payment_succeeded":
+        return ChargeResult("succeeded", intent)
+    if event_type == "checkout.session.async_payment_failed":
+        return ChargeResult("failed", intent, CARD_DECLINED)
+    if event_type == "checkout.session.expired":
+        return ChargeResult("failed", intent, CHECKOUT_EXPIRED)
+    return ChargeResult("unknown", intent)
+
+
 def to_notice(event: GatewayEvent) -> GatewayNotice:
     """A Stripe event as the application understands it (`unknown`: settles nothing)."""
     intent = event.object
     metadata = intent.get("metadata")
     key = metadata.get(KEY_METADATA_FIELD) if isinstance(metadata, dict) else None
+    if event.type.startswith("checkout.session."):
+        found = _checkout_outcome(event.type, event.object)
+        return GatewayNotice(
+            event.id, str(key or ""), found.outcome, found.reference, found.failure_code
+        )
     outcome = _OUTCOMES.get(event.type, "unknown")
     return GatewayNotice(
         event_id=event.id,

@@ -72,13 +72,14 @@ _SELECT_ENTRIES_BEFORE = (
     "SELECT {entry_columns} FROM {entries} WHERE account_id = ? AND sequence < ? "
     "ORDER BY sequence DESC LIMIT ?"
 )
+# Every account's balance, in account id order (a stable order to page through by id).
 _SELECT_BALANCES = (
     "SELECT account_id, account, currency, balance_minor FROM ("
-    "SELECT 0 AS part, account_id, 'wallet:' || customer_id AS account, currency, "
-    "balance_minor FROM {wallets} "
+    "SELECT account_id, 'wallet:' || customer_id AS account, currency, balance_minor "
+    "FROM {wallets} {after} "
     "UNION ALL "
-    "SELECT 1 AS part, account_id, account, currency, balance_minor FROM {system}"
-    ") AS b ORDER BY part, account, currency"
+    "SELECT account_id, account, currency, balance_minor FROM {system} {after}"
+    ") AS b ORDER BY account_id {limit}"
 )
 
 
@@ -111,7 +112,11 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         self._select_wallets = sql(_SELECT_WALLETS)
         self._select_entries = sql(_SELECT_ENTRIES)
         self._select_entries_before = sql(_SELECT_ENTRIES_BEFORE)
-        self._select_balances = sql(_SELECT_BALANCES)
+        self._select_balances = sql(_SELECT_BALANCES, after="", limit="")
+        self._select_balances_page = sql(
+            _SELECT_BALANCES, after="WHERE account_id > ?", limit="LIMIT ?"
+        )
+        self._select_balances_first = sql(_SELECT_BALANCES, after="", limit="LIMIT ?")
 
     # Writes: the rows and the tracking record in one transaction.
 
@@ -210,11 +215,22 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
                 rows = cursor.fetch_all(self._select_entries_before, params)
         return [self._entry(row) for row in rows]
 
-    def balances(self) -> list[AccountBalance]:
-        """Every wallet (as `wallet:<customer_id>`), then every system account."""
+    def balances(
+        self, after_account_id: UUID | None = None, limit: int | None = None
+    ) -> list[AccountBalance]:
+        """Wallets (as `wallet:<customer_id>`) and system accounts in account id order:
+        all of them, or `limit` of them after `after_account_id`."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative: {limit}")
         read_uuid = self.database.read_uuid
         with self._reading() as cursor:
-            rows = cursor.fetch_all(self._select_balances)
+            if limit is None:
+                rows = cursor.fetch_all(self._select_balances)
+            elif after_account_id is None:
+                rows = cursor.fetch_all(self._select_balances_first, (limit,))
+            else:
+                after = self.database.bind_uuid(after_account_id)
+                rows = cursor.fetch_all(self._select_balances_page, (after, after, limit))
         return [
             AccountBalance(
                 read_uuid(row["account_id"]), row["account"], row["currency"], row["balance_minor"]

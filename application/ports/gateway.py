@@ -19,6 +19,9 @@ EXPIRED_CARD = "EXPIRED_CARD"
 INVALID_CARD = "INVALID_CARD"
 PROCESSING_ERROR = "PROCESSING_ERROR"
 GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+# A hosted checkout that ended without a payment: it lapsed, or the payer cancelled it.
+CHECKOUT_EXPIRED = "CHECKOUT_EXPIRED"
+CHECKOUT_CANCELLED = "CHECKOUT_CANCELLED"
 
 # Only these are worth retrying: the next attempt may well succeed.
 RETRYABLE_FAILURES = frozenset({PROCESSING_ERROR, GATEWAY_UNAVAILABLE})
@@ -114,7 +117,12 @@ class PaymentGateway(Protocol):
     """A card processor. Implementations map their own errors to the codes above and never
     raise for a declined or failed charge: they return a result. They raise only
     `application.errors.CardRejectedError` from `tokenize` and `CheckoutUnavailableError` from
-    `create_checkout_session`."""
+    `create_checkout_session`.
+
+    A checkout session's outcome is read as a `ChargeResult`: `succeeded` once paid (the
+    reference names the gateway's charge), `failed` with CHECKOUT_EXPIRED or
+    CHECKOUT_CANCELLED once it can no longer be paid, `unknown` while it is open (or the
+    gateway could not be asked)."""
 
     name: str
 
@@ -131,4 +139,17 @@ class PaymentGateway(Protocol):
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
-    ) -> CheckoutSession: ...
+    ) -> CheckoutSession:
+        """A hosted payment page for one payment; `idempotency_key` (the payment's attempt
+        key) travels with the session, so the gateway's events about it name the attempt."""
+        ...
+
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        """Where a checkout session stands (see above)."""
+        ...
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        """Close an open session so it can no longer be paid (the payer left through the
+        cancel link); returns where it then stands: `failed` CHECKOUT_CANCELLED, or
+        `succeeded` if it had been paid meanwhile."""
+        ...

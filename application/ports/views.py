@@ -62,8 +62,11 @@ class LedgerView(Protocol):
         """Entries of one wallet, newest first, older than `before_sequence` if given."""
         ...
 
-    def balances(self) -> list[AccountBalance]:
-        """Every account's balance (wallets and system accounts)."""
+    def balances(
+        self, after_account_id: UUID | None = None, limit: int | None = None
+    ) -> list[AccountBalance]:
+        """Account balances (wallets and system accounts) in account id order: all of them,
+        or `limit` of them after `after_account_id`."""
         ...
 
     def position(self) -> int | None:

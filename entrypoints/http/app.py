@@ -22,7 +22,11 @@ from application.readiness import ReadinessProbe
 from entrypoints.http.controllers.balances import BalanceController
 from entrypoints.http.controllers.catalog import SchoolController, TripController
 from entrypoints.http.controllers.charges import ChargeController
-from entrypoints.http.controllers.checkout import CheckoutController, SimulatedGatewayController
+from entrypoints.http.controllers.checkout import (
+    CheckoutController,
+    SeedCheckoutController,
+    SimulatedGatewayController,
+)
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.holds import HoldController
 from entrypoints.http.controllers.payments import PaymentController
@@ -81,6 +85,7 @@ def create_app(container: AsyncContainer) -> Litestar:
             ChargeController,
             CheckoutController,
             SimulatedGatewayController,
+            SeedCheckoutController,
             WebhookController,
             UserController,
             TokenController,

@@ -13,6 +13,7 @@ after the app is built; so `BodyLimitMiddleware` enforces it per request from `a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -29,7 +30,43 @@ from entrypoints.http.problems import ProblemError, body_field_error
 BODY_LIMIT_STATE_KEY = "request_body_max_bytes"
 JSON_MEDIA_TYPE = "application/json"
 
+KEY_SHOWN_CHARS_MAX = 100  # a duplicated key is named in the problem, cut to this length
+
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKeyError(key)
+        seen.add(key)
+
+
+def check_unique_keys(body: bytes) -> None:
+    """Refuse an object, at any depth, that names a key twice: msgspec (like most decoders)
+    keeps the last value, so `{"amount": 100, "amount": 777}` would quietly credit 777.
+
+    Called only on a body msgspec has already decoded into its struct, so it is valid JSON
+    of bounded size; the C scanner of `json` calls the hook once per object."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKeyError as duplicate:
+        key = duplicate.key[:KEY_SHOWN_CHARS_MAX]
+        raise ProblemError(
+            400, "duplicate_json_key", f"The key {key!r} appears twice in one JSON object."
+        ) from None
+    except (ValueError, RecursionError):
+        # Nesting beyond the stack in a member the struct ignores: malformed for us too.
+        raise ProblemError(
+            400, "malformed_json", "The request body is not valid UTF-8 JSON."
+        ) from None
 
 
 def _decoder(body_type: Any) -> msgspec.json.Decoder[Any]:
@@ -79,7 +116,7 @@ class StrictJSONRequest(Request[Any, Any, Any]):
             return await super().json()
         body = await self.body()
         try:
-            return _decoder(field.annotation).decode(body)
+            decoded = _decoder(field.annotation).decode(body)
         except msgspec.ValidationError as error:
             field_error = body_field_error(str(error))
             where = f" at {field_error.path}" if field_error.path != "$" else ""
@@ -91,6 +128,9 @@ class StrictJSONRequest(Request[Any, Any, Any]):
             raise ProblemError(
                 400, "malformed_json", "The request body is not valid UTF-8 JSON."
             ) from None
+        if body:
+            check_unique_keys(body)
+        return decoded
 
 
 class BodyLimitMiddleware(ASGIMiddleware):

@@ -30,7 +30,7 @@ MinPosition = Annotated[
         le=POSITION_MAX,
         description="A log position from a write's `PayLedger-Position` header: the read waits "
         "(briefly) until the read model has reached it, else 503 "
-        "`view_not_caught_up`.",
+        "`view_not_caught_up`; a position beyond the log's end is 422 `position_beyond_log`.",
     ),
 ]
 Cursor = Annotated[

@@ -59,7 +59,10 @@ ERROR_STATUS: dict[type[Exception], int] = {
     app_errors.WebhookRejectedError: 400,
     # A key used before for another request.
     app_errors.IdempotencyKeyReusedError: 422,
+    # A log position no write has reached: no read model ever will.
+    app_errors.PositionBeyondLogError: 422,
     app_errors.CardRejectedError: 422,
+    app_errors.CheckoutRefusedError: 422,
     # Well-formed requests that break a business rule.
     errors.InvalidAmountError: 422,
     errors.InvalidCustomerIdError: 422,
@@ -311,7 +314,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 # OpenAPI: the problems each operation can answer with.
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON (`malformed_json`) or a bad cursor (`invalid_cursor`).",
+    400: "Malformed JSON (`malformed_json`), a key twice in one object (`duplicate_json_key`) "
+    "or a bad cursor (`invalid_cursor`).",
     404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`, "
     "`payment_not_found`).",
     409: "Conflicts with the current state (`wallet_exists`, `hold_not_pending`, "
@@ -321,11 +325,11 @@ _PROBLEM_DESCRIPTIONS = {
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid request (`validation_error`, with `errors`) or a broken business rule "
     "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`, "
-    "`refund_exceeds_captured`, `invalid_split`...).",
+    "`refund_exceeds_captured`, `invalid_split`, `position_beyond_log`...).",
     500: "Unexpected server error (`internal_error`).",
     502: "The payment gateway refused (`gateway_refund_failed`); nothing was changed.",
     503: "Not available yet (`view_not_caught_up`: the read model has not reached "
-    "`min_position`; `not_ready`); retry after `Retry-After` seconds.",
+    "`min_position`; `too_many_view_waits`; `not_ready`); retry after `Retry-After` seconds.",
 }
 
 

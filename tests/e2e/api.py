@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.pages import walk_pages
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -183,9 +185,14 @@ def check_statement(entries: list[Json], balance: int) -> None:
 
 
 def balances(http: httpx.Client, min_position: int) -> list[Json]:
-    # `min_position` lets a server that supports it wait for the view; the callers also poll.
-    body: list[Json] = expect(http.get("/balances", params={"min_position": min_position}), 200)
-    return body
+    """Every row of `/balances`, walking its pages, once the view has reached `min_position`."""
+
+    def fetch(query: dict[str, Any]) -> Json:
+        page: Json = expect(http.get("/balances", params=query), 200)
+        return page
+
+    params = {"min_position": min_position, "limit": PAGE_SIZE_MAX}
+    return walk_pages(fetch, "balances", params, PAGES_MAX)
 
 
 def sums_by_currency(rows: list[Json]) -> dict[str, int]:

@@ -229,6 +229,26 @@ def test_balances_list_wallets_and_system_accounts(view: LedgerViewRecorder) -> 
     assert sum(b.balance for b in view.balances() if b.currency == "EUR") == 0
 
 
+def test_balances_page_in_account_id_order_each_account_once(view: LedgerViewRecorder) -> None:
+    _populate(view)
+    everything = view.balances()
+
+    pages, after = [], None
+    for _ in range(5):
+        page = view.balances(after, 2)
+        if not page:
+            break
+        pages.append(page)
+        after = page[-1].account_id
+    assert [len(page) for page in pages] == [2, 2, 1]
+    paged = [row for page in pages for row in page]
+    assert [row.account_id for row in paged] == sorted(row.account_id for row in everything)
+    assert sorted(paged, key=lambda b: b.account_id) == sorted(
+        everything, key=lambda b: b.account_id
+    )
+    assert view.balances(None, 0) == []
+
+
 _WRITES: dict[str, Callable[[LedgerViewRecorder, Tracking], None]] = {
     "wallet_opened": lambda v, t: v.record_wallet_opened(uuid4(), "carol", "EUR", 0, _t(9), t),
     "wallet_entry": lambda v, t: v.record_wallet_entry(

@@ -1,8 +1,11 @@
 """A small fake of Stripe's HTTP API (v1) for testing the Stripe adapter offline.
 
 Only what `StripePaymentGateway` calls: POST /v1/payment_methods, /v1/payment_intents,
-/v1/refunds and /v1/checkout/sessions, with form-encoded bodies, Stripe-shaped JSON objects
-and Stripe-shaped errors. Idempotency follows Stripe's v1 rules: the first response for a key
+/v1/refunds, /v1/checkout/sessions and /v1/checkout/sessions/{id}/expire, GET
+/v1/checkout/sessions/{id}, with form-encoded bodies, Stripe-shaped JSON objects and
+Stripe-shaped errors. `complete_checkout(id)` is the payer paying on Stripe's hosted page.
+
+Idempotency follows Stripe's v1 rules: the first response for a key
 is saved once the endpoint starts executing (errors and 500s too) and replayed, with
 `Idempotent-Replayed: true`, for the same key and body; another body gets a 400
 `idempotency_error`; a key whose first request is still running gets a 409.
@@ -76,6 +79,7 @@ class _State:
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunded: Counter[str] = field(default_factory=Counter)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     declines: dict[str, tuple[str, str | None, str]] = field(default_factory=lambda: dict(DECLINES))
     hangs: dict[str, float] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)
@@ -123,6 +127,33 @@ class FakeStripe:
     def payment_intent_ids(self) -> list[str]:
         with self._state.lock:
             return list(self._state.intents)
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        with self._state.lock:
+            return dict(self._state.sessions[session_id])
+
+    def checkout_session_ids(self) -> list[str]:
+        with self._state.lock:
+            return list(self._state.sessions)
+
+    def complete_checkout(self, session_id: str) -> dict[str, Any]:
+        """The payer pays on the hosted page: a succeeded PaymentIntent carrying the
+        session's `payment_intent_data` metadata; the session complete and paid. Returns the
+        session (as a `checkout.session.completed` event would carry it)."""
+        with self._state.lock:
+            session = self._state.sessions[session_id]
+            assert session["status"] == "open", session
+            intent_id = f"pi_fake_{next(self._state.ids)}"
+            self._state.intents[intent_id] = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": session["amount_total"],
+                "currency": session["currency"],
+                "status": "succeeded",
+                "metadata": dict(session["intent_metadata"]),
+            }
+            session.update(status="complete", payment_status="paid", payment_intent=intent_id)
+            return _public(session)
 
     def wait_idle(self, timeout_s: float = IDLE_WAIT_S) -> None:
         """Wait until no request is being handled (e.g. a hung one has finished)."""
@@ -174,6 +205,15 @@ def _handler_class(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
+
+        def do_GET(self) -> None:
+            with state.lock:
+                state.requests[f"GET {self.path}"] += 1
+                if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                    response = _error(401, "invalid_request_error", "Invalid API Key provided.")
+                else:
+                    response = _retrieve(state, self.path)
+            self._send(*response)
 
         def do_POST(self) -> None:
             with state.lock:
@@ -259,6 +299,8 @@ def _route(state: _State, path: str, params: dict[str, str]) -> tuple[int, dict[
         return _create_refund(state, params)
     if path == "/v1/checkout/sessions":
         return _create_checkout_session(state, params)
+    if path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+        return _expire_checkout_session(state, path.split("/")[4])
     return _error(404, "invalid_request_error", f"Unrecognized request URL (POST: {path}).")
 
 
@@ -381,13 +423,55 @@ def _create_checkout_session(state: _State, params: dict[str, str]) -> tuple[int
     if missing or params["mode"] != "payment":
         return _error(400, "invalid_request_error", f"Missing required param: {missing}.")
     session_id = f"cs_test_fake_{next(state.ids)}"
-    return 200, {
+    session = {
         "id": session_id,
         "object": "checkout.session",
         "mode": "payment",
+        "status": "open",
+        "payment_status": "unpaid",
+        "payment_intent": None,
         "amount_total": int(params[f"{prefix}[unit_amount]"]),
         "currency": params[f"{prefix}[currency]"],
         "success_url": params["success_url"],
         "cancel_url": params["cancel_url"],
+        "metadata": _metadata(params, "metadata"),
+        "intent_metadata": _metadata(params, "payment_intent_data[metadata]"),
         "url": f"https://checkout.stripe.test/c/pay/{session_id}",
     }
+    state.sessions[session_id] = session
+    return 200, _public(session)
+
+
+def _metadata(params: dict[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix) + 1 : -1]: v for k, v in params.items() if k.startswith(f"{prefix}[")}
+
+
+def _public(session: dict[str, Any]) -> dict[str, Any]:
+    """A session as Stripe shows it (without the fake's own bookkeeping)."""
+    return {k: v for k, v in session.items() if k != "intent_metadata"}
+
+
+def _no_such_session(session_id: str) -> tuple[int, dict[str, Any]]:
+    message = f"No such checkout.session: '{session_id}'"
+    return _error(404, "invalid_request_error", message, code="resource_missing")
+
+
+def _retrieve(state: _State, path: str) -> tuple[int, dict[str, Any]]:
+    """GET /v1/checkout/sessions/{id} (called with the state's lock held)."""
+    prefix = "/v1/checkout/sessions/"
+    session_id = path.removeprefix(prefix).split("?")[0]
+    if not path.startswith(prefix) or "/" in session_id:
+        return _error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
+    session = state.sessions.get(session_id)
+    return (200, _public(session)) if session is not None else _no_such_session(session_id)
+
+
+def _expire_checkout_session(state: _State, session_id: str) -> tuple[int, dict[str, Any]]:
+    session = state.sessions.get(session_id)
+    if session is None:
+        return _no_such_session(session_id)
+    if session["status"] != "open":
+        message = f"Only Checkout Sessions with a status of open can be expired: {session_id}"
+        return _error(400, "invalid_request_error", message)
+    session["status"] = "expired"
+    return 200, _public(session)

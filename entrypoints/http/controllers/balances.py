@@ -8,10 +8,12 @@ from litestar.di import NamedDependency
 
 from application.principal import Principal
 from application.queries import LedgerQueries
-from application.results import AccountBalance
+from application.results import BalancePage
+from application.view_positions import LEDGER_VIEW, ViewPositions
 from entrypoints.http.auth import ApiController
-from entrypoints.http.params import MinPosition
+from entrypoints.http.params import PAGE_SIZE_DEFAULT, Cursor, MinPosition, PageSize
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import in_thread
 
 
@@ -22,7 +24,7 @@ class BalanceController(ApiController):
     @get(
         "/",
         operation_id="ListBalances",
-        summary="Every account's balance",
+        summary="Every account's balance, a page at a time (in account id order)",
         responses=problem_responses(503),
     )
     @inject
@@ -30,6 +32,10 @@ class BalanceController(ApiController):
         self,
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
+        positions: FromDishka[ViewPositions],
+        cursor: Cursor = None,
+        limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
-    ) -> list[AccountBalance]:
-        return await in_thread(queries.balances, principal, min_position)
+    ) -> BalancePage:
+        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        return await in_thread(queries.balances, principal, cursor, limit)

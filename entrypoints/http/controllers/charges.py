@@ -15,6 +15,7 @@ from application.payment_queries import PaymentQueries
 from application.ports.gateway import Card
 from application.principal import Principal
 from application.results import Charge, PaymentPage
+from application.view_positions import PAYMENTS_VIEW, ViewPositions
 from domain.money import Money
 from domain.payment_terms import PaymentMethod
 from domain.splits import SPLITS_MAX, Split
@@ -38,6 +39,7 @@ from entrypoints.http.params import (
     PaymentStatus,
 )
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 
@@ -116,12 +118,14 @@ class ChargeController(ApiController):
         self,
         principal: NamedDependency[Principal],
         queries: FromDishka[PaymentQueries],
+        positions: FromDishka[ViewPositions],
         customer_id: PayerId = None,
         status: PaymentStatus = None,
         cursor: Cursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> PaymentPage:
+        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(
             queries.list,
             principal,
@@ -129,6 +133,5 @@ class ChargeController(ApiController):
             payer_id=customer_id,
             cursor=cursor,
             limit=limit,
-            min_position=min_position,
             method=PaymentMethod.WALLET_FIRST,
         )

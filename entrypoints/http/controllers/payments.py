@@ -23,6 +23,7 @@ from application.ports.gateway import Card
 from application.principal import Principal
 from application.refunds import RefundService
 from application.results import Payment, PaymentPage, Written
+from application.view_positions import PAYMENTS_VIEW, ViewPositions
 from domain.payment_terms import UNSETTLED, PaymentMethod
 from domain.splits import Split
 from entrypoints.http.auth import ApiController
@@ -43,6 +44,7 @@ from entrypoints.http.params import (
     require_time_zone,
 )
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 WAIT_POLL_INTERVAL_S = 0.02
@@ -121,6 +123,7 @@ class PaymentController(ApiController):
         self,
         principal: NamedDependency[Principal],
         queries: FromDishka[PaymentQueries],
+        positions: FromDishka[ViewPositions],
         status: PaymentStatus = None,
         payer_id: PayerId = None,
         created_from: CreatedFrom = None,
@@ -129,6 +132,7 @@ class PaymentController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> PaymentPage:
+        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(
             queries.list,
             principal,
@@ -138,7 +142,6 @@ class PaymentController(ApiController):
             created_to=require_time_zone("created_to", created_to),
             cursor=cursor,
             limit=limit,
-            min_position=min_position,
         )
 
     @get(

@@ -9,9 +9,11 @@ from litestar.di import NamedDependency
 from application.payment_queries import PaymentQueries
 from application.principal import Principal
 from application.results import Summary
+from application.view_positions import PAYMENTS_VIEW, ViewPositions
 from entrypoints.http.auth import ApiController
 from entrypoints.http.params import MinPosition
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import in_thread
 
 
@@ -30,6 +32,8 @@ class SummaryController(ApiController):
         self,
         principal: NamedDependency[Principal],
         queries: FromDishka[PaymentQueries],
+        positions: FromDishka[ViewPositions],
         min_position: MinPosition = None,
     ) -> Summary:
-        return await in_thread(queries.summary, principal, min_position)
+        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
+        return await in_thread(queries.summary, principal)

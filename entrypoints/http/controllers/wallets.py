@@ -13,6 +13,7 @@ from litestar.params import JSONBody, QueryParameter
 from application.principal import Principal
 from application.queries import LedgerQueries
 from application.results import CustomerWallets, Statement, Transaction, Wallet
+from application.view_positions import LEDGER_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import CreditCreate, DebitCreate, WalletCreate
@@ -24,6 +25,7 @@ from entrypoints.http.params import (
     PageSize,
 )
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import (
     WRITE_HEADERS,
     IdempotencyKey,
@@ -89,13 +91,15 @@ class WalletController(ApiController):
         principal: NamedDependency[Principal],
         wallets: FromDishka[WalletService],
         queries: FromDishka[LedgerQueries],
+        positions: FromDishka[ViewPositions],
         currency: OptionalCurrencyQuery = None,
         min_position: MinPosition = None,
     ) -> CustomerWallets:
         if currency is not None:
             wallet = await in_thread(wallets.get_wallet, principal, customer_id, currency)
             return CustomerWallets(customer_id, [wallet])
-        return await in_thread(queries.wallets_of, principal, customer_id, min_position)
+        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        return await in_thread(queries.wallets_of, principal, customer_id)
 
     @get(
         "/{customer_id:str}/ledger",
@@ -110,13 +114,13 @@ class WalletController(ApiController):
         currency: CurrencyQuery,
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
+        positions: FromDishka[ViewPositions],
         cursor: Cursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> Statement:
-        return await in_thread(
-            queries.statement, principal, customer_id, currency, cursor, limit, min_position
-        )
+        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        return await in_thread(queries.statement, principal, customer_id, currency, cursor, limit)
 
     @post(
         "/{customer_id:str}/credit",

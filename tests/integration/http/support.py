@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
+from tests.support.pages import walk_pages
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
@@ -98,10 +99,19 @@ def wallet(client: TestClient[Any], customer_id: str, currency: str = "USD") -> 
     return body["wallets"][0]
 
 
+def all_balances(client: TestClient[Any], **params: Any) -> list[Json]:
+    """Every row of `/balances`, walking its pages (200 rows each)."""
+
+    def fetch(query: dict[str, Any]) -> Json:
+        return expect(client.get("/balances", params=query), 200)
+
+    return walk_pages(fetch, "balances", {**params, "limit": 200})
+
+
 def ledger_state(client: TestClient[Any]) -> tuple[int | None, list[Json]]:
     """The log's last position and every account's balance once the view has caught up:
     equal before and after a request means the request changed nothing."""
     position = expect(client.get("/ready"), 200)["log_position"]
     params = {"min_position": position} if position is not None else {}
-    rows = expect(client.get("/balances", params=params), 200)
+    rows = all_balances(client, **params)
     return position, sorted(rows, key=lambda row: row["account_id"])

@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.integration.http.support import (
+    all_balances,
     credit,
     expect,
     open_wallet,
@@ -204,7 +205,7 @@ def test_lists_every_balance_and_money_is_conserved(client: TestClient[Any]) -> 
         },
     )
     last = client.post("/wallets/bob/debit", json={"amount": 300, "currency": "USD"})
-    rows = expect(client.get("/balances", params={"min_position": position_of(last)}), 200)
+    rows = all_balances(client, min_position=position_of(last))
     by_account = {row["account"]: row["balance"] for row in rows}
     assert by_account == {
         "wallet:alice": 8_000,
@@ -240,3 +241,36 @@ def test_accepts_json_declared_with_a_utf8_charset(client: TestClient[Any]) -> N
         headers={"content-type": "application/json; charset=UTF-8"},
     )
     assert expect(response, 201)["description"] == "café"
+
+
+def test_balances_come_a_page_at_a_time_each_account_once(client: TestClient[Any]) -> None:
+    for name in ("p1", "p2", "p3", "p4", "p5"):
+        open_wallet(client, name)
+        last = credit(client, name, 100)
+    position = position_of(last)
+    everything = all_balances(client, min_position=position)
+    assert len(everything) == 6  # five wallets and the external funding account
+
+    pages, cursor = [], None
+    for _ in range(10):
+        params: dict[str, Any] = {"limit": 2, "min_position": position}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = expect(client.get("/balances", params=params), 200)
+        assert set(page) == {"balances", "next_cursor"}
+        pages.append(page["balances"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 2]
+    ids = [row["account_id"] for p in pages for row in p]
+    assert ids == sorted(ids) == [row["account_id"] for row in everything]
+
+
+def test_a_balance_cursor_from_elsewhere_is_a_400_problem(client: TestClient[Any]) -> None:
+    open_wallet(client, "q1")
+    statement_cursor = "c2VxOjE"  # a statement's cursor (seq:1), not a balance page's
+    for cursor in (statement_cursor, "not-a-cursor"):
+        response = client.get("/balances", params={"cursor": cursor})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "invalid_cursor"

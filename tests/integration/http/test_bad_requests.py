@@ -82,6 +82,20 @@ BAD_CREDITS: list[tuple[str, bytes, dict[str, str], int, str]] = [
         400,
         "malformed_json",
     ),
+    (
+        "a key twice (the last would win)",
+        b'{"amount": 100, "currency": "USD", "amount": 777}',
+        JSON,
+        400,
+        "duplicate_json_key",
+    ),
+    (
+        "a key twice with the same value",
+        b'{"amount": 10, "currency": "USD", "currency": "USD"}',
+        JSON,
+        400,
+        "duplicate_json_key",
+    ),
     ("truncated JSON", b'{"amount": 10, "curr', JSON, 400, "malformed_json"),
     ("not JSON at all", b"amount=10", JSON, 400, "malformed_json"),
     ("empty body", b"", JSON, 400, "malformed_json"),
@@ -141,6 +155,29 @@ def test_a_validation_problem_names_the_json_path(funded_client: TestClient[Any]
     assert problem["errors"] == [
         {"source": "body", "path": "$.amount", "message": "Expected `int`, got `str`"}
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"amount": 500, "currency": "USD", "recipient": "shop", "method": "card", "card": '
+        b'{"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, '
+        b'"number": "4000000000000002"}}',
+        b'{"amount": 500, "currency": "USD", "recipient": "shop", "method": "card", '
+        b'"payment_method": "pm_card_visa", "splits": [{"payee": "a", "bps": 5000}, '
+        b'{"payee": "b", "bps": 5000, "payee": "c"}]}',
+    ],
+    ids=["in the card", "in a split"],
+)
+def test_a_key_twice_in_a_nested_object_is_refused_and_changes_nothing(
+    funded_client: TestClient[Any], body: bytes
+) -> None:
+    before = ledger_state(funded_client)
+    response = funded_client.post("/payments", content=body, headers=JSON)
+    expect_problem(response, 400, "duplicate_json_key")
+    assert ledger_state(funded_client) == before
+    listed = expect(funded_client.get("/payments"), 200)
+    assert listed["payments"] == []
 
 
 def test_a_body_streamed_past_the_limit_is_refused() -> None:

@@ -743,10 +743,21 @@ def test_a_bad_list_parameter_is_a_problem(
 
 
 def test_the_list_answers_503_while_the_view_is_behind_the_position_asked_for() -> None:
-    with payments_api(memory_settings(view_wait_timeout_s=0.05)) as api:
-        response = api.client.get("/payments", params={"min_position": 10**9})
+    settings = memory_settings(view_wait_timeout_s=0.05, projections_in_process=False)
+    with payments_api(settings) as api:
+        written = api.client.post("/wallets", json={"customer_id": "late", "currency": "USD"})
+        position = written.headers[POSITION_HEADER]
+        response = api.client.get("/payments", params={"min_position": position})
         expect_problem(response, 503, "view_not_caught_up")
         assert response.headers["retry-after"] == "1"
+
+
+def test_the_list_refuses_a_position_beyond_the_log_at_once() -> None:
+    with payments_api(memory_settings(view_wait_timeout_s=5)) as api:
+        started = time.monotonic()
+        response = api.client.get("/payments", params={"min_position": 10**9})
+        expect_problem(response, 422, "position_beyond_log")
+        assert time.monotonic() - started < 1
 
 
 def test_a_payment_is_listed_as_soon_as_its_position_is_asked_for(api: PaymentsApi) -> None:

@@ -21,7 +21,6 @@ from tests.integration.http.support import (
     expect_problem,
     ledger_state,
     memory_settings,
-    open_wallet,
     running_client,
 )
 
@@ -57,6 +56,8 @@ EXPECTED_STATUS = {
     "retry_limit_reached": 409,
     "gateway_refund_failed": 502,
     "view_not_caught_up": 503,
+    "position_beyond_log": 422,
+    "checkout_refused": 422,
     "invalid_cursor": 400,
     "invalid_payment_status": 400,
     "not_found": 404,
@@ -263,13 +264,19 @@ def test_a_bad_cursor_is_a_400_problem(funded_client: TestClient[Any]) -> None:
 
 
 def test_a_view_behind_the_position_asked_for_is_a_503_with_retry_after() -> None:
-    with running_client(memory_settings(view_wait_timeout_s=0.05)) as client:
-        open_wallet(client, "alice")
+    # The read models never move (no projections): the log has the position, they do not.
+    settings = memory_settings(view_wait_timeout_s=0.05, projections_in_process=False)
+    with running_client(settings) as client:
+        opened = client.post("/wallets", json={"customer_id": "alice", "currency": "USD"})
+        position = int(opened.headers["PayLedger-Position"])
         for path, params in [
             ("/balances", {}),
             ("/wallets/alice", {}),
             ("/wallets/alice/ledger", {"currency": "USD"}),
         ]:
-            response = client.get(path, params={**params, "min_position": 10**9})
+            response = client.get(path, params={**params, "min_position": position})
             expect_problem(response, 503, "view_not_caught_up")
             assert response.headers["retry-after"] == "1"
+            # A position no write has reached is the client's mistake: 422, no wait.
+            beyond = client.get(path, params={**params, "min_position": 10**9})
+            expect_problem(beyond, 422, "position_beyond_log")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from adapters.gateways import simulated
 from adapters.gateways.simulated import SimulatedPaymentGateway
+from adapters.gateways.simulated_checkout import SESSION_TTL_S, SimulatedCheckoutSessions
 from application.errors import CardRejectedError
 from application.ports.gateway import (
     CARD_DECLINED,
+    CHECKOUT_CANCELLED,
+    CHECKOUT_EXPIRED,
     EXPIRED_CARD,
     GATEWAY_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
@@ -298,16 +301,65 @@ def test_checkout_session_url_points_at_the_apps_simulated_page() -> None:
     session = gw.create_checkout_session(5000, "EUR", success, cancel, "checkout:1")
     assert session.id.startswith("cs_sim_")
     url = urlsplit(session.url)
-    assert (url.scheme, url.netloc) == ("http", "shop.test:9000")
+    assert (url.scheme, url.netloc, url.query) == ("http", "shop.test:9000", "")
     assert url.path == f"/simulated-gateway/checkout/{session.id}"
-    assert parse_qs(url.query) == {
-        "amount": ["5000"],
-        "currency": ["EUR"],
-        "success_url": [success],
-        "cancel_url": [cancel],
-    }
+    kept = gw.checkout_sessions.find(session.id)
+    assert kept is not None
+    assert (kept.amount_minor, kept.currency, kept.success_url, kept.cancel_url) == (
+        5000,
+        "EUR",
+        success,
+        cancel,
+    )
+    assert (kept.attempt_key, kept.status) == ("checkout:1", "open")
     assert gw.create_checkout_session(5000, "EUR", success, cancel, "checkout:1") == session
     assert gw.create_checkout_session(5000, "EUR", success, cancel, "checkout:2").id != session.id
+
+
+def test_a_checkout_is_unknown_while_open_then_paid_once_for_good() -> None:
+    gw = gateway()
+    session = gw.create_checkout_session(700, "USD", "http://s", "http://c", "pay-1:1")
+    assert gw.checkout_status(session.id).outcome == "unknown"
+
+    paid = gw.pay_checkout(session.id)
+
+    assert paid is not None
+    assert paid.status == "paid"
+    outcome = gw.checkout_status(session.id)
+    assert outcome.outcome == "succeeded"
+    assert outcome.reference.startswith("sim_ch_")
+    # Paid is final: neither the Cancel button nor a cancel from our side undoes it.
+    assert gw.leave_checkout(session.id).status == "paid"  # type: ignore[union-attr]
+    assert gw.cancel_checkout(session.id) == outcome
+
+
+def test_a_cancelled_checkout_fails_and_can_no_longer_be_paid() -> None:
+    gw = gateway()
+    session = gw.create_checkout_session(700, "USD", "http://s", "http://c", "pay-2:1")
+    cancelled = gw.cancel_checkout(session.id)
+    assert (cancelled.outcome, cancelled.failure_code) == ("failed", CHECKOUT_CANCELLED)
+    assert gw.pay_checkout(session.id).status == "cancelled"  # type: ignore[union-attr]
+    assert gw.checkout_status(session.id) == cancelled
+
+
+def test_an_unpaid_checkout_expires_and_an_unknown_one_never_pays() -> None:
+    store = SimulatedCheckoutSessions.in_memory()
+    gw = SimulatedPaymentGateway(checkout_sessions=store)
+    session = gw.create_checkout_session(700, "USD", "http://s", "http://c", "pay-3:1")
+    later = datetime.now(UTC) + timedelta(seconds=SESSION_TTL_S + 1)
+    assert store.find(session.id, later).status == "expired"  # type: ignore[union-attr]
+    assert store.settle(session.id, "paid", later).status == "expired"  # type: ignore[union-attr]
+    unknown = gw.checkout_status("cs_sim_nobody")
+    assert (unknown.outcome, unknown.failure_code) == ("failed", CHECKOUT_EXPIRED)
+
+
+def test_two_gateways_on_one_store_see_the_same_sessions() -> None:
+    """Two processes' gateways share the sessions table: one's Pay is the other's answer."""
+    store = SimulatedCheckoutSessions.in_memory()
+    one, other = (SimulatedPaymentGateway(checkout_sessions=store) for _ in range(2))
+    session = one.create_checkout_session(700, "USD", "http://s", "http://c", "pay-4:1")
+    other.pay_checkout(session.id)
+    assert one.checkout_status(session.id).outcome == "succeeded"
 
 
 def test_checkout_session_refuses_no_amount() -> None:

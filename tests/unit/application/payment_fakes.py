@@ -19,6 +19,8 @@ from application.errors import CardRejectedError
 from application.ledger import Ledger
 from application.ports.gateway import (
     CARD_DECLINED,
+    CHECKOUT_CANCELLED,
+    CHECKOUT_EXPIRED,
     EXPIRED_CARD,
     INSUFFICIENT_FUNDS,
     INVALID_CARD,
@@ -106,6 +108,9 @@ class CountingGateway:
         self.charge_calls: list[ChargeRequest] = []
         self.refund_calls: list[RefundRequest] = []
         self.checkout_calls: list[tuple[int, str, str]] = []
+        self.checkout_sessions: dict[str, tuple[str, str]] = {}  # id -> (key, status)
+        self.checkout_status_calls: list[str] = []
+        self.checkout_amounts: dict[str, ChargeRequest] = {}
         # The gateway's own truth: money it took (per key) and gave back (per refund key).
         self.captured: dict[str, ChargeRequest] = {}
         self.charge_results: dict[str, ChargeResult] = {}  # definite outcome per key
@@ -206,7 +211,35 @@ class CountingGateway:
     ) -> CheckoutSession:
         self.checkout_calls.append((amount_minor, currency, idempotency_key))
         session_id = f"cs_{self.reference_of(idempotency_key)[3:]}"
+        self.checkout_sessions.setdefault(session_id, (idempotency_key, "open"))
+        self.checkout_amounts[session_id] = ChargeRequest(
+            amount_minor, currency, session_id, idempotency_key
+        )
         return CheckoutSession(session_id, f"https://gateway.test/pay/{session_id}")
+
+    def pay_checkout(self, session_id: str) -> None:
+        """The payer pays on the hosted page (an open session only): money is taken."""
+        key, status = self.checkout_sessions[session_id]
+        if status == "open":
+            self.checkout_sessions[session_id] = (key, "paid")
+            self.captured[key] = self.checkout_amounts[session_id]
+
+    def checkout_status(self, session_id: str) -> ChargeResult:
+        self.checkout_status_calls.append(session_id)
+        if session_id not in self.checkout_sessions:
+            return ChargeResult("failed", "", CHECKOUT_EXPIRED)
+        key, status = self.checkout_sessions[session_id]
+        if status == "paid":
+            return ChargeResult("succeeded", self.reference_of(key))
+        if status == "cancelled":
+            return ChargeResult("failed", "", CHECKOUT_CANCELLED)
+        return ChargeResult("unknown")
+
+    def cancel_checkout(self, session_id: str) -> ChargeResult:
+        key, status = self.checkout_sessions[session_id]
+        if status == "open":
+            self.checkout_sessions[session_id] = (key, "cancelled")
+        return self.checkout_status(session_id)
 
     # Helpers.
 

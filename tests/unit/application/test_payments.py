@@ -840,6 +840,9 @@ def test_a_refund_resent_while_the_first_is_at_the_gateway_answers_both_with_the
 
     assert first.value.refunded == gateway.resent.value.refunded == 4_000
     assert len(journals(app, "refund")) == 1
+    # The resent request finished the refund, yet it is the replay: only the first is not.
+    assert (first.replayed, gateway.resent.replayed) == (False, True)
+    assert gateway.resent.position is None
 
 
 def test_a_refused_refund_resent_while_the_first_is_at_the_gateway_reports_the_refusal_twice(
