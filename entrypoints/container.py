@@ -143,7 +143,7 @@ class AdaptersProvider(Provider):
         from adapters.gateways.simulated import SimulatedPaymentGateway
         from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
 
-        sessions = SimulatedCheckoutSessions(self._view_database(settings))
+        sessions = SimulatedCheckoutSessions(views_database(settings))
         if self._create(settings):
             sessions.create_table()
         yield SimulatedPaymentGateway(
