@@ -6,13 +6,10 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from application.principal import SYSTEM
-from application.users import UserService
-from domain.user import UserRole
+from tests.integration.http.support import TEST_AUTH_ENV, TEST_PASSWORD, admin_headers
 
-JWT_SECRET = "an-http-test-secret-long-enough-for-hs256!"
-FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "jwt_secret": JWT_SECRET}
-PASSWORD = "password-123"
+JWT_SECRET = TEST_AUTH_ENV["PAYLEDGER_JWT_SECRET"]
+PASSWORD = TEST_PASSWORD
 
 
 def sign_up(client: TestClient[Any], email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -28,11 +25,7 @@ def sign_in(client: TestClient[Any], email: str, password: str = PASSWORD) -> di
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def make_admin(client: TestClient[Any], email: str = "admin@example.com") -> dict[str, str]:
-    """An admin (created the way `payledger users create-admin` does), signed in."""
-    users = client.blocking_portal.call(client.app.state.dishka_container.get, UserService)
-    users.register(SYSTEM, email, PASSWORD, "Admin", UserRole.ADMIN)
-    return sign_in(client, email)
+make_admin = admin_headers
 
 
 def user_id(client: TestClient[Any], headers: dict[str, str]) -> str:

@@ -13,7 +13,6 @@ from jwt.warnings import InsecureKeyLengthWarning
 from litestar.testing import TestClient
 
 from tests.integration.http.people_support import (
-    FAST_ARGON2,
     JWT_SECRET,
     make_admin,
     sign_in,
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def client() -> Iterator[TestClient[Any]]:
-    with running_client(memory_settings(**FAST_ARGON2)) as client:
+    with running_client(memory_settings(), signed_in=False) as client:
         yield client
 
 
