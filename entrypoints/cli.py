@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from application.ledger import Ledger
 from application.ports.views import TrackedView
 from application.projection_runner import ProjectionRunner
+from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.migration import migrate
 from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
@@ -63,6 +64,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         http={"host": host or settings.http.host, "port": port or settings.http.port}
     )
     migrate(settings)
+    ensure_first_admin(settings)
     where = f"http://{settings.http.host}:{settings.http.port}"
     database = settings.database
     click.echo(f"PayLedger on {database.backend} ({database.url or database.sqlite_path})")
@@ -118,6 +120,7 @@ def db_migrate() -> None:
     """Create the event store and read model tables if missing (safe to run repeatedly)."""
     settings = load_settings()
     migrate(settings)
+    ensure_first_admin(settings)
     click.echo(f"Schema ready on {settings.database.backend}.")
 
 
@@ -163,11 +166,5 @@ def _rebuild_with_progress(
     return applied
 
 
-def _add_people_commands() -> None:
-    from entrypoints.cli_people import seed_demo, users
-
-    main.add_command(users)
-    main.add_command(seed_demo)
-
-
-_add_people_commands()
+main.add_command(users)
+main.add_command(seed_demo)

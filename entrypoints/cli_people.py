@@ -12,12 +12,13 @@ from application.catalog import CatalogService
 from application.ledger import Ledger
 from application.principal import SYSTEM
 from application.users import UserService
+from domain.errors import EmailTakenError
 from domain.money import Money
 from domain.trip import TripDetails
 from domain.user import User, UserRole
 from entrypoints.container import build_sync_container
 from entrypoints.migration import migrate
-from entrypoints.settings import load_settings
+from entrypoints.settings import Settings, load_settings
 
 DEMO_ADMIN = ("admin@schooly.com", "adminpassword", "Schooly Admin")  # seed 000's demo users
 DEMO_PARENT = ("parent@example.com", "parentpassword", "Demo Parent")
@@ -28,6 +29,27 @@ def users_exist(ledger: Ledger) -> bool:
     topic = get_topic(User.Registered)
     found = ledger.recorder.select_notifications(start=1, limit=1, topics=[topic])
     return bool(found)
+
+
+def ensure_first_admin(settings: Settings) -> None:
+    """Create the admin that PAYLEDGER_ADMIN_EMAIL/PASSWORD name, unless that email already
+    has an account (so every start may run it). Tables must exist."""
+    auth = settings.auth
+    if not auth.admin_email:
+        return
+    if not auth.admin_password:
+        raise click.ClickException(
+            "PAYLEDGER_ADMIN_EMAIL is set: set PAYLEDGER_ADMIN_PASSWORD too."
+        )
+    container = build_sync_container(settings, create_tables=False)
+    try:
+        people = container.get(UserService)
+        people.register(SYSTEM, auth.admin_email, auth.admin_password, "Admin", UserRole.ADMIN)
+        click.echo(f"Admin {auth.admin_email} created.")
+    except EmailTakenError:
+        pass
+    finally:
+        container.close()
 
 
 @click.group()

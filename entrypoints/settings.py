@@ -109,9 +109,13 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = ""
     token_ttl_s: int = 1800
     login_attempts_per_minute: int = 10  # per account and per client address
-    writes_per_minute: int = 600  # per principal (a user), 0 = no limit
+    writes_per_minute: int = 600  # per customer (admins are not limited), 0 = no limit
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
+    # The first admin, created by `serve` and `db migrate` if that email has no account yet
+    # (a deployment's way in: compose sets these once).
+    admin_email: str = ""
+    admin_password: str = ""
 
 
 class TripSettings(msgspec.Struct, frozen=True, kw_only=True):
