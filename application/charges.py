@@ -18,6 +18,7 @@ from application import presenters, results
 from application.errors import ChargeNotFoundError, PaymentNotFoundError
 from application.idempotency import keyed_request
 from application.payments import card_fingerprint
+from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import Card, PaymentGateway
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
@@ -30,9 +31,8 @@ from domain.ids import wallet_id
 from domain.money import Money, check_customer_id
 from domain.payment import Payment
 from domain.payment_terms import UNSETTLED, PaymentMethod
-from domain.splits import PAYEE_LENGTH_MAX, Split, check_splits
-
-PAYMENT_METHOD_LENGTH_MAX = 255
+from domain.splits import Split, check_splits
+from domain.text import PARTY_LENGTH_MAX, TOKEN_LENGTH_MAX, has_control_characters
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,14 @@ class ChargeRequest:
     description: str = ""
     splits: tuple[Split, ...] = ()
 
-    def fields(self) -> dict[str, object]:
-        """The request as its digest covers it."""
+    def fields(self, card_print: str | None) -> dict[str, object]:
+        """The request as its digest covers it (the card by its keyed fingerprint)."""
         return {
             "customer": self.customer_id,
             "recipient": self.recipient,
             "amount": self.amount.amount_minor,
             "currency": self.amount.currency,
-            "card": card_fingerprint(self.card) if self.card else None,
+            "card": card_print,
             "payment_method": self.payment_method,
             "description": self.description,
             "splits": [(s.payee, s.bps, s.amount_minor) for s in self.splits],
@@ -72,22 +72,26 @@ class ChargeService:
     """Wallet-first charges with a card for the rest."""
 
     def __init__(
-        self, runner: CommandRunner, gateway: PaymentGateway, settlement: PaymentSettlement
+        self,
+        runner: CommandRunner,
+        gateway: PaymentGateway,
+        settlement: PaymentSettlement,
+        fingerprinter: Fingerprinter,
     ) -> None:
         self.runner = runner
         self.gateway = gateway
         self.settlement = settlement
+        self.fingerprinter = fingerprinter
 
     def create_charge(
         self, caller: Principal, charge: ChargeRequest, idempotency_key: str | None = None
     ) -> results.Written[results.Charge]:
         """Charge the customer; answers once the charge has settled (or its card's answer
         is unknown: then it is PROCESSING and settles later)."""
-        check_customer_id(charge.customer_id)
-        if not 0 < len(charge.recipient) <= PAYEE_LENGTH_MAX or not charge.recipient.isprintable():
-            raise InvalidRecipientError()
-        check_splits(charge.splits, charge.amount.amount_minor)
-        request = keyed_request(caller, idempotency_key, "create_charge", **charge.fields())
+        self._check(charge)
+        card_print = card_fingerprint(self.fingerprinter, charge.card) if charge.card else None
+        fields = charge.fields(card_print)
+        request = keyed_request(caller, idempotency_key, "create_charge", **fields)
         card = self._tokenize(charge)
         command = partial(self._create, charge, card, request.digest)
         locks = [wallet_id(charge.customer_id, charge.amount.currency)]
@@ -97,6 +101,25 @@ class ChargeService:
         self.settlement.advance(created.value.id)
         settled = self.get_charge(caller, created.value.id)
         return results.Written(settled, created.position, created.replayed)
+
+    @staticmethod
+    def _check(charge: ChargeRequest) -> None:
+        """Refuse what no charge can be (nothing is recorded)."""
+        check_customer_id(charge.customer_id)
+        recipient, method = charge.recipient, charge.payment_method or ""
+        if not 0 < len(recipient) <= PARTY_LENGTH_MAX or has_control_characters(recipient):
+            raise InvalidRecipientError()
+        if len(method) > TOKEN_LENGTH_MAX or has_control_characters(method):
+            raise InvalidPaymentMethodError()
+        Payment.check_request_text(
+            charge.customer_id,
+            recipient,
+            charge.amount.currency,
+            charge.description,
+            charge.splits,
+            method,
+        )
+        check_splits(charge.splits, charge.amount.amount_minor)
 
     def _create(
         self, charge: ChargeRequest, card: Tokenized, digest: str, uow: UnitOfWork
@@ -166,8 +189,5 @@ class ChargeService:
             token = self.gateway.tokenize(charge.card)  # may raise CardRejectedError
             return Tokenized(token.token, token.brand, token.last4)
         if charge.payment_method:
-            method = charge.payment_method
-            if not method.isprintable() or len(method) > PAYMENT_METHOD_LENGTH_MAX:
-                raise InvalidPaymentMethodError()
-            return Tokenized(method)
+            return Tokenized(charge.payment_method)  # checked as text by create_charge
         return Tokenized()

@@ -16,6 +16,7 @@ from eventsourcing.projection import Projection
 
 from application.ports.views import PaymentsViewRecorder
 from application.results import CurrencyAmounts, Summary
+from domain.money import CURRENCY_EXPONENTS
 from domain.payment import Payment
 from domain.payment_terms import PaymentStatus
 
@@ -106,13 +107,17 @@ def summary_of(
     groups: Iterable[StatusGroup], failure_reasons: Iterable[tuple[str, int]]
 ) -> Summary:
     """The summary from per (status, currency) totals and counts of failed payments by
-    reason, as every view computes them; every status is shown, with zeros."""
+    reason, as every view computes them; every status is shown, with zeros. Amounts are
+    shown for ISO 4217 currencies only: a request recorded FAILED for its junk currency
+    (`""`, `"XYZ"`) counts by status, but its amount is in no currency at all."""
     by_status: dict[str, int] = dict.fromkeys(map(str, STATUSES), 0)
     amounts: dict[str, dict[str, int]] = {}
     captured: dict[str, int] = {}
     refunded: dict[str, int] = {}
     for group in groups:
         by_status[group.status] = by_status.get(group.status, 0) + group.payments
+        if group.currency not in CURRENCY_EXPONENTS:
+            continue
         per_status = amounts.setdefault(group.currency, dict.fromkeys(map(str, STATUSES), 0))
         per_status[group.status] = per_status.get(group.status, 0) + group.amount
         captured[group.currency] = captured.get(group.currency, 0) + group.captured

@@ -2,8 +2,13 @@
 
 A payment is recorded CREATED (the payment processor then moves it on, see
 `application/settlement.py`) or, when it breaks a rule, FAILED with the reason: auditors see
-every attempt. Card numbers never enter the log: a card is tokenized here and only its
-token, brand and last four digits are kept.
+every attempt. Text that cannot be recorded (control characters, a card number in a
+description...) is refused before anything is recorded. Card numbers never enter the log: a
+card is tokenized here and only its token, brand and last four digits are kept; the request
+digest covers it through a keyed fingerprint (`Fingerprinter`), never a plain hash.
+
+A payment with method `legacy` (seed 001's body names no method) names no card: the legacy
+processor settles it by its own rules (`LegacyGateway`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from uuid import UUID
 
 from application import presenters, results
 from application.errors import CardRejectedError, PaymentNotFoundError
-from application.idempotency import keyed_request, request_digest
+from application.idempotency import keyed_request
+from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import Card, PaymentGateway
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
@@ -32,6 +38,9 @@ from domain.payment_terms import (
 )
 from domain.splits import Split, check_splits
 
+# Methods `create_payment` takes (wallet-first payments are charges: `/charges`).
+_DIRECT_METHODS = frozenset({PaymentMethod.WALLET, PaymentMethod.CARD, PaymentMethod.LEGACY})
+
 
 @dataclass(frozen=True)
 class PaymentRules:
@@ -44,9 +53,16 @@ class PaymentRules:
         return int(self.fraud_threshold * 10 ** CURRENCY_EXPONENTS[currency])
 
 
-def card_fingerprint(card: Card) -> str:
-    """What a request digest holds of a card: a fingerprint, never the number itself."""
-    return request_digest("card", number=card.number, exp=card.exp_year)
+def card_fingerprint(fingerprinter: Fingerprinter, card: Card) -> str:
+    """What a request digest holds of a card: a keyed fingerprint of the number (spaces and
+    dashes aside) and the expiry, never the number itself nor a plain hash of it."""
+    digits = card.number.replace(" ", "").replace("-", "")
+    return fingerprinter.fingerprint("card", f"{digits}:{card.exp_month}:{card.exp_year}")
+
+
+def last4_of(number: str) -> str:
+    """The last four ASCII digits of a card number as typed (for a refused card)."""
+    return "".join(char for char in number if char in "0123456789")[-4:]
 
 
 @dataclass(frozen=True)
@@ -63,8 +79,8 @@ class PaymentRequest:
     card: Card | None = None
     payment_method: str | None = None  # a gateway token instead of raw card details
 
-    def fields(self) -> dict[str, object]:
-        """The request as its digest covers it."""
+    def fields(self, card_print: str | None) -> dict[str, object]:
+        """The request as its digest covers it (the card by its keyed fingerprint)."""
         return {
             "payer": self.payer_id,
             "recipient": self.recipient,
@@ -73,9 +89,20 @@ class PaymentRequest:
             "method": str(self.method),
             "description": self.description,
             "splits": [(s.payee, s.bps, s.amount_minor) for s in self.splits],
-            "card": card_fingerprint(self.card) if self.card is not None else None,
+            "card": card_print,
             "payment_method": self.payment_method,
         }
+
+    def check_text(self) -> None:
+        """Refuse text that cannot be recorded (before any rule or gateway is consulted)."""
+        Payment.check_request_text(
+            self.payer_id,
+            self.recipient,
+            self.currency,
+            self.description,
+            self.splits,
+            self.payment_method or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -91,10 +118,17 @@ class Screening:
 class PaymentService:
     """Payments on the ledger's log (one log for all money)."""
 
-    def __init__(self, runner: CommandRunner, gateway: PaymentGateway, rules: PaymentRules) -> None:
+    def __init__(
+        self,
+        runner: CommandRunner,
+        gateway: PaymentGateway,
+        rules: PaymentRules,
+        fingerprinter: Fingerprinter,
+    ) -> None:
         self.runner = runner
         self.gateway = gateway
         self.rules = rules
+        self.fingerprinter = fingerprinter
 
     def create_payment(
         self, caller: Principal, request: PaymentRequest, idempotency_key: str | None = None
@@ -102,11 +136,18 @@ class PaymentService:
         """Record a payment: CREATED (to be processed) or FAILED with the rule it broke."""
         if request.method == PaymentMethod.WALLET_FIRST:
             raise InvalidPaymentMethodError("Charge wallet first through /charges.")
-        if request.method not in (PaymentMethod.WALLET, PaymentMethod.CARD):
+        if request.method not in _DIRECT_METHODS:
             raise InvalidPaymentMethodError(f"Unknown method {request.method!r}.")
+        if request.method == PaymentMethod.LEGACY and (request.card or request.payment_method):
+            raise InvalidPaymentMethodError(
+                "The legacy processor takes no card: send `method: card` with a card."
+            )
+        request.check_text()
         if request.splits and request.amount_minor > 0:
             check_splits(request.splits, request.amount_minor)
-        keyed = keyed_request(caller, idempotency_key, "create_payment", **request.fields())
+        card_print = card_fingerprint(self.fingerprinter, request.card) if request.card else None
+        fields = request.fields(card_print)
+        keyed = keyed_request(caller, idempotency_key, "create_payment", **fields)
         command = partial(self._create, request, keyed.digest)
         # A replay answers what the creating request saw (the claim keeps that version).
         return self.runner.run(command, presenters.payment, keyed)
@@ -181,11 +222,13 @@ class PaymentService:
             if not request.payer_id or uow.find(Account, wallet) is None:
                 return Screening(INVALID_REQUEST)
             return Screening()
+        if request.method == PaymentMethod.LEGACY:
+            return Screening()  # the legacy processor decides when it settles
         if request.card is not None:
             try:
                 token = self.gateway.tokenize(request.card)
             except CardRejectedError as rejected:
-                return Screening(rejected.reason, last4=request.card.number[-4:])
+                return Screening(rejected.reason, last4=last4_of(request.card.number))
             return Screening("", token.token, token.brand, token.last4)
         if request.payment_method:
             return Screening("", request.payment_method)

@@ -77,6 +77,7 @@ def _card(payment: Payment) -> results.CardOut | None:
 def payment(paid: Payment) -> results.Payment:
     return results.Payment(
         id=paid.id,
+        payment_id=paid.id,
         status=paid.status,
         amount=paid.amount_minor,
         currency=paid.currency,

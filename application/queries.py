@@ -1,4 +1,10 @@
-"""Queries: lists and statements from the read model, single wallets from the log."""
+"""Queries: a customer's wallets from the log; statements and balances from the read model.
+
+`wallets_of` is strongly consistent: the customer's `WalletDirectory` names their wallets
+and each is read from the log, so a client sees a wallet it has just opened or credited.
+Statements and balances come from the ledger read model (eventually consistent: pass the
+`min_position` a write returned to read it).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,15 @@ import base64
 import binascii
 from uuid import UUID
 
-from application import results
+from application import presenters, results
 from application.errors import InvalidCursorError, ViewNotCaughtUpError, WalletNotFoundError
 from application.ports.views import LedgerView
 from application.principal import Principal
 from application.runner import CommandRunner
-from domain.ids import wallet_id
+from application.wallets import DEFAULT_CURRENCY
+from domain.ids import wallet_directory_id, wallet_id
+from domain.money import check_customer_id
+from domain.wallet_directory import WalletDirectory
 
 PAGE_SIZE_MAX = 200
 WAIT_TIMEOUT_S = 5.0
@@ -66,31 +75,58 @@ class LedgerQueries:
     waits (bounded) until the view has caught up with it: read-your-writes on a projection."""
 
     def __init__(
-        self, runner: CommandRunner, view: LedgerView, wait_timeout_s: float = WAIT_TIMEOUT_S
+        self,
+        runner: CommandRunner,
+        view: LedgerView,
+        wait_timeout_s: float = WAIT_TIMEOUT_S,
+        default_currency: str = DEFAULT_CURRENCY,
     ) -> None:
         self.runner = runner
         self.view = view
         self.wait_timeout_s = wait_timeout_s
+        self.default_currency = default_currency
 
     def wallets_of(
         self, caller: Principal, customer_id: str, min_position: int | None = None
     ) -> results.CustomerWallets:
+        """The customer's wallets, each as the log has it now (strongly consistent).
+
+        Wallets opened before directories existed are named by the read model only (it has
+        long caught up with them); `min_position` waits for it, as before, but is no longer
+        needed to see a wallet opened through this version."""
+        check_customer_id(customer_id)
         self._wait(min_position)
-        wallets = self.view.wallets_of(customer_id)
-        if not wallets:
+        currencies = set(self._listed_currencies(customer_id))
+        currencies.update(wallet.currency for wallet in self.view.wallets_of(customer_id))
+        if not currencies:
             raise WalletNotFoundError(f"{customer_id} has no wallet.")
+        now = self.runner.clock.now()
+        wallets = [
+            presenters.wallet(self.runner.read_wallet(customer_id, currency), now)
+            for currency in sorted(currencies)
+        ]
         return results.CustomerWallets(customer_id, wallets)
+
+    def _listed_currencies(self, customer_id: str) -> tuple[str, ...]:
+        directory_id = wallet_directory_id(customer_id)
+        try:
+            directory = self.runner.read(WalletDirectory, directory_id, WalletNotFoundError)
+        except WalletNotFoundError:
+            return ()
+        return directory.currencies
 
     def statement(
         self,
         caller: Principal,
         customer_id: str,
-        currency: str,
+        currency: str | None,
         cursor: str | None = None,
         limit: int = 50,
         min_position: int | None = None,
     ) -> results.Statement:
-        """A page of the wallet's entries, newest first, with the running balance."""
+        """A page of the wallet's entries, newest first, with the running balance; without
+        a currency, of the wallet in the default one (seed 003's only wallet)."""
+        currency = self.default_currency if currency is None else currency
         before = decode_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         self.runner.read_wallet(customer_id, currency)  # raises if there is no such wallet

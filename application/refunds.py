@@ -15,9 +15,10 @@ from uuid import UUID, uuid4
 from application import presenters, results
 from application.errors import GatewayRefundFailedError, PaymentNotFoundError
 from application.idempotency import keyed_request
-from application.ports.gateway import PaymentGateway, RefundRequest
+from application.ports.gateway import LegacyGateway, PaymentGateway, RefundRequest
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
+from application.settlement import gateway_of
 from domain import posting_rules
 from domain.errors import InvalidPaymentTransitionError, RefundExceedsCapturedError
 from domain.payment import Payment
@@ -31,9 +32,12 @@ def _aggregate(payment: Payment) -> Payment:
 class RefundService:
     """Refunds of payments (charges included: they are wallet-first payments)."""
 
-    def __init__(self, runner: CommandRunner, gateway: PaymentGateway) -> None:
+    def __init__(
+        self, runner: CommandRunner, gateway: PaymentGateway, legacy: LegacyGateway
+    ) -> None:
         self.runner = runner
         self.gateway = gateway
+        self.legacy = legacy
 
     def refund_payment(
         self,
@@ -75,7 +79,7 @@ class RefundService:
         split = payment.refund_split(refund_id)
         reference = ""
         if split.card_minor:
-            outcome = self.gateway.refund(
+            outcome = gateway_of(payment, self.gateway, self.legacy).refund(
                 RefundRequest(
                     payment.gateway_reference, split.card_minor, payment.currency, str(refund_id)
                 )

@@ -89,7 +89,7 @@ class RegistrationService:
             "register",
             trip=str(trip_id),
             student=student_name,
-            card=card_fingerprint(card) if card else None,
+            card=card_fingerprint(self.payments.fingerprinter, card) if card else None,
         )
         command = partial(self._book, caller.subject, trip_id, student_name, card, request.digest)
         return self.runner.run(command, presenters_people.registration, request, [trip_id])
@@ -139,7 +139,7 @@ class RegistrationService:
             idempotency_key,
             "pay_registration",
             registration=str(registration_id),
-            card=card_fingerprint(card),
+            card=card_fingerprint(self.payments.fingerprinter, card),
         )
         command = partial(self._pay, caller, registration_id, card, request.digest)
         return self.runner.run(command, presenters_people.registration, request)

@@ -160,9 +160,11 @@ class CardOut(msgspec.Struct, frozen=True):
 
 
 class Payment(msgspec.Struct, frozen=True):
-    """A payment and its history; amounts in minor units."""
+    """A payment and its history; amounts in minor units. `payment_id` repeats `id` under
+    seed 001's name, so its clients read the answer as they did."""
 
     id: UUID
+    payment_id: UUID
     status: PaymentStatus
     amount: int
     currency: str

@@ -46,7 +46,7 @@ from application.results import Written
 from domain.account import Account
 from domain.errors import CodedError, DomainError
 from domain.ids import wallet_id
-from domain.money import check_currency
+from domain.money import check_currency, check_customer_id
 from domain.request_claim import RequestClaim
 
 A = TypeVar("A", bound=Aggregate)
@@ -109,7 +109,9 @@ class UnitOfWork:
         return found
 
     def wallet(self, customer_id: str, currency: str) -> Account:
-        """The customer's wallet in `currency`, or `WalletNotFoundError`."""
+        """The customer's wallet in `currency`, or `WalletNotFoundError` (an id or currency
+        no wallet can have is refused first, e.g. `card_number_in_text`)."""
+        check_customer_id(customer_id)
         check_currency(currency)
         found = self.find(Account, wallet_id(customer_id, currency))
         if found is None:

@@ -6,6 +6,9 @@ charge's own request calls it at once. Every call is safe to repeat: a finished 
 left alone, an attempt is recorded (with its gateway idempotency key `<payment id>:<attempt>`)
 before the gateway is called, and a repeated gateway call reuses that key, so a card is never
 charged twice. The gateway is never called inside a database transaction.
+
+Payments with method `legacy` (seed 001's) go to the legacy processor (`LegacyGateway`),
+every other payment to the card gateway, whatever that is (`gateway_of`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from uuid import UUID, uuid4
 from application.errors import PaymentNotFoundError
 from application.idempotency import Request, request_digest
 from application.ports.gateway import (
+    LEGACY_ACCOUNT_TOKEN,
     RETRYABLE_FAILURES,
     ChargeRequest,
     ChargeResult,
     GatewayNotice,
+    LegacyGateway,
     PaymentGateway,
     RefundRequest,
 )
@@ -52,6 +57,12 @@ def payment_id_of(attempt_key: str) -> UUID | None:
         return None
 
 
+def gateway_of(payment: Payment, card: PaymentGateway, legacy: LegacyGateway) -> PaymentGateway:
+    """The gateway that charges (and refunds) this payment: the legacy processor for
+    seed 001's legacy payments, the card gateway for the rest."""
+    return legacy if payment.method == PaymentMethod.LEGACY else card
+
+
 def _status(payment: Payment) -> PaymentStatus:
     return payment.status
 
@@ -67,9 +78,12 @@ def _locks(payment: Payment) -> list[UUID]:
 class PaymentSettlement:
     """Advances payments: wallet debits, card charges, and wallet-first charges."""
 
-    def __init__(self, runner: CommandRunner, gateway: PaymentGateway) -> None:
+    def __init__(
+        self, runner: CommandRunner, gateway: PaymentGateway, legacy: LegacyGateway
+    ) -> None:
         self.runner = runner
         self.gateway = gateway
+        self.legacy = legacy
 
     def advance(self, payment_id: UUID) -> PaymentStatus:
         """Move a payment on as far as it can go now; returns where it stands."""
@@ -114,11 +128,12 @@ class PaymentSettlement:
         hosted checkout, ask where its session stands (the payer pays on the gateway's page)."""
         if payment.method == PaymentMethod.CHECKOUT:
             return self.gateway.checkout_status(payment.checkout_session_id)
-        return self.gateway.charge(
+        legacy = payment.method == PaymentMethod.LEGACY
+        return gateway_of(payment, self.gateway, self.legacy).charge(
             ChargeRequest(
                 payment.card_minor,
                 payment.currency,
-                payment.card_token,
+                LEGACY_ACCOUNT_TOKEN if legacy else payment.card_token,
                 payment.gateway_key,
                 payment.description,
             )

@@ -1,4 +1,8 @@
-"""Wallet use cases: open, read, credit, debit, transfer, and read a journal transaction."""
+"""Wallet use cases: open, read, credit, debit, transfer, and read a journal transaction.
+
+Opening a wallet also lists its currency in the customer's `WalletDirectory`, in the same
+save, so a customer's wallets are always found from the log (`LedgerQueries.wallets_of`).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,12 @@ from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
 from domain.account import Account
 from domain.errors import SameWalletTransferError, WalletExistsError
-from domain.ids import wallet_id
+from domain.ids import wallet_directory_id, wallet_id
 from domain.journal import JournalTransaction
 from domain.money import Money, check_currency, check_customer_id
+from domain.wallet_directory import WalletDirectory
+
+DEFAULT_CURRENCY = "USD"  # of a wallet opened without one (PAYLEDGER_DEFAULT_CURRENCY)
 
 # A posting rule that moves money into or out of one wallet (top-up, payout).
 OneWalletRule = Callable[[UUID, Account, Money, str, datetime, str], JournalTransaction]
@@ -37,20 +44,22 @@ class Movement:
 class WalletService:
     """Wallets and the money that moves between them and the outside world."""
 
-    def __init__(self, runner: CommandRunner) -> None:
+    def __init__(self, runner: CommandRunner, default_currency: str = DEFAULT_CURRENCY) -> None:
         self.runner = runner
+        self.default_currency = check_currency(default_currency)
 
     def open_wallet(
         self,
         caller: Principal,
         customer_id: str,
-        currency: str,
+        currency: str | None = None,
         overdraft_limit_minor: int = 0,
         idempotency_key: str | None = None,
     ) -> results.Written[results.Wallet]:
-        """Open the customer's wallet in a currency (at most one per currency)."""
+        """Open the customer's wallet in a currency (at most one per currency); without a
+        currency, in the default one (seed 003 opens wallets that way)."""
         check_customer_id(customer_id)
-        check_currency(currency)
+        currency = check_currency(self.default_currency if currency is None else currency)
         request = keyed_request(
             caller,
             idempotency_key,
@@ -63,7 +72,7 @@ class WalletService:
             partial(self._open, customer_id, currency, overdraft_limit_minor),
             self._present_wallet,
             request,
-            locks=[wallet_id(customer_id, currency)],
+            locks=[wallet_id(customer_id, currency), wallet_directory_id(customer_id)],
         )
 
     def _open(
@@ -72,7 +81,10 @@ class WalletService:
         if uow.find(Account, wallet_id(customer_id, currency)) is not None:
             raise WalletExistsError(f"{customer_id} already has a {currency} wallet.")
         account = Account.open(customer_id, currency, overdraft_limit_minor)
-        uow.save(account)
+        directory = uow.find(WalletDirectory, wallet_directory_id(customer_id))
+        directory = directory or WalletDirectory.start(customer_id)
+        directory.list_wallet(currency)
+        uow.save(account, directory)
         return account
 
     def get_wallet(self, caller: Principal, customer_id: str, currency: str) -> results.Wallet:

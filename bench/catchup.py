@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import secrets
 import statistics
 import sys
 import tempfile
@@ -148,6 +149,7 @@ def main() -> None:
                 "PAYLEDGER_DATABASE_URL": args.dsn,
                 "PAYLEDGER_DATABASE_SCHEMA": schema,
                 "PAYLEDGER_DATABASE_POOL_SIZE": "2",
+                "PAYLEDGER_CARD_FINGERPRINT_SECRET": secrets.token_urlsafe(32),
                 **quiet,
             }
         )

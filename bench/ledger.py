@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -220,7 +221,12 @@ def main() -> None:
     parser.add_argument("--http-workers", type=int, default=1)
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:12]}"
-    env = {"PAYLEDGER_DATABASE_URL": args.dsn, "PAYLEDGER_DATABASE_SCHEMA": schema}
+    env = {
+        "PAYLEDGER_DATABASE_URL": args.dsn,
+        "PAYLEDGER_DATABASE_SCHEMA": schema,
+        # PostgreSQL needs a card-fingerprint secret to serve: one for this run.
+        "PAYLEDGER_CARD_FINGERPRINT_SECRET": secrets.token_urlsafe(32),
+    }
     settings = load_settings(env)
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -104,6 +105,7 @@ def main() -> None:
         **os.environ,
         "PAYLEDGER_DATABASE_URL": args.dsn,
         "PAYLEDGER_DATABASE_SCHEMA": schema,
+        "PAYLEDGER_CARD_FINGERPRINT_SECRET": secrets.token_urlsafe(32),
         "PAYLEDGER_PORT": str(port),
         "PAYLEDGER_PROJECTIONS_IN_PROCESS": "true",
         "PAYLEDGER_FAILURE_RATE": "0",

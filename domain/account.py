@@ -18,6 +18,7 @@ from domain.errors import (
 )
 from domain.ids import wallet_id
 from domain.money import AMOUNT_MINOR_MAX, check_amount, check_currency, check_customer_id
+from domain.text import DESCRIPTION_LENGTH_MAX, REASON_LENGTH_MAX, check_text
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Account(Aggregate):
         self, amount_minor: int, currency: str, transaction_id: UUID, kind: str, description: str
     ) -> int:
         """Add money; returns the balance after."""
-        self._check(amount_minor, currency)
+        self._check(amount_minor, currency, description)
         balance_after = self.balance_minor + amount_minor
         self._post(transaction_id, amount_minor, balance_after, kind, description)
         return balance_after
@@ -120,7 +121,7 @@ class Account(Aggregate):
         now: datetime,
     ) -> int:
         """Take money out if the available balance covers it; returns the balance after."""
-        self._check(amount_minor, currency)
+        self._check(amount_minor, currency, description)
         self.release_expired_holds(now)
         if amount_minor > self.available_minor(now):
             raise InsufficientFundsError(
@@ -157,7 +158,7 @@ class Account(Aggregate):
         held = self.holds.get(str(hold_id))
         if held is None:
             raise HoldNotPendingError(f"Hold {hold_id} is not pending on this wallet.")
-        self._check(amount_minor, self.currency)
+        self._check(amount_minor, self.currency, description)
         if amount_minor > held.amount_minor:
             raise HoldAmountExceededError()
         self._release_hold(hold_id, held.amount_minor, "posted")
@@ -167,6 +168,7 @@ class Account(Aggregate):
 
     def void_hold(self, hold_id: UUID, reason: str) -> None:
         """Release a hold without moving money (no-op if it already lapsed)."""
+        check_text(reason, "reason", REASON_LENGTH_MAX)
         held = self.holds.get(str(hold_id))
         if held is not None:
             self._release_hold(hold_id, held.amount_minor, reason)
@@ -177,8 +179,9 @@ class Account(Aggregate):
             if held.is_expired(now):
                 self._release_hold(UUID(key), held.amount_minor, "expired")
 
-    def _check(self, amount_minor: int, currency: str) -> None:
+    def _check(self, amount_minor: int, currency: str, description: str = "") -> None:
         check_amount(amount_minor)
+        check_text(description, "description", DESCRIPTION_LENGTH_MAX)
         if currency != self.currency:
             raise CurrencyMismatchError(f"The wallet holds {self.currency}, not {currency}.")
 

@@ -148,7 +148,7 @@ class InvalidRecipientError(DomainError):
 
 
 class InvalidTextError(DomainError):
-    """Text may not hold control characters."""
+    """The text cannot be recorded: too long, or holding control characters."""
 
     code = "invalid_text"
 
@@ -217,3 +217,9 @@ class InvalidRegistrationTransitionError(DomainError):
     """The registration's status does not allow this change."""
 
     code = "invalid_registration_transition"
+
+
+class CardNumberInTextError(DomainError):
+    """The text holds what looks like a card number; card numbers are never stored."""
+
+    code = "card_number_in_text"

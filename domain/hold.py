@@ -9,7 +9,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import HoldAmountExceededError, HoldExpiredError, HoldNotPendingError
-from domain.money import check_amount
+from domain.money import check_amount, check_currency, check_customer_id
+from domain.text import DESCRIPTION_LENGTH_MAX, REASON_LENGTH_MAX, check_text
 
 
 class HoldStatus(StrEnum):
@@ -60,6 +61,9 @@ class Hold(Aggregate):
         request_digest: str,
     ) -> Hold:
         check_amount(amount_minor)
+        check_customer_id(customer_id)
+        check_currency(currency)
+        check_text(description, "description", DESCRIPTION_LENGTH_MAX)
         return cls._create(
             cls.Placed,
             id=hold_id,
@@ -113,6 +117,7 @@ class Hold(Aggregate):
 
     def void(self, reason: str, request_digest: str, now: datetime) -> None:
         """Release the reservation without moving money. An expired hold can be voided."""
+        check_text(reason, "reason", REASON_LENGTH_MAX)
         if self.state != PENDING:
             raise HoldNotPendingError(f"The hold is already {self.state}.")
         self._void(reason, request_digest)

@@ -13,6 +13,11 @@ def wallet_id(customer_id: str, currency: str) -> UUID:
     return uuid5(PAYLEDGER_NAMESPACE, f"wallet:{customer_id}:{currency}")
 
 
+def wallet_directory_id(customer_id: str) -> UUID:
+    """The list of one customer's wallets (`WalletDirectory`)."""
+    return uuid5(PAYLEDGER_NAMESPACE, f"wallet-directory:{len(customer_id)}:{customer_id}")
+
+
 def system_account_id(name: str, currency: str) -> UUID:
     """System accounts (external funding, gateway clearing...) exist once per currency."""
     return uuid5(PAYLEDGER_NAMESPACE, f"system:{name}:{currency}")

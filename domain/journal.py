@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import UnbalancedTransactionError
 from domain.ids import payable_account_id, system_account_id
+from domain.text import DESCRIPTION_LENGTH_MAX, check_text
 
 # System accounts are unconstrained: their balances are derived from the log, so they are
 # not aggregates and never serialize concurrent commands on a version number.
@@ -20,7 +21,6 @@ PLATFORM_FEES = "platform_fees"
 SYSTEM_ACCOUNTS = (EXTERNAL_FUNDING, EXTERNAL_PAYOUTS, GATEWAY_CLEARING, PLATFORM_FEES)
 
 POSTINGS_MAX = 64
-DESCRIPTION_LENGTH_MAX = 500  # what a description of money moved may hold
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,10 @@ class JournalTransaction(Aggregate):
         request_digest: str,
         reference: str = "",
     ) -> JournalTransaction:
-        """Record a balanced transaction; raises if the postings do not balance."""
+        """Record a balanced transaction; raises if the postings do not balance or the
+        description cannot be recorded."""
         check_balanced(postings)
+        check_text(description, "description", DESCRIPTION_LENGTH_MAX)
         return cls._create(
             cls.Recorded,
             id=transaction_id,

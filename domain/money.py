@@ -9,6 +9,7 @@ from domain.errors import (
     InvalidCustomerIdError,
     UnknownCurrencyError,
 )
+from domain.text import check_text
 
 # ISO 4217 codes in circulation with their minor-unit exponent (decimal places).
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -46,10 +47,15 @@ CUSTOMER_ID_LENGTH_MAX = 200
 
 
 def check_customer_id(customer_id: str) -> str:
-    """Customer ids are opaque strings of 1 to 200 printable characters."""
-    if not (0 < len(customer_id) <= CUSTOMER_ID_LENGTH_MAX) or not customer_id.isprintable():
+    """Customer ids are opaque strings of 1 to 200 printable characters, and never a card
+    number (`CardNumberInTextError`)."""
+    if (
+        not isinstance(customer_id, str)
+        or not (0 < len(customer_id) <= CUSTOMER_ID_LENGTH_MAX)
+        or not customer_id.isprintable()
+    ):
         raise InvalidCustomerIdError()
-    return customer_id
+    return check_text(customer_id, "customer_id", CUSTOMER_ID_LENGTH_MAX)
 
 
 def check_amount(amount_minor: int) -> int:

@@ -31,6 +31,14 @@ from domain.payment_terms import (
 )
 from domain.refund_book import RefundBook, RefundPlan
 from domain.splits import Allocation, Split, allocate
+from domain.text import (
+    CURRENCY_TEXT_LENGTH_MAX,
+    DESCRIPTION_LENGTH_MAX,
+    PARTY_LENGTH_MAX,
+    REASON_LENGTH_MAX,
+    TOKEN_LENGTH_MAX,
+    check_text,
+)
 
 CREATED = PaymentStatus.CREATED
 PROCESSING = PaymentStatus.PROCESSING
@@ -146,7 +154,9 @@ class Payment(Aggregate):
         reference: str = "",
     ) -> Payment:
         """Record the request as made; rules are applied by `reject` or `start_processing`.
-        Only a wallet-first payment has a wallet share (0 to the amount) and maybe a hold."""
+        Only a wallet-first payment has a wallet share (0 to the amount) and maybe a hold.
+        Text that cannot be recorded (see `check_request_text`) is refused, not recorded."""
+        cls.check_request_text(payer_id, recipient, currency, description, splits, card_token)
         if method == PaymentMethod.WALLET_FIRST:
             assert 0 <= wallet_share_minor <= amount_minor
         else:
@@ -172,6 +182,26 @@ class Payment(Aggregate):
             owner_id=owner_id,
             reference=reference,
         )
+
+    @staticmethod
+    def check_request_text(
+        payer_id: str,
+        recipient: str,
+        currency: str,
+        description: str,
+        splits: tuple[Split, ...],
+        card_token: str,
+    ) -> None:
+        """Raise if a request's text cannot be recorded (control characters, card numbers,
+        over-long values). Empty values and unknown currencies can: the rules record such
+        a request as FAILED."""
+        check_text(payer_id, "payer_id", PARTY_LENGTH_MAX)
+        check_text(recipient, "recipient", PARTY_LENGTH_MAX)
+        check_text(currency, "currency", CURRENCY_TEXT_LENGTH_MAX)
+        check_text(description, "description", DESCRIPTION_LENGTH_MAX)
+        check_text(card_token, "payment_method", TOKEN_LENGTH_MAX)
+        for split in splits:
+            check_text(split.payee, "splits.payee", PARTY_LENGTH_MAX)
 
     @event(Created)
     def __init__(
@@ -232,7 +262,7 @@ class Payment(Aggregate):
 
     @property
     def card_minor(self) -> int:
-        """What the card pays of the amount."""
+        """What the gateway pays of the amount (the card, or the legacy processor)."""
         return self.amount_minor - self.wallet_minor
 
     @property
@@ -315,6 +345,7 @@ class Payment(Aggregate):
     ) -> None:
         """Reserve a refund before asking the gateway, so concurrent refunds can never add up
         to more than the capture, whatever the gateway does meanwhile."""
+        check_text(reason, "reason", REASON_LENGTH_MAX)
         card_minor = self.plan_refund(amount_minor).card_minor
         self._request_refund(at, refund_id, amount_minor, reason, request_digest, card_minor)
 
@@ -334,6 +365,7 @@ class Payment(Aggregate):
     ) -> tuple[Allocation, ...]:
         """SUCCESS/PARTIALLY_REFUNDED -> PARTIALLY_REFUNDED or REFUNDED; returns what each
         payee gives back. A requested refund completes for the amount it reserved."""
+        check_text(reason, "reason", REASON_LENGTH_MAX)
         allocations = self.plan_refund(amount_minor, refund_id).allocations
         self._refund(
             at, refund_id, amount_minor, transaction_id, reason, allocations, gateway_reference

@@ -27,20 +27,22 @@ REFUNDABLE = frozenset({PaymentStatus.SUCCESS, PaymentStatus.PARTIALLY_REFUNDED}
 
 
 class PaymentMethod(StrEnum):
-    """What funds a payment: a wallet, a card, the wallet first and a card for the rest, or a
-    card the payer gives on the gateway's hosted checkout page (seed 002)."""
+    """What funds a payment: a wallet, a card, the wallet first and a card for the rest, a
+    card the payer gives on the gateway's hosted checkout page (seed 002), or the legacy
+    processor (seed 001's payments, which name no card: the processor decides)."""
 
     WALLET = "wallet"
     CARD = "card"
     WALLET_FIRST = "wallet_first"
     CHECKOUT = "checkout"
+    LEGACY = "legacy"
 
 
-# Paid in full by the gateway (a card), so refunded in full through it.
-GATEWAY_FUNDED = frozenset({PaymentMethod.CARD, PaymentMethod.CHECKOUT})
+# Paid in full by a gateway (a card, or the legacy processor), so refunded in full through it.
+GATEWAY_FUNDED = frozenset({PaymentMethod.CARD, PaymentMethod.CHECKOUT, PaymentMethod.LEGACY})
 # A payment we can attempt again ourselves: a wallet-first payment's hold is gone once it
 # fails, and a checkout's payer has left the gateway's page.
-RETRYABLE_METHODS = frozenset({PaymentMethod.WALLET, PaymentMethod.CARD})
+RETRYABLE_METHODS = frozenset({PaymentMethod.WALLET, PaymentMethod.CARD, PaymentMethod.LEGACY})
 
 
 # Rule failures (never retryable); gateway failure codes come from the gateway port.

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidRegistrationTransitionError, InvalidTripError
-from domain.text import check_text
+from domain.text import REASON_LENGTH_MAX, check_text
 
 STUDENT_NAME_LENGTH_MAX = 200
 
@@ -29,7 +29,7 @@ class RegistrationStatus(StrEnum):
 def check_student_name(name: str) -> str:
     if not name.strip() or len(name) > STUDENT_NAME_LENGTH_MAX:
         raise InvalidTripError(f"A student's name is 1 to {STUDENT_NAME_LENGTH_MAX} characters.")
-    return check_text(name, "student_name")
+    return check_text(name, "student_name", STUDENT_NAME_LENGTH_MAX)
 
 
 class Registration(Aggregate):
@@ -128,7 +128,7 @@ class Registration(Aggregate):
     def cancel(self, reason: str, refund_minor: int, at: datetime) -> None:
         """The parent cancels; `refund_minor` of the price is owed back (0 if unpaid)."""
         self._require(RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED)
-        check_text(reason, "reason")
+        check_text(reason, "reason", REASON_LENGTH_MAX)
         self._cancel(reason, refund_minor, at)
 
     def rename_student(self, student_name: str, at: datetime) -> None:

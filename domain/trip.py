@@ -33,7 +33,7 @@ def check_label(value: str, field: str, length_max: int = NAME_LENGTH_MAX) -> st
     """A required, bounded, printable text field."""
     if not value.strip() or len(value) > length_max:
         raise InvalidTripError(f"`{field}` must be 1 to {length_max} characters.")
-    return check_text(value, field)
+    return check_text(value, field, length_max)
 
 
 class School(Aggregate):
@@ -52,7 +52,7 @@ class School(Aggregate):
 
     @classmethod
     def create(cls, school_id: UUID, name: str, address: str = "") -> School:
-        check_text(address, "address")
+        check_text(address, "address", NAME_LENGTH_MAX)
         return cls._create(
             cls.Created, id=school_id, name=check_label(name, "name"), address=address
         )
@@ -65,7 +65,7 @@ class School(Aggregate):
 
     def update(self, name: str, address: str) -> None:
         self._require_present()
-        check_text(address, "address")
+        check_text(address, "address", NAME_LENGTH_MAX)
         self._update(check_label(name, "name"), address)
 
     def delete(self) -> None:
@@ -299,9 +299,7 @@ class TripDetails:
     def check(self) -> None:
         check_label(self.title, "title")
         check_label(self.location, "location")
-        check_text(self.description, "description")
-        if len(self.description) > DESCRIPTION_LENGTH_MAX:
-            raise InvalidTripError(f"`description` holds at most {DESCRIPTION_LENGTH_MAX}.")
+        check_text(self.description, "description", DESCRIPTION_LENGTH_MAX)
         if self.starts_at.tzinfo is None:
             raise InvalidTripError("`date` needs a time zone.")
         if self.price.amount_minor < 0:

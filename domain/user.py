@@ -53,14 +53,14 @@ def normalize_email(email: str) -> str:
         or any(c.isspace() for c in normalized)
     ):
         raise InvalidEmailError()
-    check_text(normalized, "email")
+    check_text(normalized, "email", EMAIL_LENGTH_MAX)
     return normalized
 
 
 def check_full_name(full_name: str) -> str:
     if len(full_name) > FULL_NAME_LENGTH_MAX:
         raise InvalidFullNameError()
-    check_text(full_name, "full_name")
+    check_text(full_name, "full_name", FULL_NAME_LENGTH_MAX)
     return full_name
 
 

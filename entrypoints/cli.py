@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from application.ledger import Ledger
 from application.ports.views import TrackedView
 from application.projection_runner import ProjectionRunner
+from domain.money import CURRENCY_EXPONENTS
+from entrypoints.card_secret import ConfigurationError, card_fingerprint_secret
 from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.migration import migrate
@@ -52,6 +54,19 @@ def _serve_on(settings: Settings, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _refuse_a_bad_configuration(settings: Settings) -> None:
+    """Stop before serving, with a clear message, on settings the service cannot run with."""
+    currency = settings.payments.default_currency
+    if currency not in CURRENCY_EXPONENTS:
+        raise click.ClickException(
+            f"PAYLEDGER_DEFAULT_CURRENCY={currency!r} is not an ISO 4217 code (e.g. USD)."
+        )
+    try:
+        card_fingerprint_secret(settings)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (PAYLEDGER_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (PAYLEDGER_PORT).")
@@ -63,6 +78,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     settings = settings.replace(
         http={"host": host or settings.http.host, "port": port or settings.http.port}
     )
+    _refuse_a_bad_configuration(settings)
     migrate(settings)
     ensure_first_admin(settings)
     where = f"http://{settings.http.host}:{settings.http.port}"

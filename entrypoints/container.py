@@ -22,6 +22,7 @@ from dishka import (
 
 from adapters.clock import SystemClock
 from adapters.eventstore.config import eventstore_env
+from adapters.fingerprint import HmacFingerprinter
 from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
@@ -36,7 +37,8 @@ from application.payment_projection import PaymentsProjection
 from application.payment_queries import PaymentQueries
 from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
-from application.ports.gateway import GatewayWebhooks, PaymentGateway
+from application.ports.fingerprint import Fingerprinter
+from application.ports.gateway import GatewayWebhooks, LegacyGateway, PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
@@ -47,6 +49,7 @@ from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
+from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
@@ -156,6 +159,26 @@ class AdaptersProvider(Provider):
         sessions.close()
 
     @provide
+    def legacy_gateway(self, settings: Settings, gateway: PaymentGateway) -> LegacyGateway:
+        """The simulated legacy processor seed 001's payments go to, whatever the card
+        gateway is: the card gateway itself when that is the simulated one, else one of its
+        own (with the same failure rate, seed and latency; it never hosts a checkout)."""
+        if settings.gateway.kind == "simulated":
+            return gateway
+        from adapters.gateways.simulated import SimulatedPaymentGateway
+
+        return SimulatedPaymentGateway(
+            failure_rate=settings.gateway.failure_rate,
+            seed=settings.gateway.seed,
+            latency_s=settings.gateway.latency_ms / 1000,
+        )
+
+    @provide
+    def fingerprinter(self, settings: Settings) -> Fingerprinter:
+        """Card fingerprints keyed with the configured (or kept) secret."""
+        return HmacFingerprinter(card_fingerprint_secret(settings))
+
+    @provide
     def gateway_webhooks(self, settings: Settings) -> GatewayWebhooks:
         from adapters.gateways.stripe_webhooks import StripeWebhooks
 
@@ -176,7 +199,10 @@ class ApplicationProvider(Provider):
         payments = settings.payments
         return PaymentRules(Decimal(payments.fraud_threshold), payments.max_retries)
 
-    wallets = provide(WalletService)
+    @provide
+    def wallets(self, runner: CommandRunner, settings: Settings) -> WalletService:
+        return WalletService(runner, settings.payments.default_currency)
+
     holds = provide(HoldService)
     payments = provide(PaymentService)
     settlement = provide(PaymentSettlement)
@@ -188,7 +214,12 @@ class ApplicationProvider(Provider):
     def ledger_queries(
         self, runner: CommandRunner, view: LedgerViewRecorder, settings: Settings
     ) -> LedgerQueries:
-        return LedgerQueries(runner, view, wait_timeout_s=settings.http.view_wait_timeout_s)
+        return LedgerQueries(
+            runner,
+            view,
+            wait_timeout_s=settings.http.view_wait_timeout_s,
+            default_currency=settings.payments.default_currency,
+        )
 
     @provide
     def payment_queries(self, view: PaymentsViewRecorder, settings: Settings) -> PaymentQueries:

@@ -89,10 +89,21 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PaymentSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """The payment rules."""
+    """The payment rules, money defaults, and the secret that keys card fingerprints."""
 
     fraud_threshold: str = "10000.00"  # major units in the payment's currency (strictly above)
     max_retries: int = 3  # retries of a payment that failed for a transient reason
+    default_currency: str = "USD"  # of a wallet opened without one (seed 003)
+    # Keys the HMAC of card numbers in request digests (see entrypoints/card_secret.py).
+    card_fingerprint_secret: str = ""
+
+    def __repr__(self) -> str:  # a secret never reaches a log line
+        hidden = "<hidden>" if self.card_fingerprint_secret else "<unset>"
+        return (
+            f"PaymentSettings(fraud_threshold={self.fraud_threshold!r}, "
+            f"max_retries={self.max_retries}, default_currency={self.default_currency!r}, "
+            f"card_fingerprint_secret={hidden})"
+        )
 
 
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,8 @@ processes, each with its own instance, agree on what a card and a key do:
 - `charge` reads the behaviour back from the token. A `draw` card fails with PROCESSING_ERROR
   when a number derived from a hash of (seed, idempotency key) falls below `failure_rate`:
   the same key always gets the same answer (an idempotent replay), a new key draws again.
+  `LEGACY_ACCOUNT_TOKEN` is a charge of the legacy processor's own account (seed 001's
+  payments name no card, method `legacy`): the same draw decides it.
 - The TIMEOUT card (4000 0000 0000 0408) answers `unknown` the first time this instance sees
   an idempotency key and `succeeded` afterwards, to exercise reconciliation. That memory is
   per process (and bounded): another process seeing the same key for the first time also
@@ -52,6 +54,7 @@ from application.ports.gateway import (
     GATEWAY_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
     INVALID_CARD,
+    LEGACY_ACCOUNT_TOKEN,
     PROCESSING_ERROR,
     Card,
     CardToken,
@@ -223,7 +226,10 @@ class SimulatedPaymentGateway:
 
     @staticmethod
     def _behaviour(token: str) -> str | None:
-        """The behaviour a token stands for, or None for a token this gateway never issued."""
+        """The behaviour a token stands for, or None for a token this gateway never issued.
+        The legacy account (seed 001's payments) is settled by the draw."""
+        if token == LEGACY_ACCOUNT_TOKEN:
+            return DRAW
         if token in STRIPE_TEST_TOKENS:
             return STRIPE_TEST_TOKENS[token]
         match = TOKEN_PATTERN.fullmatch(token)

@@ -23,6 +23,10 @@ GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
 CHECKOUT_EXPIRED = "CHECKOUT_EXPIRED"
 CHECKOUT_CANCELLED = "CHECKOUT_CANCELLED"
 
+# What a charge of the legacy processor carries instead of a card token: seed 001's
+# payments name no card, so the processor charges its own account.
+LEGACY_ACCOUNT_TOKEN = "legacy"  # noqa: S105 (a name for an account, not a secret)
+
 # Only these are worth retrying: the next attempt may well succeed.
 RETRYABLE_FAILURES = frozenset({PROCESSING_ERROR, GATEWAY_UNAVAILABLE})
 
@@ -48,6 +52,8 @@ class CardToken(msgspec.Struct, frozen=True):
 
 
 class ChargeRequest(msgspec.Struct, frozen=True):
+    """A charge of `token` (`LEGACY_ACCOUNT_TOKEN` at the legacy processor)."""
+
     amount_minor: int
     currency: str
     token: str
@@ -153,3 +159,11 @@ class PaymentGateway(Protocol):
         cancel link); returns where it then stands: `failed` CHECKOUT_CANCELLED, or
         `succeeded` if it had been paid meanwhile."""
         ...
+
+
+class LegacyGateway(PaymentGateway, Protocol):
+    """The legacy processor seed 001's clients pay through (payment method `legacy`): it
+    takes no card, so its charges carry `LEGACY_ACCOUNT_TOKEN`, and it decides by its own
+    rules (the simulated one: a seeded draw at `PAYLEDGER_FAILURE_RATE`, `PROCESSING_ERROR`
+    on failure). Legacy payments are settled and refunded here whatever the card gateway is
+    (Stripe included)."""

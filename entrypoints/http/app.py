@@ -18,6 +18,7 @@ from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 
 from application.ledger import Ledger
+from application.ports.fingerprint import Fingerprinter
 from application.readiness import ReadinessProbe
 from entrypoints.http.controllers.balances import BalanceController
 from entrypoints.http.controllers.catalog import SchoolController, TripController
@@ -62,6 +63,7 @@ def create_app(container: AsyncContainer) -> Litestar:
             app.state[BODY_LIMIT_STATE_KEY] = settings.http.request_body_max_bytes
             await container.get(Ledger)
             await container.get(ReadinessProbe)
+            await container.get(Fingerprinter)  # no secret, no start (entrypoints/card_secret.py)
             if settings.run_workers_in_process:
                 workers = await container.get(BackgroundWorkers)
                 workers.start()

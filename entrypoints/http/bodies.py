@@ -1,8 +1,11 @@
 """Request bodies: strict msgspec structs (no unknown fields, no type coercion).
 
-Amounts are integers of minor units (`25000` is 250.00 USD). Currencies and customer ids are
-plain strings here: the domain checks them and answers with its own codes
-(`unknown_currency`, `invalid_customer_id`).
+Amounts are integers of minor units (`25000` is 250.00 USD). Every string that can reach an
+event is checked here first: no control characters (C0, DEL, C1: PostgreSQL read models
+cannot store NUL, and nothing else needs them), within its length limit; currencies are three
+upper-case letters. The domain checks the same again (`domain/text.py`) and more (a known
+ISO 4217 code, printable customer ids, no card number in any text), answering with its own
+codes (`unknown_currency`, `invalid_customer_id`, `card_number_in_text`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,37 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from domain.journal import DESCRIPTION_LENGTH_MAX
-from domain.money import AMOUNT_MINOR_MAX
+from domain.money import AMOUNT_MINOR_MAX, CUSTOMER_ID_LENGTH_MAX
 from domain.splits import SPLITS_MAX
+from domain.text import (
+    DESCRIPTION_LENGTH_MAX,
+    PARTY_LENGTH_MAX,
+    REASON_LENGTH_MAX,
+    TOKEN_LENGTH_MAX,
+)
+
+# msgspec matches patterns with `re.search`, where `$` also matches before a final newline:
+# the lookahead `(?!\n)` closes that gap (and means nothing to an ECMA-262 reader).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$(?!\n)"
+CURRENCY_PATTERN = r"^[A-Z]{3}$(?!\n)"
+PAYMENT_CURRENCY_PATTERN = r"^([A-Z]{3})?$(?!\n)"
+
+# What the patterns mean, for people (a regex in an error message helps nobody).
+_PATTERN_MEANINGS = {
+    TEXT_PATTERN: "Expected text without control characters",
+    CURRENCY_PATTERN: "Expected an ISO 4217 currency code: three upper-case letters",
+    PAYMENT_CURRENCY_PATTERN: "Expected an ISO 4217 currency code (three upper-case letters) "
+    "or nothing",
+}
+
+
+def readable(message: str) -> str:
+    """A validation message naming a pattern the request broke, said in words instead."""
+    for pattern, meaning in _PATTERN_MEANINGS.items():
+        if f"matching regex {pattern!r}" in message:
+            return meaning
+    return message
+
 
 Amount = Annotated[
     int,
@@ -27,30 +58,48 @@ Amount = Annotated[
 Currency = Annotated[
     str,
     msgspec.Meta(
+        pattern=CURRENCY_PATTERN,
         examples=["USD"],
-        description="ISO 4217 code.",
+        description="ISO 4217 code: three upper-case letters.",
     ),
 ]
 CustomerId = Annotated[
     str,
     msgspec.Meta(
+        max_length=CUSTOMER_ID_LENGTH_MAX,
+        pattern=TEXT_PATTERN,
         examples=["alice"],
         description="The customer's opaque id (1 to 200 printable characters).",
     ),
 ]
-# No NUL characters: PostgreSQL text columns (the read models) cannot store them.
-NO_NUL_PATTERN = r"^[^\x00]*$"
-Description = Annotated[
-    str, msgspec.Meta(max_length=DESCRIPTION_LENGTH_MAX, pattern=NO_NUL_PATTERN)
+Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_LENGTH_MAX, pattern=TEXT_PATTERN)]
+Reason = Annotated[str, msgspec.Meta(max_length=REASON_LENGTH_MAX, pattern=TEXT_PATTERN)]
+PaymentMethodToken = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=TOKEN_LENGTH_MAX,
+        pattern=TEXT_PATTERN,
+        description="A gateway payment-method token, instead of `card` (never a card number).",
+    ),
 ]
-HOLD_REASON_LENGTH_MAX = 200
 
 
 class WalletCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Open a wallet: at most one per customer and currency."""
 
     customer_id: CustomerId
-    currency: Currency
+    currency: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=CURRENCY_PATTERN,
+                examples=["USD"],
+                description="ISO 4217 code; none: `PAYLEDGER_DEFAULT_CURRENCY` (USD unless "
+                "configured), as seed 003 does.",
+            ),
+        ]
+        | None
+    ) = None
     overdraft_limit: Annotated[
         int, msgspec.Meta(description="How far below zero the balance may go, in minor units.")
     ] = 0
@@ -107,6 +156,8 @@ class HoldPost(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         Annotated[
             str,
             msgspec.Meta(
+                max_length=CUSTOMER_ID_LENGTH_MAX,
+                pattern=TEXT_PATTERN,
                 description="The wallet to credit; none: the money leaves the ledger (payout).",
             ),
         ]
@@ -118,20 +169,15 @@ class HoldPost(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class HoldVoid(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Release a pending hold without moving money."""
 
-    reason: Annotated[
-        str, msgspec.Meta(max_length=HOLD_REASON_LENGTH_MAX, pattern=NO_NUL_PATTERN)
-    ] = "voided"
+    reason: Reason = "voided"
 
 
 # Payments (seed 001). The amount is deliberately not limited to positive values here: the
 # payment rules record a request for zero or less as FAILED `INVALID_AMOUNT` (and an empty
 # currency or recipient as FAILED `INVALID_REQUEST`), so auditors see every attempt.
 PAYMENT_AMOUNT_LIMIT = AMOUNT_MINOR_MAX
-PARTY_LENGTH_MAX = 200  # payer, recipient and payee ids
 CARD_NUMBER_LENGTH_MAX = 32
 CARD_CVC_LENGTH_MAX = 8
-PAYMENT_METHOD_LENGTH_MAX = 255
-REFUND_REASON_LENGTH_MAX = 200
 
 PaymentAmount = Annotated[
     int,
@@ -143,7 +189,18 @@ PaymentAmount = Annotated[
         "a payment FAILED with `INVALID_AMOUNT`.",
     ),
 ]
-Party = Annotated[str, msgspec.Meta(max_length=PARTY_LENGTH_MAX, pattern=NO_NUL_PATTERN)]
+Party = Annotated[str, msgspec.Meta(max_length=PARTY_LENGTH_MAX, pattern=TEXT_PATTERN)]
+# Seed 001 records a payment with no currency as FAILED `INVALID_REQUEST`: empty is allowed
+# here, and so is an unknown code (recorded as a rule failure too).
+PaymentCurrency = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=PAYMENT_CURRENCY_PATTERN,
+        examples=["USD"],
+        description="ISO 4217 code. Empty, or a code that is not ISO 4217, is recorded as a "
+        "payment FAILED with `INVALID_REQUEST`.",
+    ),
+]
 
 
 class CardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -151,11 +208,16 @@ class CardIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shows only the brand and the last four digits)."""
 
     number: Annotated[
-        str, msgspec.Meta(max_length=CARD_NUMBER_LENGTH_MAX, examples=["4242424242424242"])
+        str,
+        msgspec.Meta(
+            max_length=CARD_NUMBER_LENGTH_MAX,
+            pattern=TEXT_PATTERN,
+            examples=["4242424242424242"],
+        ),
     ]
     exp_month: Annotated[int, msgspec.Meta(ge=1, le=12)]
     exp_year: Annotated[int, msgspec.Meta(ge=0, le=9999)]
-    cvc: Annotated[str, msgspec.Meta(max_length=CARD_CVC_LENGTH_MAX)] = ""
+    cvc: Annotated[str, msgspec.Meta(max_length=CARD_CVC_LENGTH_MAX, pattern=TEXT_PATTERN)] = ""
 
     def __repr__(self) -> str:  # a PAN must never reach a log line, even via a traceback
         return f"CardIn(****{self.number[-4:]}, {self.exp_month:02d}/{self.exp_year})"
@@ -170,28 +232,25 @@ class SplitIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class PaymentCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Pay a recipient from a wallet or a card, optionally split between payees.
+    """Pay a recipient from a wallet, a card, or through the legacy processor (seed 001's
+    body: no `method`), optionally split between payees.
 
     A request that breaks a payment rule is not refused: it is recorded as FAILED with the
     reason (`INVALID_AMOUNT`, `FRAUD_SUSPECTED`, `INVALID_REQUEST`)."""
 
     amount: PaymentAmount
-    currency: Annotated[str, msgspec.Meta(max_length=8, examples=["USD"])]
+    currency: PaymentCurrency
     recipient: Party
-    method: Literal["wallet", "card"]
+    method: Annotated[
+        Literal["wallet", "card", "legacy"],
+        msgspec.Meta(
+            description="What pays: the payer's wallet, a card, or (none given) the simulated "
+            "legacy processor seed 001's clients pay through (it takes no card)."
+        ),
+    ] = "legacy"
     payer_id: Party = ""
     card: CardIn | None = None
-    payment_method: (
-        Annotated[
-            str,
-            msgspec.Meta(
-                max_length=PAYMENT_METHOD_LENGTH_MAX,
-                pattern=NO_NUL_PATTERN,
-                description="A gateway payment-method token, instead of `card`.",
-            ),
-        ]
-        | None
-    ) = None
+    payment_method: PaymentMethodToken | None = None
     description: Description = ""
     splits: Annotated[list[SplitIn], msgspec.Meta(max_length=SPLITS_MAX)] = []
 
@@ -200,6 +259,4 @@ class RefundCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Refund all that is left of a payment (no amount) or part of it."""
 
     amount: Amount | None = None
-    reason: Annotated[
-        str, msgspec.Meta(max_length=REFUND_REASON_LENGTH_MAX, pattern=NO_NUL_PATTERN)
-    ] = ""
+    reason: Reason = ""

@@ -25,7 +25,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.params import BodyKwarg
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
-from entrypoints.http.problems import ProblemError, body_field_error
+from entrypoints.http.problems import FieldError, ProblemError, body_field_error
 
 BODY_LIMIT_STATE_KEY = "request_body_max_bytes"
 JSON_MEDIA_TYPE = "application/json"
@@ -118,7 +118,7 @@ class StrictJSONRequest(Request[Any, Any, Any]):
         try:
             decoded = _decoder(field.annotation).decode(body)
         except msgspec.ValidationError as error:
-            field_error = body_field_error(str(error))
+            field_error = _with_unit_hint(body_field_error(str(error)))
             where = f" at {field_error.path}" if field_error.path != "$" else ""
             raise ProblemError(
                 422, "validation_error", f"{field_error.message}{where}.", [field_error]
@@ -131,6 +131,17 @@ class StrictJSONRequest(Request[Any, Any, Any]):
         if body:
             check_unique_keys(body)
         return decoded
+
+
+# Seed apps sent major units as JSON floats (`"amount": 250.00`); say what to send instead.
+UNIT_HINT = "amounts are integer minor units (250.00 USD is 25000)"
+
+
+def _with_unit_hint(error: FieldError) -> FieldError:
+    """A float where an amount is expected gets a hint about minor units."""
+    if error.path.endswith("amount") and "got `float`" in error.message:
+        return FieldError(error.source, error.path, f"{error.message}: {UNIT_HINT}")
+    return error
 
 
 class BodyLimitMiddleware(ASGIMiddleware):

@@ -10,6 +10,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from application.queries import PAGE_SIZE_MAX
 from domain.money import CUSTOMER_ID_LENGTH_MAX
+from entrypoints.http.bodies import TEXT_PATTERN
 from entrypoints.http.problems import FieldError, ProblemError
 
 POSITION_MAX = 2**63 - 1  # positions are PostgreSQL bigints
@@ -20,6 +21,7 @@ CustomerIdPath = Annotated[
     str,
     PathParameter(
         max_length=CUSTOMER_ID_LENGTH_MAX,
+        pattern=TEXT_PATTERN,
         description="The customer's id.",
     ),
 ]
@@ -64,6 +66,7 @@ PayerId = Annotated[
     QueryParameter(
         min_length=1,
         max_length=CUSTOMER_ID_LENGTH_MAX,
+        pattern=TEXT_PATTERN,
         description="Only payments from this payer.",
     ),
 ]

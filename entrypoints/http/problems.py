@@ -22,6 +22,7 @@ from litestar.types import ExceptionHandlersMap
 
 from application import errors as app_errors
 from domain import errors
+from entrypoints.http.bodies import readable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.InvalidSplitError: 422,
     errors.InvalidPaymentMethodError: 422,
     errors.InvalidRecipientError: 422,
+    errors.InvalidTextError: 422,
+    errors.CardNumberInTextError: 422,
     # The payment gateway refused (the client's request was fine): a bad gateway.
     app_errors.GatewayRefundFailedError: 502,
     # Who is calling: no valid token or credentials (401), not allowed (403).
@@ -215,7 +218,7 @@ def body_field_error(message: str) -> FieldError:
     """A msgspec validation message as a field error of the request body."""
     match = _AT_PATH.match(message)
     assert match is not None  # the pattern matches any string
-    return FieldError("body", match["path"] or "$", match["message"])
+    return FieldError("body", match["path"] or "$", readable(match["message"]))
 
 
 # Exception handlers.
@@ -288,7 +291,7 @@ def _validation_problem(error: ValidationException) -> Problem:
                 FieldError(
                     source=str(getattr(source, "value", source)),  # a ParamType enum member
                     path=str(item.get("key") or ""),
-                    message=str(item.get("message") or "invalid value"),
+                    message=readable(str(item.get("message") or "invalid value")),
                 )
             )
     if not field_errors and (missing := _MISSING_PARAMETER.match(str(error.detail))):
@@ -325,7 +328,8 @@ _PROBLEM_DESCRIPTIONS = {
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid request (`validation_error`, with `errors`) or a broken business rule "
     "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`, "
-    "`refund_exceeds_captured`, `invalid_split`, `position_beyond_log`...).",
+    "`refund_exceeds_captured`, `invalid_split`, `position_beyond_log`, `card_number_in_text`, "
+    "`invalid_text`...).",
     500: "Unexpected server error (`internal_error`).",
     502: "The payment gateway refused (`gateway_refund_failed`); nothing was changed.",
     503: "Not available yet (`view_not_caught_up`: the read model has not reached "

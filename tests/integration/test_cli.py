@@ -68,3 +68,21 @@ def test_unknown_projection_name_is_refused(environment: dict[str, str]) -> None
     result = CliRunner().invoke(main, ["projections", "rebuild", "nope"], env=environment)
     assert result.exit_code != 0
     assert "nope" in result.output
+
+
+def test_serve_refuses_to_start_on_postgres_without_a_card_fingerprint_secret() -> None:
+    # Refused before anything is opened or bound: the database need not even be there.
+    environment = {
+        "PAYLEDGER_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere",
+        "PAYLEDGER_CARD_FINGERPRINT_SECRET": "",
+    }
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env=environment)
+    assert result.exit_code == 1
+    assert "PAYLEDGER_CARD_FINGERPRINT_SECRET is not set" in result.output
+
+
+def test_serve_refuses_to_start_with_an_unknown_default_currency(tmp_path: Path) -> None:
+    environment = {"PAYLEDGER_DATA_DIR": str(tmp_path), "PAYLEDGER_DEFAULT_CURRENCY": "usd"}
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env=environment)
+    assert result.exit_code == 1
+    assert "PAYLEDGER_DEFAULT_CURRENCY='usd' is not an ISO 4217 code" in result.output

@@ -31,6 +31,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 HEALTH_POLL_INTERVAL_S = 0.1
+# PostgreSQL servers refuse to start without a card-fingerprint secret; every server on one
+# schema must share it (SQLite servers keep one of their own in their data folder).
+POSTGRES_FINGERPRINT_SECRET = "e2e-card-fingerprint-secret-for-tests-only"
 PORT_ATTEMPTS_MAX = 3
 STDERR_TAIL_CHARS = 4_000
 
@@ -226,7 +229,11 @@ def running_server(
         **E2E_AUTH_SETTINGS,
     }
     if schema is not None:
-        settings.update(PAYLEDGER_DATABASE_URL=postgres_url(), PAYLEDGER_DATABASE_SCHEMA=schema)
+        settings.update(
+            PAYLEDGER_DATABASE_URL=postgres_url(),
+            PAYLEDGER_DATABASE_SCHEMA=schema,
+            PAYLEDGER_CARD_FINGERPRINT_SECRET=POSTGRES_FINGERPRINT_SECRET,
+        )
     else:
         settings.update(PAYLEDGER_DATABASE_URL="", PAYLEDGER_DATA_DIR=str(workdir / "data"))
     settings.update(extra_settings or {})

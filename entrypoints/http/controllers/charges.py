@@ -27,6 +27,7 @@ from entrypoints.http.bodies import (
     CustomerId,
     Description,
     Party,
+    PaymentMethodToken,
     SplitIn,
 )
 from entrypoints.http.params import (
@@ -52,7 +53,7 @@ class ChargeCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     amount: Amount
     currency: Currency
     card: CardIn | None = None
-    payment_method: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    payment_method: PaymentMethodToken | None = None
     description: Description = ""
     splits: Annotated[list[SplitIn], msgspec.Meta(max_length=SPLITS_MAX)] = []
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import JSONBody
 
 from application.payment_queries import PaymentQueries
@@ -48,6 +50,17 @@ from entrypoints.http.view_waits import wait_for_view
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 WAIT_POLL_INTERVAL_S = 0.02
+FULL_REFUND = RefundCreate()  # no body (or `{}`): all that is left, as seed 001 refunds
+
+
+@dataclass
+class OptionalBodyOperation(Operation):
+    """An operation whose request body may be left out (Litestar marks every body
+    required)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
 
 
 def payment_request(data: PaymentCreate) -> PaymentRequest:
@@ -181,19 +194,20 @@ class PaymentController(ApiController):
     @post(
         "/{payment_id:uuid}/refund",
         operation_id="RefundPayment",
-        summary="Refund all that is left of a payment, or part of it",
+        summary="Refund all that is left of a payment (no body, or `{}`), or part of it",
         status_code=201,
         responses=problem_responses(404, 409, 413, 415, 502),
         response_headers=WRITE_HEADERS,
+        operation_class=OptionalBodyOperation,
     )
     @inject
     async def refund_payment(
         self,
         payment_id: PaymentId,
-        data: JSONBody[RefundCreate],
         principal: NamedDependency[Principal],
         refunds: FromDishka[RefundService],
         idempotency_key: IdempotencyKey = None,
+        data: JSONBody[RefundCreate] = FULL_REFUND,
     ) -> Response[Payment]:
         written = await in_thread(
             refunds.refund_payment,

@@ -1,4 +1,9 @@
-"""Wallets: open, read, statement, credit and debit."""
+"""Wallets: open, read, statement, credit and debit.
+
+`GET /wallets/{customer_id}` answers with one wallet when asked for a currency, else with
+all the customer's wallets; both straight from the log (strongly consistent). The statement
+comes from the read model (pass `min_position` to read a write there).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from application.results import CustomerWallets, Statement, Transaction, Wallet
 from application.view_positions import LEDGER_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.http.auth import ApiController
-from entrypoints.http.bodies import CreditCreate, DebitCreate, WalletCreate
+from entrypoints.http.bodies import CURRENCY_PATTERN, CreditCreate, DebitCreate, WalletCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
     Cursor,
@@ -33,14 +38,27 @@ from entrypoints.http.writes import (
     written_response,
 )
 
-CurrencyQuery = Annotated[str, QueryParameter(description="ISO 4217 code, e.g. `USD`.")]
 OptionalCurrencyQuery = Annotated[
     str | None,
     QueryParameter(
-        description="Read this one wallet straight from the event store (strongly consistent); "
-        "without it, all the customer's wallets from the read model.",
+        pattern=CURRENCY_PATTERN,
+        description="Answer with this one wallet (a `Wallet`); without it, with all the "
+        "customer's wallets (`CustomerWallets`). Both are read from the event store "
+        "(strongly consistent).",
     ),
 ]
+StatementCurrency = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=CURRENCY_PATTERN,
+        description="ISO 4217 code of the wallet; none: `PAYLEDGER_DEFAULT_CURRENCY` (USD "
+        "unless configured), seed 003's one wallet.",
+    ),
+]
+WALLETS_RESPONSE = (
+    "With `currency`: that one wallet (`Wallet`). Without: every wallet of the customer "
+    "(`CustomerWallets`). Both strongly consistent: read from the event store."
+)
 
 
 def wallet_location(customer_id: str, currency: str) -> str:
@@ -81,7 +99,8 @@ class WalletController(ApiController):
     @get(
         "/{customer_id:str}",
         operation_id="GetWallets",
-        summary="A customer's wallets",
+        summary="One wallet of a customer (`?currency=`), or all of them",
+        response_description=WALLETS_RESPONSE,
         responses=problem_responses(404, 503),
     )
     @inject
@@ -94,10 +113,9 @@ class WalletController(ApiController):
         positions: FromDishka[ViewPositions],
         currency: OptionalCurrencyQuery = None,
         min_position: MinPosition = None,
-    ) -> CustomerWallets:
+    ) -> Wallet | CustomerWallets:
         if currency is not None:
-            wallet = await in_thread(wallets.get_wallet, principal, customer_id, currency)
-            return CustomerWallets(customer_id, [wallet])
+            return await in_thread(wallets.get_wallet, principal, customer_id, currency)
         await wait_for_view(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.wallets_of, principal, customer_id)
 
@@ -111,10 +129,10 @@ class WalletController(ApiController):
     async def get_statement(
         self,
         customer_id: CustomerIdPath,
-        currency: CurrencyQuery,
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
         positions: FromDishka[ViewPositions],
+        currency: StatementCurrency = None,
         cursor: Cursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,

@@ -124,10 +124,10 @@ def credit(
 
 
 def wallet(client: TestClient[Any], customer_id: str, currency: str = "USD") -> Json:
-    """One wallet, strongly consistent (read from the event store)."""
+    """One wallet, strongly consistent (read from the event store): the wallet object."""
     body = expect(client.get(f"/wallets/{customer_id}", params={"currency": currency}), 200)
-    assert len(body["wallets"]) == 1, body
-    return body["wallets"][0]
+    assert (body["customer_id"], body["currency"]) == (customer_id, currency), body
+    return body
 
 
 def all_balances(client: TestClient[Any], **params: Any) -> list[Json]:

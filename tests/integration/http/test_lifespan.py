@@ -64,8 +64,9 @@ def test_without_in_process_projections_nothing_starts_and_views_stay_behind() -
     with running_client(settings, RecordingRunnerProvider(calls)) as client:
         opened = open_wallet(client, "alice")
         # Strongly consistent reads still work; the read model never moves.
-        wallets: Any = expect(client.get("/wallets/alice", params={"currency": "USD"}), 200)
-        assert wallets["wallets"][0]["customer_id"] == "alice"
+        wallet: Any = expect(client.get("/wallets/alice", params={"currency": "USD"}), 200)
+        assert wallet["customer_id"] == "alice"
+        assert expect(client.get("/wallets/alice"), 200)["wallets"] == [wallet]
         response = client.get("/wallets/alice", params={"min_position": position_of(opened)})
         expect_problem(response, 503, "view_not_caught_up")
     assert calls == []

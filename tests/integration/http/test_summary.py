@@ -159,3 +159,21 @@ def test_the_summary_refuses_a_position_beyond_the_log_at_once() -> None:
 def test_a_bad_min_position_is_a_validation_problem(api: PaymentsApi, position: str) -> None:
     response = api.client.get("/summary", params={"min_position": position})
     expect_problem(response, 422, "validation_error")
+
+
+def test_amounts_are_shown_for_iso_currencies_only_while_counts_keep_every_payment(
+    api: PaymentsApi,
+) -> None:
+    good = pay(api, 1_000)
+    assert api.advance(good["id"]) == "SUCCESS"
+    for currency in ("", "XYZ"):
+        junk = pay(api, 500, currency)
+        assert (junk["status"], junk["failure_reason"]) == ("FAILED", "INVALID_REQUEST")
+
+    result = summary(api)
+
+    assert [row["currency"] for row in result["amounts"]] == ["USD"]
+    assert result["amounts"][0]["by_status"]["FAILED"] == 0
+    assert (result["total"], result["failed"]) == (3, 2)
+    assert result["by_status"]["FAILED"] == 2
+    assert result["failure_reasons"] == {"INVALID_REQUEST": 2}

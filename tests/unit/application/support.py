@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from adapters.fingerprint import HmacFingerprinter
 from application.charges import ChargeService
 from application.holds import HoldService
 from application.ledger import Ledger
 from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
-from application.ports.gateway import PaymentGateway
+from application.ports.fingerprint import Fingerprinter
+from application.ports.gateway import LegacyGateway, PaymentGateway
 from application.principal import Principal
 from application.refunds import RefundService
 from application.runner import CommandRunner
@@ -34,6 +36,9 @@ POPO_ENV = {
 # The caller of the use cases in unit tests (its scope is the empty string, as before).
 CALLER = Principal("")
 
+# The secret of the fingerprints unit tests make (a real HMAC, a test key).
+TEST_FINGERPRINT_SECRET = b"unit-test-card-fingerprint-secret"
+
 LOG_PAGE_SIZE = 500
 LOG_PAGES_MAX = 10_000
 
@@ -51,6 +56,8 @@ class App:
     refunds: RefundService
     charges: ChargeService
     clock: Clock
+    legacy: LegacyGateway
+    fingerprinter: Fingerprinter
 
 
 def make_ledger(env: dict[str, str] | None = None) -> Ledger:
@@ -63,24 +70,31 @@ def make_app(
     gateway: PaymentGateway | None = None,
     rules: PaymentRules | None = None,
     ledger: Ledger | None = None,
+    legacy: LegacyGateway | None = None,
+    fingerprinter: Fingerprinter | None = None,
 ) -> App:
-    """The application on `ledger` (a new in-memory one by default)."""
+    """The application on `ledger` (a new in-memory one by default); legacy payments go to
+    `legacy` (a counting gateway of their own by default)."""
     from tests.unit.application.payment_fakes import CountingGateway
 
     ledger = ledger or make_ledger()
     gateway = gateway or CountingGateway()
+    legacy = legacy or CountingGateway()
+    fingerprinter = fingerprinter or HmacFingerprinter(TEST_FINGERPRINT_SECRET)
     runner = CommandRunner(ledger, clock)
-    settlement = PaymentSettlement(runner, gateway)
+    settlement = PaymentSettlement(runner, gateway, legacy)
     return App(
         ledger=ledger,
         runner=runner,
         wallets=WalletService(runner),
         holds=HoldService(runner),
-        payments=PaymentService(runner, gateway, rules or PaymentRules()),
+        payments=PaymentService(runner, gateway, rules or PaymentRules(), fingerprinter),
         settlement=settlement,
-        refunds=RefundService(runner, gateway),
-        charges=ChargeService(runner, gateway, settlement),
+        refunds=RefundService(runner, gateway, legacy),
+        charges=ChargeService(runner, gateway, settlement, fingerprinter),
         clock=clock,
+        legacy=legacy,
+        fingerprinter=fingerprinter,
     )
 
 

@@ -114,7 +114,7 @@ def test_a_statement_of_a_missing_wallet_fails(five_credits: App, queries: Ledge
         queries.statement(CALLER, "alice", "EUR")
 
 
-def test_wallets_of_a_customer_come_from_the_view(
+def test_wallets_of_a_customer_are_listed_by_currency(
     app: App, runner: ProjectionRunner, queries: LedgerQueries
 ) -> None:
     app.wallets.open_wallet(CALLER, "alice", "USD")
