@@ -9,10 +9,14 @@ from uuid import UUID
 import msgspec
 
 from application.errors import ViewNotCaughtUpError
-from application.payment_queries import decode_position_cursor, encode_position_cursor
 from application.ports.documents import DocumentView
 from application.principal import Principal
-from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
+from application.queries import (
+    PAGE_SIZE_MAX,
+    WAIT_TIMEOUT_S,
+    decode_position_cursor,
+    encode_position_cursor,
+)
 from application.results_people import (
     RegistrationOut,
     RegistrationPage,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from application.errors import ForbiddenError
+from application.errors import ForbiddenError, NotFoundError
 from domain.user import UserRole
 
 Role = UserRole
@@ -48,6 +48,22 @@ class Principal:
     def require_admin(self) -> None:
         if not self.is_admin:
             raise ForbiddenError("Only an admin may do this.")
+
+    def require_reader(self) -> None:
+        """Admins and auditors only (views over every customer)."""
+        if not self.may_read_everything:
+            raise ForbiddenError("Only an admin or an auditor may read this.")
+
+    def require_acts_for(self, customer_id: str, missing: type[NotFoundError]) -> None:
+        """Raise `missing` (not found: another's object does not exist for this caller)
+        unless this caller may act for `customer_id`."""
+        if not self.may_act_for(customer_id):
+            raise missing()
+
+    def require_reads(self, customer_id: str, missing: type[NotFoundError]) -> None:
+        """Raise `missing` unless this caller may read what `customer_id` owns."""
+        if not self.may_read(customer_id):
+            raise missing()
 
 
 SYSTEM = Principal("system", frozenset({UserRole.ADMIN}))
