@@ -223,3 +223,10 @@ class CardNumberInTextError(DomainError):
     """The text holds what looks like a card number; card numbers are never stored."""
 
     code = "card_number_in_text"
+
+
+class TransactionImmutableError(DomainError):
+    """Posted transactions are immutable: only what stands behind one (a pending hold, a
+    payment) changes, by its own legal state changes."""
+
+    code = "transaction_immutable"

@@ -47,6 +47,7 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
@@ -209,6 +210,7 @@ class ApplicationProvider(Provider):
     refunds = provide(RefundService)
     charges = provide(ChargeService)
     checkout = provide(CheckoutService)
+    transactions = provide(TransactionService)
 
     @provide
     def ledger_queries(

@@ -99,6 +99,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.TripGoneError: 404,
     errors.SeatNotHeldError: 409,
     errors.InvalidRegistrationTransitionError: 409,
+    errors.TransactionImmutableError: 409,
     errors.InvalidCapacityError: 422,
     errors.InvalidTripError: 422,
     errors.InvalidEmailError: 422,

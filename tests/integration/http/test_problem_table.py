@@ -77,6 +77,7 @@ EXPECTED_STATUS = {
     "trip_full": 409,
     "trip_deleted": 404,
     "user_deleted": 404,
+    "transaction_immutable": 409,
 }
 
 
