@@ -3,6 +3,7 @@ paginated; pass `min_position` to read your own write)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
@@ -35,8 +36,14 @@ PAGE_SIZE_DEFAULT = 50
 class PeopleQueries:
     """Reads of the document view, scoped by who asks."""
 
-    def __init__(self, view: DocumentView, wait_timeout_s: float = WAIT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        view: DocumentView,
+        log_end: Callable[[], int | None],
+        wait_timeout_s: float = WAIT_TIMEOUT_S,
+    ) -> None:
         self.view = view
+        self.log_end = log_end  # lists wait for the log's end: they hold every write before
         self.wait_timeout_s = wait_timeout_s
 
     def users(
@@ -103,8 +110,10 @@ class PeopleQueries:
     ) -> tuple[list[T], str | None]:
         before = decode_position_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
-        if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):
-            raise ViewNotCaughtUpError(f"The view has not reached position {min_position} yet.")
+        # Without a position, the log's end now: a sequential client reads its own writes.
+        position = min_position if min_position is not None else self.log_end()
+        if position and not self.view.wait_for(position, self.wait_timeout_s):
+            raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")
         rows = self.view.page(kind, owner, parent, before, limit + 1)
         items = [msgspec.json.decode(document, type=type_) for _, document in rows[:limit]]
         more = len(rows) > limit

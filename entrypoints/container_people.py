@@ -103,8 +103,12 @@ class PeopleProvider(Provider):
         return RegistrationService(runner, payments, policy)
 
     @provide
-    def people_queries(self, view: DocumentView, settings: Settings) -> PeopleQueries:
-        return PeopleQueries(view, wait_timeout_s=settings.http.view_wait_timeout_s)
+    def people_queries(
+        self, view: DocumentView, ledger: Ledger, settings: Settings
+    ) -> PeopleQueries:
+        return PeopleQueries(
+            view, ledger.log_position, wait_timeout_s=settings.http.view_wait_timeout_s
+        )
 
     @provide
     def runners(

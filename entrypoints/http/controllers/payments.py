@@ -47,7 +47,7 @@ from entrypoints.http.params import (
     require_time_zone,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 WAIT_POLL_INTERVAL_S = 0.02
@@ -174,7 +174,7 @@ class PaymentController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> PaymentPage:
-        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
+        await wait_for_writes(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(
             queries.list,
             principal,

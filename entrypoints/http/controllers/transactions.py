@@ -22,7 +22,7 @@ from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import TransactionCreate, TransactionStatusUpdate
 from entrypoints.http.params import Cursor, HistoryOf, MinPosition, PageSize
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 TransactionId = Annotated[UUID, PathParameter(description="The transaction's id.")]
@@ -50,7 +50,7 @@ class TransactionController(ApiController):
         limit: PageSize = HISTORY_PAGE_DEFAULT,
         min_position: MinPosition = None,
     ) -> History:
-        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        await wait_for_writes(positions, LEDGER_VIEW, min_position)
         return await in_thread(
             queries.history, principal, customer_id=customer_id, cursor=cursor, limit=limit
         )
