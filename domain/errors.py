@@ -226,7 +226,6 @@ class CardNumberInTextError(DomainError):
 
 
 class TransactionImmutableError(DomainError):
-    """Posted transactions are immutable: only what stands behind one (a pending hold, a
-    payment) changes, by its own legal state changes."""
+    """Posted transactions are immutable: only the hold or payment behind one changes."""
 
     code = "transaction_immutable"

@@ -82,8 +82,11 @@ class RunningServer:
         return text[-chars:]
 
 
-def _sign_in_admin(server: RunningServer) -> RunningServer:
-    form = {"username": E2E_ADMIN_EMAIL, "password": E2E_ADMIN_PASSWORD}
+def _sign_in_admin(server: RunningServer, settings: Mapping[str, str]) -> RunningServer:
+    form = {
+        "username": settings["PAYLEDGER_ADMIN_EMAIL"],
+        "password": settings["PAYLEDGER_ADMIN_PASSWORD"],
+    }
     response = httpx.post(f"{server.base_url}/token", data=form, timeout=30.0)
     if response.status_code != 200:
         raise ServerStartError(f"the first admin cannot sign in: {response.text}")
@@ -196,7 +199,7 @@ def _start(
             if taken and attempt + 1 < PORT_ATTEMPTS_MAX:
                 continue
             raise
-        return _sign_in_admin(server)
+        return _sign_in_admin(server, settings)
     raise AssertionError("unreachable: the loop returns or raises")
 
 

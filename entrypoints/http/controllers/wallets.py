@@ -30,7 +30,7 @@ from entrypoints.http.params import (
     PageSize,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_writes
+from entrypoints.http.view_waits import wait_for_view, wait_for_writes
 from entrypoints.http.writes import (
     WRITE_HEADERS,
     IdempotencyKey,
@@ -116,7 +116,8 @@ class WalletController(ApiController):
     ) -> Wallet | CustomerWallets:
         if currency is not None:
             return await in_thread(wallets.get_wallet, principal, customer_id, currency)
-        await wait_for_writes(positions, LEDGER_VIEW, min_position)
+        # Read from the log (the customer's wallet directory): no need to wait for the view.
+        await wait_for_view(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.wallets_of, principal, customer_id)
 
     @get(
