@@ -15,9 +15,9 @@ from functools import partial
 from uuid import UUID, uuid4, uuid5
 
 from application import presenters, results
-from application.errors import ChargeNotFoundError, PaymentNotFoundError
+from application.errors import ChargeNotFoundError, PaymentNotFoundError, WalletNotFoundError
 from application.idempotency import keyed_request
-from application.payments import card_fingerprint
+from application.payments import card_fingerprint, require_visible
 from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import Card, PaymentGateway
 from application.principal import Principal
@@ -89,11 +89,12 @@ class ChargeService:
         """Charge the customer; answers once the charge has settled (or its card's answer
         is unknown: then it is PROCESSING and settles later)."""
         self._check(charge)
+        caller.require_acts_for(charge.customer_id, WalletNotFoundError)
         card_print = card_fingerprint(self.fingerprinter, charge.card) if charge.card else None
         fields = charge.fields(card_print)
         request = keyed_request(caller, idempotency_key, "create_charge", **fields)
         card = self._tokenize(charge)
-        command = partial(self._create, charge, card, request.digest)
+        command = partial(self._create, charge, card, request.digest, caller.subject)
         locks = [wallet_id(charge.customer_id, charge.amount.currency)]
         created = self.runner.run(command, presenters.charge, request, locks)
         if created.value.status not in UNSETTLED:
@@ -122,7 +123,7 @@ class ChargeService:
         check_splits(charge.splits, charge.amount.amount_minor)
 
     def _create(
-        self, charge: ChargeRequest, card: Tokenized, digest: str, uow: UnitOfWork
+        self, charge: ChargeRequest, card: Tokenized, digest: str, owner_id: str, uow: UnitOfWork
     ) -> Payment:
         minor, currency = charge.amount.amount_minor, charge.amount.currency
         wallet = uow.find(Account, wallet_id(charge.customer_id, currency))
@@ -152,6 +153,7 @@ class ChargeService:
             card_last4=card.last4,
             wallet_share_minor=wallet_share,
             hold_id=hold_id,
+            owner_id=owner_id,
         )
         if card_part == 0 and wallet is not None:  # the wallet pays it all, now
             payment.start_processing(f"{payment.id}:1", uow.now)
@@ -182,6 +184,10 @@ class ChargeService:
             raise ChargeNotFoundError() from None
         if payment.method != PaymentMethod.WALLET_FIRST:
             raise ChargeNotFoundError()
+        try:
+            require_visible(caller, payment)
+        except PaymentNotFoundError:
+            raise ChargeNotFoundError() from None
         return presenters.charge(payment)
 
     def _tokenize(self, charge: ChargeRequest) -> Tokenized:

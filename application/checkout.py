@@ -81,7 +81,7 @@ class CheckoutService:
             raise InvalidAmountError()
         payment_id = uuid4()
         digest = request_digest("start_checkout", amount=amount_minor, currency=currency)
-        record = partial(self._record, payment_id, amount_minor, currency, digest)
+        record = partial(self._record, caller, payment_id, amount_minor, currency, digest)
         if amount_minor > self.rules.fraud_threshold_minor(currency):
             self.runner.run(partial(record, "", FRAUD_SUSPECTED), presenters.payment)
             raise CheckoutRefusedError(f"The payment failed a rule: {FRAUD_SUSPECTED}.")
@@ -94,6 +94,7 @@ class CheckoutService:
 
     def _record(
         self,
+        caller: Principal,
         payment_id: UUID,
         amount_minor: int,
         currency: str,
@@ -104,7 +105,7 @@ class CheckoutService:
     ) -> Payment:
         payment = Payment.create(
             payment_id,
-            "",
+            "" if caller.is_admin else caller.subject,  # a customer pays as themself
             CHECKOUT_RECIPIENT,
             amount_minor,
             currency,
@@ -114,6 +115,7 @@ class CheckoutService:
             digest,
             uow.now,
             card_token=session_id,
+            owner_id=caller.subject,
         )
         if failure:
             payment.reject(failure, uow.now)

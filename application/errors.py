@@ -134,3 +134,51 @@ class WebhooksNotConfiguredError(ApplicationError):
     """Inbound gateway webhooks are not configured (no signing secret)."""
 
     code = "webhooks_not_configured"
+
+
+class ForbiddenError(ApplicationError):
+    """The caller may not do this."""
+
+    code = "forbidden"
+
+
+class InvalidCredentialsError(ApplicationError):
+    """The email or the password is wrong, or the account cannot sign in."""
+
+    code = "invalid_credentials"
+
+
+class UnauthenticatedError(ApplicationError):
+    """A valid bearer token is needed (missing, malformed, expired or revoked)."""
+
+    code = "unauthorized"
+
+
+class UserNotFoundError(NotFoundError):
+    """No user has this id."""
+
+    code = "user_not_found"
+
+
+class SchoolNotFoundError(NotFoundError):
+    """No school has this id."""
+
+    code = "school_not_found"
+
+
+class TripNotFoundError(NotFoundError):
+    """No trip has this id."""
+
+    code = "trip_not_found"
+
+
+class RegistrationNotFoundError(NotFoundError):
+    """No registration has this id."""
+
+    code = "registration_not_found"
+
+
+class InvalidPasswordError(ApplicationError):
+    """A password holds 8 to 128 characters (and a new one differs from the current)."""
+
+    code = "invalid_password"

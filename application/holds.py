@@ -7,7 +7,7 @@ from functools import partial
 from uuid import UUID
 
 from application import presenters, results
-from application.errors import HoldNotFoundError
+from application.errors import HoldNotFoundError, WalletNotFoundError
 from application.idempotency import keyed_request
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
@@ -42,6 +42,7 @@ class HoldService:
             raise InvalidExpiryError(
                 f"expires_in_s must be between 1 and {int(HOLD_TTL_MAX.total_seconds())}."
             )
+        caller.require_acts_for(customer_id, WalletNotFoundError)
         amount = Money.positive(amount_minor, currency)
         request = keyed_request(
             caller,
@@ -89,6 +90,7 @@ class HoldService:
 
     def get_hold(self, caller: Principal, hold_id: UUID) -> results.Hold:
         hold = self.runner.read(Hold, hold_id, HoldNotFoundError)
+        caller.require_reads(hold.customer_id, HoldNotFoundError)
         return presenters.hold(hold, self.runner.clock.now())
 
     def post_hold(
@@ -112,12 +114,13 @@ class HoldService:
             description=description,
         )
         command = partial(
-            self._post, hold_id, amount_minor, to_customer_id, description, request.digest
+            self._post, caller, hold_id, amount_minor, to_customer_id, description, request.digest
         )
         return self.runner.run(command, presenters.transaction, request, [hold_id])
 
     def _post(
         self,
+        caller: Principal,
         hold_id: UUID,
         amount_minor: int | None,
         to_customer_id: str | None,
@@ -126,6 +129,7 @@ class HoldService:
         uow: UnitOfWork,
     ) -> JournalTransaction:
         hold = uow.get(Hold, hold_id, HoldNotFoundError)
+        caller.require_acts_for(hold.customer_id, HoldNotFoundError)
         holder = uow.wallet(hold.customer_id, hold.currency)
         hold.require_pending(uow.now)  # the hold's own state answers before the target's
         target = None
@@ -150,14 +154,17 @@ class HoldService:
             caller, idempotency_key, "void_hold", hold_id=str(hold_id), reason=reason
         )
         return self.runner.run(
-            partial(self._void, hold_id, reason, request.digest),
+            partial(self._void, caller, hold_id, reason, request.digest),
             self._present,
             request,
             [hold_id],
         )
 
-    def _void(self, hold_id: UUID, reason: str, digest: str, uow: UnitOfWork) -> Hold:
+    def _void(
+        self, caller: Principal, hold_id: UUID, reason: str, digest: str, uow: UnitOfWork
+    ) -> Hold:
         hold = uow.get(Hold, hold_id, HoldNotFoundError)
+        caller.require_acts_for(hold.customer_id, HoldNotFoundError)
         hold.void(reason, digest, uow.now)
         wallet = uow.wallet(hold.customer_id, hold.currency)
         wallet.void_hold(hold_id, reason)

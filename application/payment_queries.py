@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 
 from application import results
-from application.errors import InvalidCursorError, InvalidPaymentStatusError, ViewNotCaughtUpError
+from application.errors import InvalidPaymentStatusError, ViewNotCaughtUpError
 from application.ports.views import PaymentsView
 from application.principal import Principal
-from application.queries import PAGE_SIZE_MAX, WAIT_TIMEOUT_S
+from application.queries import (
+    PAGE_SIZE_MAX,
+    WAIT_TIMEOUT_S,
+    decode_position_cursor,
+    encode_position_cursor,
+)
 from domain.payment_terms import PaymentStatus
 
 STATUSES = tuple(PaymentStatus)
 
 PAGE_SIZE_DEFAULT = 50
-
-_CURSOR_PREFIX = "pos"
-
-
-def encode_position_cursor(position: int) -> str:
-    """An opaque cursor for the page of payments created before log `position`."""
-    text = f"{_CURSOR_PREFIX}:{position}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_position_cursor(cursor: str) -> int:
-    """The position a cursor of `encode_position_cursor` holds; InvalidCursorError if none."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        position = int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursorError() from None
-    if prefix != _CURSOR_PREFIX or position < 1:
-        raise InvalidCursorError()
-    return position
 
 
 def check_status(status: str) -> None:
@@ -71,6 +53,10 @@ class PaymentQueries:
         `method="charge"` lists charges (seed 003's wallet-first charges)."""
         if status is not None:
             check_status(status)
+        if not caller.may_read_everything:  # a customer lists the payments they made
+            if payer_id not in (None, caller.subject):
+                return results.PaymentPage([], None)
+            payer_id = caller.subject
         before = decode_position_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         self._wait(min_position)
@@ -82,7 +68,9 @@ class PaymentQueries:
         return results.PaymentPage(rows[:limit], next_cursor)
 
     def summary(self, caller: Principal, min_position: int | None = None) -> results.Summary:
-        """Counts by outcome, failure reasons, and amounts per currency."""
+        """Counts by outcome, failure reasons, and amounts per currency (admins and
+        auditors)."""
+        caller.require_reader()
         self._wait(min_position)
         return self.view.summary()
 

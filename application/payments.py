@@ -14,13 +14,18 @@ processor settles it by its own rules (`LegacyGateway`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
 from uuid import UUID
 
 from application import presenters, results
-from application.errors import CardRejectedError, PaymentNotFoundError
+from application.errors import (
+    CardRejectedError,
+    ForbiddenError,
+    PaymentNotFoundError,
+    WalletNotFoundError,
+)
 from application.idempotency import keyed_request
 from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import Card, PaymentGateway
@@ -118,6 +123,33 @@ class Screening:
     last4: str = ""
 
 
+def require_visible(caller: Principal, payment: Payment) -> None:
+    """A payment is its payer's and its creator's to see (and an admin's or auditor's);
+    to anyone else it does not exist."""
+    if not caller.may_read_everything and caller.subject not in (
+        payment.payer_id,
+        payment.owner_id,
+    ):
+        raise PaymentNotFoundError()
+
+
+def require_party(caller: Principal, payment: Payment) -> None:
+    """Only the payer, the creator or an admin act on a payment."""
+    require_visible(caller, payment)
+    if not caller.is_admin and caller.subject not in (payment.payer_id, payment.owner_id):
+        raise ForbiddenError("Auditors read payments; they do not act on them.")
+
+
+def _as_payer(caller: Principal, request: PaymentRequest) -> PaymentRequest:
+    """A customer pays as themself: the payer is the caller, whatever the body says (an
+    admin pays for anyone). Another customer's wallet does not exist for them."""
+    if caller.is_admin:
+        return request
+    if request.payer_id and request.payer_id != caller.subject:
+        raise WalletNotFoundError(f"{request.payer_id} has no wallet you can pay from.")
+    return replace(request, payer_id=caller.subject)
+
+
 class PaymentService:
     """Payments on the ledger's log (one log for all money)."""
 
@@ -146,12 +178,13 @@ class PaymentService:
                 "The legacy processor takes no card: send `method: card` with a card."
             )
         request.check_text()
+        request = _as_payer(caller, request)
         if request.splits and request.amount_minor > 0:
             check_splits(request.splits, request.amount_minor)
         card_print = card_fingerprint(self.fingerprinter, request.card) if request.card else None
         fields = request.fields(card_print)
         keyed = keyed_request(caller, idempotency_key, "create_payment", **fields)
-        command = partial(self._create, request, keyed.digest)
+        command = partial(self._create, request, keyed.digest, caller.subject)
         # A replay answers what the creating request saw (the claim keeps that version).
         written = self.runner.run(command, presenters.payment, keyed)
         # The line that ties the request (its id is on every record it logs) to the payment
@@ -168,10 +201,27 @@ class PaymentService:
         )
         return written
 
-    def _create(self, request: PaymentRequest, digest: str, uow: UnitOfWork) -> Payment:
+    def _create(
+        self, request: PaymentRequest, digest: str, owner_id: str, uow: UnitOfWork
+    ) -> Payment:
+        payment = self.add_payment(uow, uow.command_id, request, digest, owner_id)
+        uow.save(payment)
+        return payment
+
+    def add_payment(
+        self,
+        uow: UnitOfWork,
+        payment_id: UUID,
+        request: PaymentRequest,
+        digest: str,
+        owner_id: str = "",
+        reference: str = "",
+    ) -> Payment:
+        """A new payment, screened by the rules, for a command that saves it with its other
+        changes (a registration saves its seat, itself and its payment at once)."""
         screening = self._screen(request, uow)
         payment = Payment.create(
-            uow.command_id,
+            payment_id,
             request.payer_id,
             request.recipient,
             request.amount_minor,
@@ -184,26 +234,30 @@ class PaymentService:
             card_token=screening.token,
             card_brand=screening.brand,
             card_last4=screening.last4,
+            owner_id=owner_id,
+            reference=reference,
         )
         if screening.failure:
             payment.reject(screening.failure, uow.now)
-        uow.save(payment)
         return payment
 
     def get_payment(self, caller: Principal, payment_id: UUID) -> results.Payment:
         """A payment and its history, from the log (strongly consistent)."""
-        return presenters.payment(self.runner.read(Payment, payment_id, PaymentNotFoundError))
+        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        require_visible(caller, payment)
+        return presenters.payment(payment)
 
     def retry_payment(
         self, caller: Principal, payment_id: UUID, idempotency_key: str | None = None
     ) -> results.Written[results.Payment]:
         """FAILED (transient) -> PROCESSING; the processor makes the next attempt."""
         keyed = keyed_request(caller, idempotency_key, "retry_payment", payment_id=str(payment_id))
-        command = partial(self._retry, payment_id)
+        command = partial(self._retry, caller, payment_id)
         return self.runner.run(command, presenters.payment, keyed, [payment_id])
 
-    def _retry(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
+    def _retry(self, caller: Principal, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
+        require_party(caller, payment)
         attempt = payment.attempts + 1
         payment.retry(f"{payment.id}:{attempt}", self.rules.retries_max, uow.now)
         uow.save(payment)

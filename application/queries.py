@@ -57,6 +57,22 @@ def decode_cursor(cursor: str) -> int:
     return sequence
 
 
+def encode_position_cursor(position: int) -> str:
+    """An opaque cursor for the page of rows recorded before log `position`."""
+    return _pack("pos", position)
+
+
+def decode_position_cursor(cursor: str) -> int:
+    """The position a cursor of `encode_position_cursor` holds; InvalidCursorError if none."""
+    try:
+        position = int(_unpack("pos", cursor))
+    except ValueError:
+        raise InvalidCursorError() from None
+    if position < 1:
+        raise InvalidCursorError()
+    return position
+
+
 def encode_account_cursor(account_id: UUID) -> str:
     """An opaque cursor for the page of balances after `account_id`."""
     return _pack("acct", account_id)
@@ -95,6 +111,7 @@ class LedgerQueries:
         long caught up with them); `min_position` waits for it, as before, but is no longer
         needed to see a wallet opened through this version."""
         check_customer_id(customer_id)
+        caller.require_reads(customer_id, WalletNotFoundError)
         self._wait(min_position)
         currencies = set(self._listed_currencies(customer_id))
         currencies.update(wallet.currency for wallet in self.view.wallets_of(customer_id))
@@ -126,6 +143,7 @@ class LedgerQueries:
     ) -> results.Statement:
         """A page of the wallet's entries, newest first, with the running balance; without
         a currency, of the wallet in the default one (seed 003's only wallet)."""
+        caller.require_reads(customer_id, WalletNotFoundError)
         currency = self.default_currency if currency is None else currency
         before = decode_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
@@ -144,7 +162,8 @@ class LedgerQueries:
         min_position: int | None = None,
     ) -> results.BalancePage:
         """A page of every account's balance (wallets and system accounts), in account id
-        order."""
+        order (admins and auditors)."""
+        caller.require_reader()
         after = decode_account_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         self._wait(min_position)
@@ -153,6 +172,26 @@ class LedgerQueries:
             encode_account_cursor(rows[limit - 1].account_id) if len(rows) > limit else None
         )
         return results.BalancePage(rows[:limit], next_cursor)
+
+    def history(
+        self,
+        caller: Principal,
+        customer_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> results.History:
+        """A page of the customer's postings across their wallets (the caller's own
+        without `customer_id`), newest first: their transaction history."""
+        customer_id = caller.subject if customer_id is None else customer_id
+        caller.require_reads(customer_id, WalletNotFoundError)
+        before = decode_position_cursor(cursor) if cursor else None
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        self._wait(min_position)
+        rows = self.view.history(customer_id, before, limit + 1)
+        more = len(rows) > limit
+        next_cursor = encode_position_cursor(rows[limit - 1].entry.position) if more else None
+        return results.History(customer_id, rows[:limit], next_cursor)
 
     def _wait(self, min_position: int | None) -> None:
         if min_position is not None and not self.view.wait_for(min_position, self.wait_timeout_s):

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from application import presenters, results
 from application.errors import GatewayRefundFailedError, PaymentNotFoundError
 from application.idempotency import keyed_request
+from application.payments import require_visible
 from application.ports.gateway import LegacyGateway, PaymentGateway, RefundRequest
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
@@ -47,7 +48,8 @@ class RefundService:
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> results.Written[results.Payment]:
-        """Refund `amount_minor` (None: all that is left) of a payment."""
+        """Refund `amount_minor` (None: all that is left) of a payment (admins: a refund is
+        the merchant's decision; the payer sees it on their payment)."""
         request = keyed_request(
             caller,
             idempotency_key,
@@ -58,7 +60,7 @@ class RefundService:
         )
         refund_id = request.command_id or uuid4()
         reserve = partial(
-            self._reserve, payment_id, refund_id, amount_minor, reason, request.digest
+            self._reserve, caller, payment_id, refund_id, amount_minor, reason, request.digest
         )
         reserved = self.runner.run(reserve, _aggregate, request, [payment_id])
         payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
@@ -99,6 +101,7 @@ class RefundService:
 
     def _reserve(
         self,
+        caller: Principal,
         payment_id: UUID,
         refund_id: UUID,
         amount_minor: int | None,
@@ -107,6 +110,8 @@ class RefundService:
         uow: UnitOfWork,
     ) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
+        require_visible(caller, payment)
+        caller.require_admin()  # a refund is the merchant's decision, never the payer's
         if str(refund_id) in payment.refunds.digests:
             # The same key again (its claim answers): this refund was requested already.
             raise InvalidPaymentTransitionError("This refund was already requested.")

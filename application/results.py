@@ -81,6 +81,23 @@ class StatementEntry(msgspec.Struct, frozen=True):
     position: int
 
 
+class HistoryEntry(msgspec.Struct, frozen=True):
+    """One posting on one of a customer's wallets (a line of their transaction history)."""
+
+    wallet_id: UUID
+    currency: str
+    entry: StatementEntry
+
+
+class History(msgspec.Struct, frozen=True):
+    """A page of a customer's postings across their wallets, newest first; pass
+    `next_cursor` for the next page."""
+
+    customer_id: str
+    transactions: list[HistoryEntry]
+    next_cursor: str | None
+
+
 class Statement(msgspec.Struct, frozen=True):
     """A page of a wallet's entries, newest first; pass `next_cursor` for the next page."""
 

@@ -43,6 +43,10 @@ class ViewPositions:
         """How far the view `name` has got (0: nowhere yet)."""
         return self.views[name].position() or 0
 
+    def log_end(self) -> int:
+        """The log's last position now (0: an empty log)."""
+        return self.ledger.log_position() or 0
+
     def check_in_log(self, position: int) -> None:
         """Raise `PositionBeyondLogError` when the log has not reached `position`: waiting
         for it would only end in a timeout."""

@@ -13,7 +13,7 @@ from functools import partial
 from uuid import UUID
 
 from application import presenters, results
-from application.errors import TransactionNotFoundError
+from application.errors import ForbiddenError, TransactionNotFoundError, WalletNotFoundError
 from application.idempotency import keyed_request
 from application.principal import Principal
 from application.runner import CommandRunner, UnitOfWork
@@ -59,6 +59,8 @@ class WalletService:
         """Open the customer's wallet in a currency (at most one per currency); without a
         currency, in the default one (seed 003 opens wallets that way)."""
         check_customer_id(customer_id)
+        if not caller.may_act_for(customer_id):
+            raise ForbiddenError("A customer opens wallets of their own only.")
         currency = check_currency(self.default_currency if currency is None else currency)
         request = keyed_request(
             caller,
@@ -89,6 +91,7 @@ class WalletService:
 
     def get_wallet(self, caller: Principal, customer_id: str, currency: str) -> results.Wallet:
         """The wallet straight from the event store (strongly consistent)."""
+        caller.require_reads(customer_id, WalletNotFoundError)
         return self._present_wallet(self.runner.read_wallet(customer_id, currency))
 
     def credit_wallet(
@@ -100,7 +103,10 @@ class WalletService:
         description: str = "",
         idempotency_key: str | None = None,
     ) -> results.Written[results.Transaction]:
-        """Top up a wallet with money from outside: external funding -> wallet."""
+        """Top up a wallet with money from outside: external funding -> wallet. Only an
+        admin records a top-up (the money arrived by a channel the ledger does not see); a
+        customer cannot credit themself from nowhere."""
+        caller.require_admin()
         move = Movement("credit", customer_id, Money.positive(amount_minor, currency), description)
         return self._move_one(caller, move, posting_rules.top_up, idempotency_key)
 
@@ -125,6 +131,7 @@ class WalletService:
         idempotency_key: str | None,
     ) -> results.Written[results.Transaction]:
         """Money in or out of one wallet, by `rule` (a posting rule of one wallet)."""
+        caller.require_acts_for(move.customer_id, WalletNotFoundError)
         request = keyed_request(
             caller,
             idempotency_key,
@@ -160,6 +167,7 @@ class WalletService:
         idempotency_key: str | None = None,
     ) -> results.Written[results.Transaction]:
         """Move money between two wallets of the same currency, atomically."""
+        caller.require_acts_for(from_customer_id, WalletNotFoundError)
         if from_customer_id == to_customer_id:
             raise SameWalletTransferError()
         amount = Money.positive(amount_minor, currency)
@@ -197,8 +205,14 @@ class WalletService:
         return journal
 
     def get_transaction(self, caller: Principal, transaction_id: UUID) -> results.Transaction:
-        """A journal transaction with its postings, from the log."""
+        """A journal transaction with its postings, from the log: a customer sees those
+        that touch one of their wallets."""
         journal = self.runner.read(JournalTransaction, transaction_id, TransactionNotFoundError)
+        if not caller.may_read_everything and not any(
+            posting.account_id == wallet_id(caller.subject, posting.currency)
+            for posting in journal.postings
+        ):
+            raise TransactionNotFoundError()
         return presenters.transaction(journal)
 
     def _present_wallet(self, account: Account) -> results.Wallet:

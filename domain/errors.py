@@ -153,7 +153,79 @@ class InvalidTextError(DomainError):
     code = "invalid_text"
 
 
+class InvalidEmailError(DomainError):
+    """An email address needs one `@`, a domain with a dot, no spaces, at most 254 characters."""
+
+    code = "invalid_email"
+
+
+class InvalidFullNameError(DomainError):
+    """A full name holds at most 200 printable characters."""
+
+    code = "invalid_full_name"
+
+
+class EmailTakenError(DomainError):
+    """Another user already has this email address."""
+
+    code = "email_taken"
+
+
+class SelfDeletionError(DomainError):
+    """An admin cannot delete their own account."""
+
+    code = "cannot_delete_self"
+
+
+class UserGoneError(DomainError):
+    """The user was deleted."""
+
+    code = "user_deleted"
+
+
+class InvalidTripError(DomainError):
+    """A trip (or school) needs a title, a location and a date with a time zone."""
+
+    code = "invalid_trip"
+
+
+class InvalidCapacityError(DomainError):
+    """The capacity is out of range, or below the seats already taken."""
+
+    code = "invalid_capacity"
+
+
+class TripFullError(DomainError):
+    """Every seat of the trip is taken."""
+
+    code = "trip_full"
+
+
+class TripGoneError(DomainError):
+    """The trip (or school) was deleted."""
+
+    code = "trip_deleted"
+
+
+class SeatNotHeldError(DomainError):
+    """The registration holds no seat on this trip."""
+
+    code = "seat_not_held"
+
+
+class InvalidRegistrationTransitionError(DomainError):
+    """The registration's status does not allow this change."""
+
+    code = "invalid_registration_transition"
+
+
 class CardNumberInTextError(DomainError):
     """The text holds what looks like a card number; card numbers are never stored."""
 
     code = "card_number_in_text"
+
+
+class TransactionImmutableError(DomainError):
+    """Posted transactions are immutable: only the hold or payment behind one changes."""
+
+    code = "transaction_immutable"

@@ -52,8 +52,9 @@ class Payment(Aggregate):
     """A payment from a payer to a recipient, maybe split between payees."""
 
     class Created(Aggregate.Created):
-        # v2 added how much of a wallet-first payment the wallet pays, and its hold.
-        class_version = 2
+        # v2 added how much of a wallet-first payment the wallet pays, and its hold; v3 who
+        # asked for the payment (its owner) and what it pays for (e.g. a registration).
+        class_version = 3
         payer_id: str
         recipient: str
         amount_minor: int
@@ -68,11 +69,18 @@ class Payment(Aggregate):
         requested_at: datetime
         wallet_share_minor: int
         hold_id: UUID | None
+        owner_id: str
+        reference: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["wallet_share_minor"] = 0
             state["hold_id"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["owner_id"] = state["payer_id"]  # before owners, a payer owned its payment
+            state["reference"] = ""
 
     class Rejected(Aggregate.Event):
         at: datetime
@@ -142,6 +150,8 @@ class Payment(Aggregate):
         card_last4: str = "",
         wallet_share_minor: int = 0,
         hold_id: UUID | None = None,
+        owner_id: str = "",
+        reference: str = "",
     ) -> Payment:
         """Record the request as made; rules are applied by `reject` or `start_processing`.
         Only a wallet-first payment has a wallet share (0 to the amount) and maybe a hold.
@@ -169,6 +179,8 @@ class Payment(Aggregate):
             requested_at=requested_at,
             wallet_share_minor=wallet_share_minor,
             hold_id=hold_id,
+            owner_id=owner_id,
+            reference=reference,
         )
 
     @staticmethod
@@ -208,8 +220,12 @@ class Payment(Aggregate):
         requested_at: datetime,
         wallet_share_minor: int,
         hold_id: UUID | None,
+        owner_id: str,
+        reference: str,
     ) -> None:
         self.payer_id = payer_id
+        self.owner_id = owner_id
+        self.reference = reference
         self.recipient = recipient
         self.amount_minor = amount_minor
         self.currency = currency

@@ -23,6 +23,7 @@ from application.projection_runner import ProjectionRunner
 from application.readiness import ReadinessProbe
 from domain.money import CURRENCY_EXPONENTS
 from entrypoints.card_secret import ConfigurationError, card_fingerprint_secret
+from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.logs import configure_logging
 from entrypoints.migration import migrate
@@ -86,6 +87,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
     _refuse_a_bad_configuration(settings)
     migrate(settings)
+    ensure_first_admin(settings)
     where = f"http://{settings.http.host}:{settings.http.port}"
     database = settings.database
     click.echo(f"PayLedger on {database.backend} ({database.url or database.sqlite_path})")
@@ -161,6 +163,7 @@ def db_migrate() -> None:
     """Create the event store and read model tables if missing (safe to run repeatedly)."""
     settings = load_settings()
     migrate(settings)
+    ensure_first_admin(settings)
     click.echo(f"Schema ready on {settings.database.backend}.")
 
 
@@ -204,3 +207,7 @@ def _rebuild_with_progress(
         applied = rebuild(view, runner, on_progress=advance)
         progress.update(task, completed=total)
     return applied
+
+
+main.add_command(users)
+main.add_command(seed_demo)

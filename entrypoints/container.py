@@ -23,7 +23,7 @@ from dishka import (
 )
 
 from adapters.clock import SystemClock
-from adapters.eventstore.config import PostgresTarget, eventstore_env
+from adapters.eventstore.config import eventstore_env
 from adapters.eventstore.new_events import ListenTarget, open_new_events
 from adapters.fingerprint import HmacFingerprinter
 from adapters.gateways.instrumented import InstrumentedPaymentGateway
@@ -32,10 +32,7 @@ from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
     open_tracker,
-    open_view_database,
 )
-from adapters.views.postgres import PostgresConnection
-from adapters.views.sql import ViewDatabase
 from application.charges import ChargeService
 from application.checkout import CheckoutService
 from application.holds import HoldService
@@ -57,29 +54,16 @@ from application.readiness import ReadinessProbe
 from application.refunds import RefundService
 from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
+from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
-from entrypoints.settings import DatabaseSettings, Settings
+from entrypoints.container_people import PeopleProvider, PeopleRunners
+from entrypoints.settings import Settings
+from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
 
 PROCESSOR_BATCH_SIZE = 50
-# Each read model (and the processor's tracker) has a pool of its own: one connection kept,
-# a few more under load.
-VIEW_POOL_SIZE = 1
-VIEW_POOL_OVERFLOW = 3
-
-
-def postgres_target(database: DatabaseSettings) -> PostgresTarget:
-    params = database.postgres_params()
-    return PostgresTarget(
-        params["host"],
-        params["port"],
-        params["user"],
-        params["password"],
-        params["dbname"],
-        database.schema,
-    )
 
 
 class AdaptersProvider(Provider):
@@ -118,26 +102,6 @@ class AdaptersProvider(Provider):
         yield ledger
         ledger.close()
 
-    def _view_database(self, settings: Settings) -> ViewDatabase:
-        """A database of its own for one read model or tracker (it closes it)."""
-        database = settings.database
-        if database.backend != "postgres":
-            path = database.sqlite_path.with_name("payledger-views.sqlite3")
-            return open_view_database(database.backend, sqlite_path=path)
-        target = postgres_target(database)
-        connection = PostgresConnection(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            dbname=target.dbname,
-            schema=target.schema,
-            pool_size=VIEW_POOL_SIZE,
-            max_overflow=VIEW_POOL_OVERFLOW,
-            connect_timeout_s=database.wait_timeout_s,
-        )
-        return open_view_database("postgres", postgres=connection)
-
     def _create(self, settings: Settings) -> bool:
         # An in-memory database starts empty whatever the caller expects.
         return self._create_tables or settings.database.backend == "memory"
@@ -145,7 +109,7 @@ class AdaptersProvider(Provider):
     @provide
     def ledger_view(self, settings: Settings) -> Iterator[LedgerViewRecorder]:
         view = open_ledger_view(
-            self._view_database(settings),
+            views_database(settings),
             application_name=Ledger.name,
             create_table=self._create(settings),
         )
@@ -155,7 +119,7 @@ class AdaptersProvider(Provider):
     @provide
     def payments_view(self, settings: Settings) -> Iterator[PaymentsViewRecorder]:
         view = open_payments_view(
-            self._view_database(settings),
+            views_database(settings),
             application_name=Ledger.name,
             create_table=self._create(settings),
         )
@@ -167,7 +131,7 @@ class AdaptersProvider(Provider):
         """Where the payment processor records how far it got in the log (on SQLite it used
         to be the library's `tracking` table: its position is taken over once)."""
         tracker = open_tracker(
-            self._view_database(settings),
+            views_database(settings),
             "payment_processor_tracking",
             create_table=self._create(settings),
             adopt_from="tracking" if settings.database.backend == "sqlite" else None,
@@ -204,7 +168,7 @@ class AdaptersProvider(Provider):
         from adapters.gateways.simulated import SimulatedPaymentGateway
         from adapters.gateways.simulated_checkout import SimulatedCheckoutSessions
 
-        sessions = SimulatedCheckoutSessions(self._view_database(settings))
+        sessions = SimulatedCheckoutSessions(views_database(settings))
         if self._create(settings):
             sessions.create_table()
         yield SimulatedPaymentGateway(
@@ -276,6 +240,7 @@ class ApplicationProvider(Provider):
     refunds = provide(RefundService)
     charges = provide(ChargeService)
     checkout = provide(CheckoutService)
+    transactions = provide(TransactionService)
 
     @provide
     def ledger_queries(
@@ -341,9 +306,11 @@ class WorkersProvider(Provider):
         tracker: ProcessorTracker,
         clock: Clock,
         new_events: NewEvents,
+        people: PeopleRunners,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
+            *people,
             ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
             ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
@@ -358,7 +325,12 @@ class WorkersProvider(Provider):
 
 
 def providers(settings: Settings, create_tables: bool) -> list[Provider]:
-    return [AdaptersProvider(settings, create_tables), ApplicationProvider(), WorkersProvider()]
+    return [
+        AdaptersProvider(settings, create_tables),
+        ApplicationProvider(),
+        PeopleProvider(create_tables),
+        WorkersProvider(),
+    ]
 
 
 def build_container(

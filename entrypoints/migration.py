@@ -12,9 +12,11 @@ from contextlib import contextmanager, nullcontext
 
 from application.ledger import Ledger
 from application.payment_processor import ProcessorTracker
+from application.ports.documents import DocumentView
 from application.ports.gateway import PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
+from entrypoints.container_people import RegistrationTracker
 from entrypoints.settings import Settings
 
 # Every store that owns tables: resolving it from a create_tables container creates them.
@@ -24,6 +26,8 @@ STORES: tuple[object, ...] = (
     LedgerViewRecorder,
     PaymentsViewRecorder,
     ProcessorTracker,
+    DocumentView,
+    RegistrationTracker,
     PaymentGateway,
 )
 

@@ -121,6 +121,29 @@ class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):
     health_file: str = msgspec.field(default="", name="worker_health_file")
 
 
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Users, tokens and rate limits."""
+
+    # Empty on the embedded default: one is generated once and kept in the data folder.
+    jwt_secret: str = ""
+    token_ttl_s: int = 1800
+    login_attempts_per_minute: int = 10  # per account and per client address
+    writes_per_minute: int = 600  # per customer (admins are not limited), 0 = no limit
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    # The first admin, created by `serve` and `db migrate` if that email has no account yet
+    # (a deployment's way in: compose sets these once).
+    admin_email: str = ""
+    admin_password: str = ""
+
+
+class TripSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Schools, trips and registrations."""
+
+    seat_hold_s: int = 900  # how long an unpaid registration holds its seat
+    platform_fee_bps: int = 0  # the platform's share of a trip's price, in basis points
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Log lines: their level, and plain text or one JSON object per line."""
 
@@ -137,6 +160,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments: PaymentSettings = msgspec.field(default_factory=PaymentSettings)
     workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
     logging: LogSettings = msgspec.field(default_factory=LogSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    trips: TripSettings = msgspec.field(default_factory=TripSettings)
 
     @property
     def run_workers_in_process(self) -> bool:
@@ -171,6 +196,8 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "payments": PaymentSettings,
     "workers": WorkerSettings,
     "logging": LogSettings,
+    "auth": AuthSettings,
+    "trips": TripSettings,
 }
 
 

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 from adapters.views.sql import Row, ViewDatabase
 from adapters.views.tracking import SqlView
 from application.ports.views import LedgerViewRecorder
-from application.results import AccountBalance, StatementEntry, Wallet
+from application.results import AccountBalance, HistoryEntry, StatementEntry, Wallet
 
 _WALLET_COLUMNS = (
     "account_id, customer_id, currency, balance_minor, held_minor, overdraft_limit_minor, "
@@ -41,6 +41,7 @@ _CREATE = (
     "balance_after_minor {bigint} NOT NULL, description {text} NOT NULL, "
     "posted_at {timestamp} NOT NULL, position {bigint} NOT NULL, "
     "PRIMARY KEY (account_id, sequence)){without_rowid}",
+    "CREATE INDEX IF NOT EXISTS {entries_position_index} ON {entries} (account_id, position)",
     "CREATE TABLE IF NOT EXISTS {system} ("
     "account_id {uuid} PRIMARY KEY, account {text} NOT NULL, currency {text} NOT NULL, "
     "balance_minor {bigint} NOT NULL)",
@@ -73,6 +74,13 @@ _SELECT_ENTRIES_BEFORE = (
     "ORDER BY sequence DESC LIMIT ?"
 )
 # Every account's balance, in account id order (a stable order to page through by id).
+# A customer's entries across their wallets, newest first (one entry per wallet per event,
+# and one wallet per currency: a log position names at most one entry of a customer).
+_SELECT_HISTORY = (
+    "SELECT e.account_id, w.currency, {prefixed_entry_columns} FROM {entries} e "
+    "JOIN {wallets} w ON w.account_id = e.account_id "
+    "WHERE w.customer_id = ?{before} ORDER BY e.position DESC LIMIT ?"
+)
 _SELECT_BALANCES = (
     "SELECT account_id, account, currency, balance_minor FROM ("
     "SELECT account_id, 'wallet:' || customer_id AS account, currency, balance_minor "
@@ -91,7 +99,10 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         "entries": "ledger_statement_entries",
         "system": "ledger_system_balances",
     }
-    indexes = {"customer_index": "ledger_wallets_customer_id_idx"}
+    indexes = {
+        "customer_index": "ledger_wallets_customer_id_idx",
+        "entries_position_index": "ledger_entries_position_idx",
+    }
     create = _CREATE
 
     def __init__(
@@ -112,6 +123,11 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         self._select_wallets = sql(_SELECT_WALLETS)
         self._select_entries = sql(_SELECT_ENTRIES)
         self._select_entries_before = sql(_SELECT_ENTRIES_BEFORE)
+        prefixed = ", ".join(f"e.{name.strip()}" for name in _ENTRY_COLUMNS.split(","))
+        self._select_history = sql(_SELECT_HISTORY, prefixed_entry_columns=prefixed, before="")
+        self._select_history_before = sql(
+            _SELECT_HISTORY, prefixed_entry_columns=prefixed, before=" AND e.position < ?"
+        )
         self._select_balances = sql(_SELECT_BALANCES, after="", limit="")
         self._select_balances_page = sql(
             _SELECT_BALANCES, after="WHERE account_id > ?", limit="LIMIT ?"
@@ -214,6 +230,25 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
                 params = (account, before_sequence, limit)
                 rows = cursor.fetch_all(self._select_entries_before, params)
         return [self._entry(row) for row in rows]
+
+    def history(
+        self, customer_id: str, before_position: int | None, limit: int
+    ) -> list[HistoryEntry]:
+        """Entries of all the customer's wallets, newest first, older than
+        `before_position` if given."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative: {limit}")
+        with self._reading() as cursor:
+            if before_position is None:
+                rows = cursor.fetch_all(self._select_history, (customer_id, limit))
+            else:
+                params = (customer_id, before_position, limit)
+                rows = cursor.fetch_all(self._select_history_before, params)
+        read_uuid = self.database.read_uuid
+        return [
+            HistoryEntry(read_uuid(row["account_id"]), row["currency"], self._entry(row))
+            for row in rows
+        ]
 
     def balances(
         self, after_account_id: UUID | None = None, limit: int | None = None

@@ -14,7 +14,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from application.results import AccountBalance, PaymentRow, StatementEntry, Summary, Wallet
+from application.results import (
+    AccountBalance,
+    HistoryEntry,
+    PaymentRow,
+    StatementEntry,
+    Summary,
+    Wallet,
+)
 
 
 class PositionTracker(Protocol):
@@ -67,6 +74,13 @@ class LedgerView(Protocol):
     ) -> list[AccountBalance]:
         """Account balances (wallets and system accounts) in account id order: all of them,
         or `limit` of them after `after_account_id`."""
+        ...
+
+    def history(
+        self, customer_id: str, before_position: int | None, limit: int
+    ) -> list[HistoryEntry]:
+        """Entries of all the customer's wallets, newest first, older than
+        `before_position` if given."""
         ...
 
     def position(self) -> int | None:

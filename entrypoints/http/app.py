@@ -22,6 +22,7 @@ from application.ledger import Ledger
 from application.ports.fingerprint import Fingerprinter
 from application.readiness import ReadinessProbe
 from entrypoints.http.controllers.balances import BalanceController
+from entrypoints.http.controllers.catalog import SchoolController, TripController
 from entrypoints.http.controllers.charges import ChargeController
 from entrypoints.http.controllers.checkout import (
     CheckoutController,
@@ -31,9 +32,11 @@ from entrypoints.http.controllers.checkout import (
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.holds import HoldController
 from entrypoints.http.controllers.payments import PaymentController
+from entrypoints.http.controllers.registrations import RegistrationController
 from entrypoints.http.controllers.summary import SummaryController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.transfers import TransferController
+from entrypoints.http.controllers.users import TokenController, UserController
 from entrypoints.http.controllers.wallets import WalletController
 from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
@@ -92,6 +95,11 @@ def create_app(container: AsyncContainer) -> Litestar:
             SimulatedGatewayController,
             SeedCheckoutController,
             WebhookController,
+            UserController,
+            TokenController,
+            SchoolController,
+            TripController,
+            RegistrationController,
             openapi_json,
             docs_assets_router(),
         ],

@@ -1,40 +1,93 @@
-"""Who is calling: the `principal` every API route receives, and the base of every controller.
+"""Who is calling: bearer-token authentication on every API route, and the `principal`.
 
-How authentication plugs in (a later issue): every resource controller derives from
-`ApiController`, whose `principal` dependency (`PRINCIPAL_PROVIDER`) is the one place that
-decides who the caller is, and every handler takes `principal: NamedDependency[Principal]`.
-Today the provider returns `ANONYMOUS`. To authenticate every route, point
-`PRINCIPAL_PROVIDER` at a function that verifies the bearer token (raising
-`NotAuthorizedException`, a 401 problem, when it is missing or invalid) and returns the
-token's principal: one line. Handlers pass the principal to the use cases, which scope
-idempotency keys by it and are where object-level checks (a customer sees only their own
-wallets) belong: one place per use case, not one per handler.
+Every resource controller derives from `ApiController`: its guard authenticates the bearer
+token of every route (a 401 problem with `WWW-Authenticate: Bearer` when it is missing or
+invalid) and counts writes against the principal's rate limit (429 with `Retry-After`).
+The few public routes of such a controller say so with `opt={"public": True}` (catalog
+reads, sign-up, login). Handlers pass the principal to the use cases, which scope
+idempotency keys by it and check object-level access: one place per use case.
 
-Routes that must stay public (`/health`, `/ready`, `/docs`, `/openapi.json`) do not derive
-from `ApiController`.
+Routes outside the API (`/health`, `/ready`, `/metrics`, `/docs`, `/openapi.json`, the
+gateway's inbound webhook, the checkout return pages) do not derive from `ApiController`.
 """
 
 from __future__ import annotations
 
-from litestar import Controller
-from litestar.di import Provide
-from litestar.types import Dependencies
+from typing import Any
 
+from litestar import Controller, Request
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Dependencies, Guard
+
+from application.errors import UnauthenticatedError
 from application.principal import Principal
+from application.users import UserService
+from entrypoints.http.problems import TooManyRequestsError
+from entrypoints.http.ratelimit import RateLimiter
+from entrypoints.http.writes import in_thread
+from entrypoints.settings import Settings
 
 ANONYMOUS_SUBJECT = "anonymous"
 ANONYMOUS = Principal(ANONYMOUS_SUBJECT)
+PRINCIPAL_STATE_KEY = "payledger_principal"
+WRITE_LIMITER_STATE_KEY = "payledger_write_limiter"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def anonymous_principal() -> Principal:
-    """Until authentication lands, every caller is the anonymous principal."""
-    return ANONYMOUS
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError()
+    return token.strip()
 
 
-PRINCIPAL_PROVIDER = Provide(anonymous_principal)
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The principal of the request's bearer token (401 problem without a valid one)."""
+    users: UserService = await connection.state.dishka_container.get(UserService)
+    return await in_thread(users.authenticate, bearer_token(connection))
+
+
+async def _write_limiter(connection: ASGIConnection[Any, Any, Any, Any]) -> RateLimiter:
+    state = connection.app.state
+    limiter = state.get(WRITE_LIMITER_STATE_KEY)
+    if limiter is None:
+        settings: Settings = await connection.state.dishka_container.get(Settings)
+        limiter = state[WRITE_LIMITER_STATE_KEY] = RateLimiter(settings.auth.writes_per_minute)
+    return limiter
+
+
+async def require_token(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The guard of every API route: authenticate (unless the route is public) and count
+    a customer's writes against their limit (admins are staff or a merchant's backend,
+    trusted with volume: not limited)."""
+    if handler.opt.get("public"):
+        return
+    principal = await authenticate(connection)
+    connection.state[PRINCIPAL_STATE_KEY] = principal
+    if not principal.is_admin and connection.scope.get("method") not in READ_METHODS:
+        wait_s = (await _write_limiter(connection)).hit(principal.subject)
+        if wait_s:
+            raise TooManyRequestsError(wait_s, "Too many writes: retry after a while.")
+
+
+async def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The authenticated caller (the anonymous principal on a public route)."""
+    principal = request.state.get(PRINCIPAL_STATE_KEY)
+    return principal if isinstance(principal, Principal) else ANONYMOUS
+
+
+PRINCIPAL_PROVIDER = Provide(current_principal)
+GUARDS: list[Guard] = [require_token]
 
 
 class ApiController(Controller):
-    """Base of the resource controllers: every route gets the caller as `principal`."""
+    """Base of the resource controllers: authenticated, with the caller as `principal`."""
 
     dependencies: Dependencies | None = {"principal": PRINCIPAL_PROVIDER}
+    guards: list[Guard] | None = GUARDS
+    security = [{"BearerToken": []}]

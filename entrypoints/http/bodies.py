@@ -11,9 +11,11 @@ codes (`unknown_currency`, `invalid_customer_id`, `card_number_in_text`).
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 import msgspec
 
+from application.transactions import StatusChange
 from domain.money import AMOUNT_MINOR_MAX, CUSTOMER_ID_LENGTH_MAX
 from domain.splits import SPLITS_MAX
 from domain.text import (
@@ -131,6 +133,25 @@ class TransferCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     description: Description = ""
 
 
+class TransactionCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Seed 004's new transaction: a transfer from your wallet to another customer's (an
+    admin names the paying customer in `from_customer_id`)."""
+
+    to_customer_id: CustomerId
+    amount: Amount
+    currency: Currency
+    description: Description = ""
+    from_customer_id: CustomerId | None = None
+
+
+class TransactionStatusUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A state change of what stands behind a transaction: a pending hold `captured` or
+    `voided`; a payment `refunded` (admins). Posted transactions themselves never change."""
+
+    status: StatusChange
+    amount: Amount | None = None  # part of the hold or payment (none: all of it)
+
+
 class HoldCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Reserve wallet money until it is posted, voided or expires."""
 
@@ -177,6 +198,13 @@ class HoldVoid(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # currency or recipient as FAILED `INVALID_REQUEST`), so auditors see every attempt.
 PAYMENT_AMOUNT_LIMIT = AMOUNT_MINOR_MAX
 CARD_NUMBER_LENGTH_MAX = 32
+EXPIRY_PATTERN = r"^(0[1-9]|1[0-2])/[0-9]{2}$(?!\n)"  # seed 000's "MM/YY"
+CardNumber = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=CARD_NUMBER_LENGTH_MAX, pattern=TEXT_PATTERN, examples=["4242424242424242"]
+    ),
+]
 CARD_CVC_LENGTH_MAX = 8
 
 PaymentAmount = Annotated[
@@ -233,14 +261,18 @@ class SplitIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class PaymentCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Pay a recipient from a wallet, a card, or through the legacy processor (seed 001's
-    body: no `method`), optionally split between payees.
+    body: no `method`), optionally split between payees; `amount`, `currency` and
+    `recipient` are required.
+
+    Or pay for a trip registration (seed 000's body): `registration_id`, `card_number`,
+    `expiry_date` ("MM/YY") and `cvv`, and nothing else: the amount is the trip's price.
 
     A request that breaks a payment rule is not refused: it is recorded as FAILED with the
     reason (`INVALID_AMOUNT`, `FRAUD_SUSPECTED`, `INVALID_REQUEST`)."""
 
-    amount: PaymentAmount
-    currency: PaymentCurrency
-    recipient: Party
+    amount: PaymentAmount | None = None
+    currency: PaymentCurrency | None = None
+    recipient: Party | None = None
     method: Annotated[
         Literal["wallet", "card", "legacy"],
         msgspec.Meta(
@@ -253,6 +285,40 @@ class PaymentCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     payment_method: PaymentMethodToken | None = None
     description: Description = ""
     splits: Annotated[list[SplitIn], msgspec.Meta(max_length=SPLITS_MAX)] = []
+    registration_id: UUID | None = None
+    card_number: CardNumber | None = None
+    expiry_date: (
+        Annotated[
+            str, msgspec.Meta(pattern=EXPIRY_PATTERN, examples=["12/30"], description="MM/YY")
+        ]
+        | None
+    ) = None
+    cvv: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$(?!\n)")] | None = None
+
+    def __post_init__(self) -> None:
+        seed_000 = (self.card_number, self.expiry_date, self.cvv)
+        if self.registration_id is not None:
+            if None in seed_000:
+                raise ValueError(
+                    "A registration is paid with `card_number`, `expiry_date` and `cvv`."
+                )
+            payment_fields = (
+                self.amount,
+                self.currency,
+                self.recipient,
+                self.card,
+                self.payment_method,
+            )
+            chosen = self.method != "legacy" or self.payer_id or self.description or self.splits
+            if chosen or any(part is not None for part in payment_fields):
+                raise ValueError(
+                    "A registration's payment names the registration and the card only: "
+                    "the amount is the trip's price"
+                )
+        elif any(part is not None for part in seed_000):
+            raise ValueError("`card_number`, `expiry_date` and `cvv` pay a `registration_id`.")
+        elif self.amount is None or self.currency is None or self.recipient is None:
+            raise ValueError("A payment needs `amount`, `currency` and `recipient`.")
 
 
 class RefundCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

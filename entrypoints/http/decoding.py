@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request
 from litestar.datastructures import Headers
-from litestar.enums import ScopeType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.middleware import ASGIMiddleware
 from litestar.params import BodyKwarg
@@ -84,6 +84,8 @@ class StrictJSONRequest(Request[Any, Any, Any]):
         field = self.route_handler.parsed_fn_signature.parameters.get("data")
         if field is None or not isinstance(field.kwarg_definition, BodyKwarg):
             return None
+        if field.kwarg_definition.media_type != RequestEncodingType.JSON:
+            return None  # a form (the OAuth2 token endpoint): Litestar reads it
         return field
 
     async def body(self) -> bytes:

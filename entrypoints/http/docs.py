@@ -18,7 +18,14 @@ from litestar import Request, Response, Router, get
 from litestar.enums import MediaType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Tag
+from litestar.openapi.spec import (
+    Components,
+    OAuthFlow,
+    OAuthFlows,
+    Reference,
+    SecurityScheme,
+    Tag,
+)
 from litestar.static_files import create_static_files_router
 
 from entrypoints.http.problems import problem, problem_response
@@ -43,6 +50,18 @@ An event-sourced, double-entry payments ledger.
 * **Errors** are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
 """
 
+# One scheme for every protected operation: Swagger's "Authorize" signs in with the OAuth2
+# password flow (a form posted to our own token URL) and sends the token as a bearer.
+TOKEN_URL = "/users/login/access-token"  # noqa: S105 (a URL, not a secret)
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    "BearerToken": SecurityScheme(
+        type="oauth2",
+        description="Sign in with your email and password; the token goes in "
+        "`Authorization: Bearer <token>`.",
+        flows=OAuthFlows(password=OAuthFlow(token_url=TOKEN_URL, scopes={})),
+    )
+}
+
 TAGS = [
     Tag(name="wallets", description="Open wallets, read them, credit and debit them."),
     Tag(name="transfers", description="Wallet-to-wallet transfers."),
@@ -57,6 +76,13 @@ TAGS = [
     Tag(name="checkout", description="Hosted checkout at the gateway, and its return pages."),
     Tag(name="webhooks", description="Signed events from the card gateway (Stripe)."),
     Tag(name="health", description="Probes for orchestrators, and metrics."),
+    Tag(name="users", description="Sign up, sign in (OAuth2 password flow), accounts."),
+    Tag(name="schools", description="Schools (public reads; admins write)."),
+    Tag(name="trips", description="A school's trips, with their seats (public reads)."),
+    Tag(
+        name="registrations",
+        description="Book a seat on a trip for a student, and pay for it.",
+    ),
 ]
 
 
@@ -90,7 +116,7 @@ def openapi_config() -> OpenAPIConfig:
         path=DOCS_PATH,
         render_plugins=[swagger],
         openapi_router=docs_router,
-        components=Components(),
+        components=Components(security_schemes=SECURITY_SCHEMES),
     )
 
 

@@ -70,6 +70,15 @@ PayerId = Annotated[
         description="Only payments from this payer.",
     ),
 ]
+HistoryOf = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=CUSTOMER_ID_LENGTH_MAX,
+        pattern=TEXT_PATTERN,
+        description="Whose history (admins and auditors; none: your own).",
+    ),
+]
 CreatedFrom = Annotated[
     datetime | None,
     QueryParameter(

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
 RETRY_AFTER_S = 1
+BEARER_CHALLENGE = 'Bearer realm="payledger"'
 ERRORS_MAX = 20  # a limit on the field errors one problem lists
 
 Error = errors.CodedError
@@ -96,6 +97,28 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.CardNumberInTextError: 422,
     # The payment gateway refused (the client's request was fine): a bad gateway.
     app_errors.GatewayRefundFailedError: 502,
+    # Who is calling: no valid token or credentials (401), not allowed (403).
+    app_errors.UnauthenticatedError: 401,
+    app_errors.InvalidCredentialsError: 401,
+    app_errors.ForbiddenError: 403,
+    app_errors.UserNotFoundError: 404,
+    app_errors.SchoolNotFoundError: 404,
+    app_errors.TripNotFoundError: 404,
+    app_errors.RegistrationNotFoundError: 404,
+    app_errors.InvalidPasswordError: 422,
+    errors.EmailTakenError: 409,
+    errors.SelfDeletionError: 409,
+    errors.UserGoneError: 404,
+    errors.TripFullError: 409,
+    errors.TripGoneError: 404,
+    errors.SeatNotHeldError: 409,
+    errors.InvalidRegistrationTransitionError: 409,
+    errors.TransactionImmutableError: 409,
+    errors.InvalidCapacityError: 422,
+    errors.InvalidTripError: 422,
+    errors.InvalidEmailError: 422,
+    errors.InvalidFullNameError: 422,
+    errors.InvalidTextError: 422,
     # A new error without a row still gets a client error, never a 500.
     errors.DomainError: 422,
     app_errors.ApplicationError: 422,
@@ -105,6 +128,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    429: "rate_limited",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -141,6 +165,14 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     detail: str
     code: str
     errors: list[FieldError] | None = None
+
+
+class TooManyRequestsError(Exception):
+    """Over a rate limit: answered 429 `rate_limited` with `Retry-After`."""
+
+    def __init__(self, retry_after_s: int, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class ProblemError(Exception):
@@ -211,8 +243,19 @@ def handle_error(request: Request[Any, Any, Any], error: Error) -> Response[Prob
     status = status_of(error)
     if status == 502:  # a partner refused: worth a line in the log, unlike a client's error
         log.warning("partner problem %s: %s", error.code, error)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": BEARER_CHALLENGE}
     return problem_response(problem(status, error.code, error.message), headers)
+
+
+def handle_too_many_requests(
+    request: Request[Any, Any, Any], error: TooManyRequestsError
+) -> Response[Problem]:
+    headers = {"Retry-After": str(error.retry_after_s)}
+    return problem_response(problem(429, "rate_limited", str(error)), headers)
 
 
 def handle_problem_error(request: Request[Any, Any, Any], error: ProblemError) -> Response[Problem]:
@@ -296,6 +339,7 @@ def _validation_problem(error: ValidationException) -> Problem:
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.CodedError: handle_error,
     **dict.fromkeys(STORE_UNAVAILABLE, handle_store_unavailable),
+    TooManyRequestsError: handle_too_many_requests,
     ProblemError: handle_problem_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected_error,

@@ -89,6 +89,17 @@ async def wait_for_view(positions: ViewPositions, view: str, min_position: int |
         raise ViewNotCaughtUpError(f"The view has not reached position {min_position} yet.")
 
 
+async def wait_for_writes(positions: ViewPositions, view: str, min_position: int | None) -> None:
+    """Like `wait_for_view`, but without `min_position` wait for the log's end as it is now:
+    a list then holds every write acknowledged before the read, on any server process (a
+    sequential client reads its own writes without passing a position)."""
+    if min_position is None:
+        min_position = await in_thread(positions.log_end)
+        if not min_position:
+            return
+    await wait_for_view(positions, view, min_position)
+
+
 async def _reached(waits: _LoopWaits, watch: _Watch, view: str, position: int) -> bool:
     entry = (position, asyncio.get_running_loop().create_future())
     watch.waiters.append(entry)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.support.pages import walk_pages
+from tests.support.server import ADMIN_TOKENS
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 POSITION_HEADER = "PayLedger-Position"
@@ -24,8 +25,12 @@ METRICS_PATH = "/metrics"
 Json = dict[str, Any]
 
 
-def client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+def client(base_url: str, token: str | None = None) -> httpx.Client:
+    """A client of the server at `base_url`, signed in as its first admin unless `token`
+    names another caller."""
+    bearer = token if token is not None else ADMIN_TOKENS.get(base_url, "")
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, headers=headers)
 
 
 def new_customer(prefix: str) -> str:

@@ -61,7 +61,12 @@ def listed(http: httpx.Client, payment_id: str) -> api.Json:
 def test_a_checkout_paid_on_the_hosted_page_is_a_settled_payment(
     pg_server: RunningServer,
 ) -> None:
-    with httpx.Client(base_url=pg_server.base_url, timeout=30, follow_redirects=True) as http:
+    with httpx.Client(
+        base_url=pg_server.base_url,
+        timeout=30,
+        follow_redirects=True,
+        headers=pg_server.admin_headers,
+    ) as http:
         hosted = http.get("/checkout/", params={"price": 4_321})  # seed 002's spelling
         assert hosted.status_code == 200, api.describe(hosted)
         assert "/simulated-gateway/checkout/cs_sim_" in str(hosted.url)
@@ -86,7 +91,12 @@ def test_a_checkout_paid_on_the_hosted_page_is_a_settled_payment(
 def test_a_checkout_cancelled_on_the_hosted_page_is_a_cancelled_payment(
     pg_server: RunningServer,
 ) -> None:
-    with httpx.Client(base_url=pg_server.base_url, timeout=30, follow_redirects=True) as http:
+    with httpx.Client(
+        base_url=pg_server.base_url,
+        timeout=30,
+        follow_redirects=True,
+        headers=pg_server.admin_headers,
+    ) as http:
         hosted = http.get("/checkout", params={"price": 999})
         landed = http.post(button(http, str(hosted.url), "Cancel"))
 
@@ -102,7 +112,7 @@ def test_each_step_on_another_process_still_settles_once(
 ) -> None:
     """Started on the peer, paid on the page `pg_server` serves, settled by `pg_server`'s
     reconciler without anyone opening the success page, then shown by the peer."""
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, headers=pg_server.admin_headers) as http:
         started = http.get(f"{checkout_peer.base_url}/checkout", params={"price": 1_500})
         assert started.status_code == 303, api.describe(started)
         page_url = started.headers["location"]

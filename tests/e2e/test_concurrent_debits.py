@@ -87,6 +87,7 @@ def test_concurrent_debits_never_overdraw_a_wallet(
             body,
             DEBITS_PER_PROCESS,
             THREADS_PER_PROCESS,
+            token=pg_server.admin_token,
         )
         for i in range(PROCESSES)
     ]

@@ -77,11 +77,21 @@ def test_a_key_raced_by_threads_and_processes_credits_once(
         api.open_wallet(http, customer)
     body = _credit_body("once, raced")
     remotes = [
-        Burst(server.base_url, path, body, REQUESTS_PER_PROCESS, THREADS_PER_PROCESS, headers)
+        Burst(
+            server.base_url,
+            path,
+            body,
+            REQUESTS_PER_PROCESS,
+            THREADS_PER_PROCESS,
+            headers,
+            token=pg_server.admin_token,
+        )
         for server in (pg_server, pg_peer)
     ]
     assert len(remotes) == CLIENT_PROCESSES
-    local = Burst(pg_server.base_url, path, body, REPEATS, REPEATS, headers)
+    local = Burst(
+        pg_server.base_url, path, body, REPEATS, REPEATS, headers, token=pg_server.admin_token
+    )
     sent: list[Sent] = run_bursts(remotes, local=local)
 
     assert len(sent) == REPEATS + CLIENT_PROCESSES * REQUESTS_PER_PROCESS

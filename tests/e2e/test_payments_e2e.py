@@ -164,6 +164,7 @@ def test_parallel_refunds_of_one_payment_never_exceed_the_capture(
             {"amount": REFUND_AMOUNT, "reason": "race"},
             REFUNDS_PER_PROCESS,
             REFUND_THREADS,
+            token=pg_server.admin_token,
         )
         for i in range(REFUND_PROCESSES)
     ]

@@ -238,7 +238,15 @@ def test_racing_duplicates_all_get_the_winners_answer_and_act_once(
         race = RACES[name](http)
     headers = {"Idempotency-Key": f"race-{uuid.uuid4()}"}
     bursts = [
-        Burst(server.base_url, race.path, race.body, PER_PROCESS, PER_PROCESS, headers)
+        Burst(
+            server.base_url,
+            race.path,
+            race.body,
+            PER_PROCESS,
+            PER_PROCESS,
+            headers,
+            token=pg_server.admin_token,
+        )
         for server in (pg_server, pg_peer)
     ]
     sent = run_bursts(bursts)

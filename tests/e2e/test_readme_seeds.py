@@ -98,8 +98,13 @@ def request_of(command: str, names: dict[str, str]) -> tuple[str, str, dict[str,
         else:
             url = word
     assert url.startswith(HOST), command
-    path = PLACEHOLDER.sub(lambda m: names[m.group(1)], url[len(HOST) :])
-    return method or ("POST" if data else "GET"), path, headers, data
+
+    def filled(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: names[m.group(1)], text)
+
+    path = filled(url[len(HOST) :])
+    headers = {name: filled(value) for name, value in headers.items()}
+    return method or ("POST" if data else "GET"), path, headers, filled(data)
 
 
 def matches(shown: Any, actual: Any, names: dict[str, str]) -> bool:
@@ -153,7 +158,11 @@ def test_the_section_has_examples_for_every_seed() -> None:
 
 
 def test_every_seed_example_in_the_readme_is_true() -> None:
-    settings = {"PAYLEDGER_FAILURE_RATE": "0"}
+    settings = {
+        "PAYLEDGER_FAILURE_RATE": "0",
+        "PAYLEDGER_ADMIN_EMAIL": "admin@schooly.com",  # as the section says to start it
+        "PAYLEDGER_ADMIN_PASSWORD": "adminpassword",
+    }
     with (
         running_server("sqlite", extra_settings=settings) as server,
         httpx.Client(
@@ -163,4 +172,4 @@ def test_every_seed_example_in_the_readme_is_true() -> None:
         names: dict[str, str] = {}
         for example in examples():
             run(http, example, names)
-        assert {"payment_id", "charge_id", "transaction_id"} <= set(names)
+        assert {"payment_id", "charge_id", "transaction_id", "registration_id"} <= set(names)

@@ -45,6 +45,10 @@ def get(path: bytes, *headers: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def bearer(server: RunningServer) -> bytes:
+    return b"Authorization: Bearer " + server.admin_token.encode()
+
+
 def assert_problem(answer: tuple[int, dict[str, str], bytes], status: int, code: str) -> None:
     got_status, headers, body = answer
     assert got_status == status, answer
@@ -66,7 +70,8 @@ def test_an_over_long_query_string_is_a_414_problem(
 
 
 def test_a_query_string_within_the_limit_reaches_the_route(sqlite_server: RunningServer) -> None:
-    answer = exchange(sqlite_server, get(b"/payments?cursor=" + b"a" * 5_000))
+    request = get(b"/payments?cursor=" + b"a" * 5_000, bearer(sqlite_server))
+    answer = exchange(sqlite_server, request)
     assert_problem(answer, 422, "validation_error")  # the route's own limit on a cursor
 
 
@@ -85,6 +90,6 @@ def test_bytes_that_are_not_http_are_a_400_problem(sqlite_server: RunningServer)
 
 def test_the_server_serves_on_after_refusing(sqlite_server: RunningServer) -> None:
     exchange(sqlite_server, get(b"/payments?cursor=" + b"a" * 100_000))
-    status, _, body = exchange(sqlite_server, get(b"/payments"))
+    status, _, body = exchange(sqlite_server, get(b"/payments", bearer(sqlite_server)))
     assert status == 200, body
     assert json.loads(body)["payments"] == []

@@ -61,7 +61,9 @@ def expect_unavailable(response: httpx.Response, code: str) -> None:
 def start_waits(server: RunningServer, position: int, count: int) -> list[Future[httpx.Response]]:
     pool = ThreadPoolExecutor(count)
     limits = httpx.Limits(max_connections=count)
-    http = httpx.Client(base_url=server.base_url, timeout=30.0, limits=limits)
+    http = httpx.Client(
+        base_url=server.base_url, timeout=30.0, limits=limits, headers=server.admin_headers
+    )
     futures = [
         pool.submit(http.get, "/balances", params={"min_position": position}) for _ in range(count)
     ]

@@ -36,6 +36,7 @@ class Burst:
     count: int
     threads: int
     headers: Mapping[str, str] | None = None
+    token: str = ""  # the caller's bearer token (a spawned process has no other way in)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ def send_burst(burst: Burst, process_label: int, barrier: Any | None = None) -> 
 
     def one(http: httpx.Client) -> Sent:
         started = time.monotonic()
-        response = http.post(burst.path, json=dict(burst.body), headers=burst.headers)
+        headers = dict(burst.headers or {})
+        if burst.token:
+            headers["Authorization"] = f"Bearer {burst.token}"
+        response = http.post(burst.path, json=dict(burst.body), headers=headers)
         ended = time.monotonic()
         return Sent(
             process_label,

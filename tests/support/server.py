@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,6 +39,22 @@ SERVER_POOL_SIZE = 2
 STDERR_TAIL_CHARS = 4_000
 
 
+# Every test server has this first admin (created by `serve` from PAYLEDGER_ADMIN_*), signs
+# tokens with one secret (peers on one schema accept each other's tokens) and hashes
+# passwords cheaply (sign-ins are not what these tests measure).
+E2E_ADMIN_EMAIL = "admin@e2e.test"
+E2E_ADMIN_PASSWORD = "e2e-admin-password"
+E2E_AUTH_SETTINGS = {
+    "PAYLEDGER_ADMIN_EMAIL": E2E_ADMIN_EMAIL,
+    "PAYLEDGER_ADMIN_PASSWORD": E2E_ADMIN_PASSWORD,
+    "PAYLEDGER_JWT_SECRET": "an-e2e-test-secret-long-enough-for-hs256!!",
+    "PAYLEDGER_ARGON2_TIME_COST": "1",
+    "PAYLEDGER_ARGON2_MEMORY_KIB": "1024",
+}
+# The admin token of each running server, by base URL (for `tests.e2e.api.client`).
+ADMIN_TOKENS: dict[str, str] = {}
+
+
 class ServerStartError(RuntimeError):
     """The server process exited or never answered `GET /health` with 200."""
 
@@ -52,6 +68,11 @@ class RunningServer:
     schema: str | None
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_token: str = ""  # a bearer token of the server's first admin (E2E_ADMIN)
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     def log_tail(self, chars: int = STDERR_TAIL_CHARS) -> str:
         """The end of the server's combined stdout and stderr (for failure messages)."""
@@ -60,6 +81,19 @@ class RunningServer:
         except OSError:
             return "<no server log>"
         return text[-chars:]
+
+
+def _sign_in_admin(server: RunningServer, settings: Mapping[str, str]) -> RunningServer:
+    form = {
+        "username": settings["PAYLEDGER_ADMIN_EMAIL"],
+        "password": settings["PAYLEDGER_ADMIN_PASSWORD"],
+    }
+    response = httpx.post(f"{server.base_url}/token", data=form, timeout=30.0)
+    if response.status_code != 200:
+        raise ServerStartError(f"the first admin cannot sign in: {response.text}")
+    signed_in = replace(server, admin_token=response.json()["access_token"])
+    ADMIN_TOKENS[server.base_url] = signed_in.admin_token
+    return signed_in
 
 
 def free_port() -> int:
@@ -170,7 +204,7 @@ def _start(
             if taken and attempt + 1 < PORT_ATTEMPTS_MAX:
                 continue
             raise
-        return server
+        return _sign_in_admin(server, settings)
     raise AssertionError("unreachable: the loop returns or raises")
 
 
@@ -199,7 +233,7 @@ def running_server(
     schema = shared_schema or (f"e2e_{uuid.uuid4().hex}" if backend == "postgres" else None)
     owns_schema = schema is not None and shared_schema is None
     # The projections and the payment processor run in-process by default, on every backend.
-    settings = {"PAYLEDGER_LOG_LEVEL": "warning"}
+    settings = {"PAYLEDGER_LOG_LEVEL": "warning", **E2E_AUTH_SETTINGS}
     if schema is not None:
         settings.update(
             PAYLEDGER_DATABASE_URL=postgres_url(),
@@ -220,6 +254,7 @@ def running_server(
     finally:
         if server is not None:
             _stop(server.process)
+            ADMIN_TOKENS.pop(server.base_url, None)
         if owns_schema and schema is not None:
             drop_schema(schema)
         with suppress(OSError):

@@ -13,7 +13,7 @@ from application.view_positions import LEDGER_VIEW, ViewPositions
 from entrypoints.http.auth import ApiController
 from entrypoints.http.params import PAGE_SIZE_DEFAULT, Cursor, MinPosition, PageSize
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import in_thread
 
 
@@ -37,5 +37,5 @@ class BalanceController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> BalancePage:
-        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        await wait_for_writes(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.balances, principal, cursor, limit)

@@ -40,7 +40,7 @@ from entrypoints.http.params import (
     PaymentStatus,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 
@@ -126,7 +126,7 @@ class ChargeController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> PaymentPage:
-        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
+        await wait_for_writes(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(
             queries.list,
             principal,

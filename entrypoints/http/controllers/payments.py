@@ -24,6 +24,7 @@ from application.payments import PaymentRequest, PaymentService
 from application.ports.gateway import Card
 from application.principal import Principal
 from application.refunds import RefundService
+from application.registrations import RegistrationService
 from application.results import Payment, PaymentPage, Written
 from application.view_positions import PAYMENTS_VIEW, ViewPositions
 from domain.payment_terms import UNSETTLED, PaymentMethod
@@ -46,7 +47,7 @@ from entrypoints.http.params import (
     require_time_zone,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
 WAIT_POLL_INTERVAL_S = 0.02
@@ -65,6 +66,8 @@ class OptionalBodyOperation(Operation):
 
 def payment_request(data: PaymentCreate) -> PaymentRequest:
     """The application's request from the HTTP body (the card stays in memory only)."""
+    if data.amount is None or data.currency is None or data.recipient is None:
+        raise ValueError("checked by PaymentCreate")  # pragma: no cover
     card = None
     if data.card is not None:
         card = Card(data.card.number, data.card.exp_month, data.card.exp_year, data.card.cvc)
@@ -79,6 +82,26 @@ def payment_request(data: PaymentCreate) -> PaymentRequest:
         card=card,
         payment_method=data.payment_method,
     )
+
+
+def pay_registration(
+    registrations: RegistrationService,
+    payments: PaymentService,
+    caller: Principal,
+    data: PaymentCreate,
+    idempotency_key: str | None,
+) -> Written[Payment]:
+    """Seed 000's body: pay a registration by card (the trip's price); answers with the
+    payment it made."""
+    if data.registration_id is None or data.card_number is None or data.expiry_date is None:
+        raise ValueError("checked by PaymentCreate")  # pragma: no cover
+    month, _, year = data.expiry_date.partition("/")
+    card = Card(data.card_number, int(month), 2000 + int(year), data.cvv or "")
+    paid = registrations.pay(caller, data.registration_id, card, idempotency_key)
+    if paid.value.payment_id is None:  # pragma: no cover - paying always attaches one
+        raise ValueError("a paid registration names its payment")
+    payment = payments.get_payment(caller, paid.value.payment_id)
+    return Written(payment, paid.position, paid.replayed)
 
 
 async def settled(
@@ -113,13 +136,19 @@ class PaymentController(ApiController):
         data: JSONBody[PaymentCreate],
         principal: NamedDependency[Principal],
         service: FromDishka[PaymentService],
+        registrations: FromDishka[RegistrationService],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = False,
         wait_timeout_s: WaitTimeout = WAIT_TIMEOUT_S_DEFAULT,
     ) -> Response[Payment]:
-        written = await in_thread(
-            service.create_payment, principal, payment_request(data), idempotency_key
-        )
+        if data.registration_id is not None:
+            written = await in_thread(
+                pay_registration, registrations, service, principal, data, idempotency_key
+            )
+        else:
+            written = await in_thread(
+                service.create_payment, principal, payment_request(data), idempotency_key
+            )
         if wait:
             latest = await settled(service, principal, written.value, wait_timeout_s)
             written = Written(latest, written.position, written.replayed)
@@ -145,7 +174,7 @@ class PaymentController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> PaymentPage:
-        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
+        await wait_for_writes(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(
             queries.list,
             principal,

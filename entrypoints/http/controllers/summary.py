@@ -13,7 +13,7 @@ from application.view_positions import PAYMENTS_VIEW, ViewPositions
 from entrypoints.http.auth import ApiController
 from entrypoints.http.params import MinPosition
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import in_thread
 
 
@@ -35,5 +35,5 @@ class SummaryController(ApiController):
         positions: FromDishka[ViewPositions],
         min_position: MinPosition = None,
     ) -> Summary:
-        await wait_for_view(positions, PAYMENTS_VIEW, min_position)
+        await wait_for_writes(positions, PAYMENTS_VIEW, min_position)
         return await in_thread(queries.summary, principal)

@@ -30,7 +30,7 @@ from entrypoints.http.params import (
     PageSize,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.view_waits import wait_for_view
+from entrypoints.http.view_waits import wait_for_view, wait_for_writes
 from entrypoints.http.writes import (
     WRITE_HEADERS,
     IdempotencyKey,
@@ -116,6 +116,7 @@ class WalletController(ApiController):
     ) -> Wallet | CustomerWallets:
         if currency is not None:
             return await in_thread(wallets.get_wallet, principal, customer_id, currency)
+        # Read from the log (the customer's wallet directory): no need to wait for the view.
         await wait_for_view(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.wallets_of, principal, customer_id)
 
@@ -137,7 +138,7 @@ class WalletController(ApiController):
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> Statement:
-        await wait_for_view(positions, LEDGER_VIEW, min_position)
+        await wait_for_writes(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.statement, principal, customer_id, currency, cursor, limit)
 
     @post(

@@ -35,10 +35,9 @@ from application.settlement import PaymentSettlement
 from domain.payment import Payment
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
-from entrypoints.http.auth import ANONYMOUS
 from entrypoints.settings import Settings
 from entrypoints.workers import BackgroundWorkers
-from tests.integration.http.support import expect, memory_settings
+from tests.integration.http.support import admin_headers, expect, memory_settings, scope_of
 from tests.unit.application.payment_fakes import CountingGateway
 
 ADVANCE_WAIT_S = 5.0  # how long a background advance waits for its payment to exist
@@ -105,7 +104,7 @@ class PaymentsApi:
     def advance_later(self, idempotency_key: str, delay_s: float) -> threading.Thread:
         """Advance the payment this key will create, `delay_s` after it exists, from a
         background thread (while a `?wait=true` request is waiting for it)."""
-        payment_id = command_id(ANONYMOUS.idempotency_scope, idempotency_key)
+        payment_id = command_id(scope_of(self.client), idempotency_key)
 
         def run() -> None:
             deadline = time.monotonic() + ADVANCE_WAIT_S
@@ -133,6 +132,7 @@ def payments_api(
         providers.append(ManualProcessingProvider())
     container = build_container(settings or memory_settings(), *providers)
     with TestClient(create_app(container)) as client:
+        client.headers.update(admin_headers(client))
         settlement = client.blocking_portal.call(container.get, PaymentSettlement)
         runner = client.blocking_portal.call(container.get, CommandRunner)
         yield PaymentsApi(client, settlement, runner, gateway)

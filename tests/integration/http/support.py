@@ -9,6 +9,9 @@ from typing import Any
 from dishka import Provider
 from litestar.testing import TestClient
 
+from application.principal import SYSTEM
+from application.users import UserService
+from domain.user import UserRole
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
@@ -20,25 +23,53 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 PROBLEM_TYPE_BASE = "https://payledger.dev/problems/"
 
 Json = Any
+# Cheap password hashing and a fixed token secret: sign-ins in tests take microseconds.
+TEST_AUTH_ENV = {
+    "PAYLEDGER_ARGON2_TIME_COST": "1",
+    "PAYLEDGER_ARGON2_MEMORY_KIB": "1024",
+    "PAYLEDGER_JWT_SECRET": "an-http-test-secret-long-enough-for-hs256!",
+}
+ADMIN_EMAIL = "admin@example.com"
+TEST_PASSWORD = "password-123"
 OPENING_BALANCE = 1_000  # what the `funded_client` fixture credits to alice
 
 
 def memory_settings(**overrides: Any) -> Settings:
     """Settings on the in-memory store; overrides use the names of the `PAYLEDGER_*`
     variables (`view_wait_timeout_s=0.05` is `PAYLEDGER_VIEW_WAIT_TIMEOUT_S=0.05`)."""
-    environ = {"PAYLEDGER_DATABASE_URL": "memory://"}
+    environ = {"PAYLEDGER_DATABASE_URL": "memory://", **TEST_AUTH_ENV}
     environ.update({f"PAYLEDGER_{name.upper()}": str(value) for name, value in overrides.items()})
     return load_settings(environ)
 
 
 @contextmanager
 def running_client(
-    settings: Settings | None = None, *providers: Provider
+    settings: Settings | None = None, *providers: Provider, signed_in: bool = True
 ) -> Iterator[TestClient[Any]]:
-    """A test client on a fresh app and container; the app's lifespan runs around it."""
+    """A test client on a fresh app and container; the app's lifespan runs around it.
+    `signed_in`: every request carries an admin's token (an admin acts for any customer, as
+    the tests of wallets and payments do); tests of access control pass False."""
     container = build_container(settings or memory_settings(), *providers)
     with TestClient(create_app(container)) as client:
+        if signed_in:
+            client.headers.update(admin_headers(client))
         yield client
+
+
+def scope_of(client: TestClient[Any]) -> str:
+    """The idempotency scope of the client's caller (keys are scoped per user)."""
+    response = client.get("/users/me")
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def admin_headers(client: TestClient[Any], email: str = ADMIN_EMAIL) -> dict[str, str]:
+    """An admin (created the way `payledger users create-admin` does), signed in."""
+    users = client.blocking_portal.call(client.app.state.dishka_container.get, UserService)
+    users.register(SYSTEM, email, TEST_PASSWORD, "Admin", UserRole.ADMIN)
+    response = client.post("/token", data={"username": email, "password": TEST_PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def position_of(response: Any) -> int:

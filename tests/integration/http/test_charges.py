@@ -15,7 +15,6 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 
 from application.idempotency import command_id
-from entrypoints.http.auth import ANONYMOUS
 from tests.integration.http.payments_support import PaymentsApi, payments_api
 from tests.integration.http.support import (
     POSITION_HEADER,
@@ -24,6 +23,7 @@ from tests.integration.http.support import (
     expect_problem,
     ledger_state,
     open_wallet,
+    scope_of,
     wallet,
 )
 from tests.integration.http.support import credit as credit_wallet
@@ -114,9 +114,9 @@ def alice(api: PaymentsApi) -> tuple[int, int, int]:
     return found["balance"], found["held"], found["available"]
 
 
-def charge_key(idempotency_key: str) -> str:
+def charge_key(api: PaymentsApi, idempotency_key: str) -> str:
     """The gateway key of the charge a client's Idempotency-Key creates."""
-    return f"{command_id(ANONYMOUS.idempotency_scope, idempotency_key)}:1"
+    return f"{command_id(scope_of(api.client), idempotency_key)}:1"
 
 
 # The wallet first.
@@ -324,7 +324,7 @@ def test_a_replayed_charge_returns_the_original_answer_and_charges_once(api: Pay
     body = charge_body(1_500, GOOD_CARD)
     first = api.client.post("/charges", json=body, headers={"Idempotency-Key": "ch-1"})
     created = expect(first, 201)
-    assert created["id"] == str(command_id(ANONYMOUS.idempotency_scope, "ch-1"))
+    assert created["id"] == str(command_id(scope_of(api.client), "ch-1"))
 
     again = api.client.post("/charges", json=body, headers={"Idempotency-Key": "ch-1"})
 
@@ -332,7 +332,7 @@ def test_a_replayed_charge_returns_the_original_answer_and_charges_once(api: Pay
     assert again.headers[REPLAYED_HEADER] == "true"
     assert again.headers["location"] == first.headers["location"]
     assert again.json() == created
-    assert api.gateway.calls_for(charge_key("ch-1")) == 1
+    assert api.gateway.calls_for(charge_key(api, "ch-1")) == 1
     assert alice(api) == (0, 0, 0)
 
     before = ledger_state(api.client)
@@ -358,7 +358,7 @@ def test_a_replayed_failed_charge_returns_the_failure_without_charging_again(
     assert expect(again, 201) == failed
     assert again.headers[REPLAYED_HEADER] == "true"
     assert ledger_state(api.client) == before
-    assert api.gateway.calls_for(charge_key("ch-declined")) == 1
+    assert api.gateway.calls_for(charge_key(api, "ch-declined")) == 1
 
 
 def test_charges_without_a_key_are_recorded_each_time(api: PaymentsApi) -> None:
@@ -372,7 +372,7 @@ def test_a_charge_left_pending_by_an_unknown_card_outcome_is_settled_by_a_replay
     api: PaymentsApi,
 ) -> None:
     body = charge_body(1_500, GOOD_CARD)
-    api.gateway.script(charge_key("ch-lost"), UNKNOWN)  # the answer is lost (a timeout)
+    api.gateway.script(charge_key(api, "ch-lost"), UNKNOWN)  # the answer is lost (a timeout)
     pending = create(api, body, key="ch-lost")
     assert pending["status"] == "PROCESSING"
     assert alice(api) == (WALLET_BALANCE, WALLET_BALANCE, 0)  # the wallet part is reserved
@@ -381,7 +381,7 @@ def test_a_charge_left_pending_by_an_unknown_card_outcome_is_settled_by_a_replay
         api.client.post("/charges", json=body, headers={"Idempotency-Key": "ch-lost"}), 201
     )
 
-    assert api.gateway.calls_for(charge_key("ch-lost")) == 2  # asked again, same key
+    assert api.gateway.calls_for(charge_key(api, "ch-lost")) == 2  # asked again, same key
     assert again["status"] == "SUCCESS"
     assert alice(api) == (0, 0, 0)
 

@@ -29,6 +29,9 @@ OPERATIONS = {
     ("post", "/wallets/{customer_id}/debit"): "DebitWallet",
     ("post", "/transfers"): "CreateTransfer",
     ("get", "/transactions/{transaction_id}"): "GetTransaction",
+    ("get", "/transactions"): "ListTransactions",
+    ("post", "/transactions"): "CreateTransaction",
+    ("put", "/transactions/{transaction_id}"): "UpdateTransactionStatus",
     ("post", "/wallets/{customer_id}/holds"): "PlaceHold",
     ("get", "/holds/{hold_id}"): "GetHold",
     ("post", "/holds/{hold_id}/post"): "PostHold",
@@ -50,11 +53,40 @@ OPERATIONS = {
     ("get", "/checkout/success"): "CheckoutSuccess",
     ("get", "/checkout/cancel"): "CheckoutCancel",
     ("post", "/webhooks/stripe"): "ReceiveStripeWebhook",
+    ("post", "/users"): "CreateUser",
+    ("get", "/users"): "ListUsers",
+    ("get", "/users/me"): "GetMe",
+    ("patch", "/users/me"): "UpdateMe",
+    ("delete", "/users/me"): "DeleteMe",
+    ("patch", "/users/me/password"): "ChangeMyPassword",
+    ("get", "/users/{user_id}"): "GetUser",
+    ("patch", "/users/{user_id}"): "UpdateUser",
+    ("delete", "/users/{user_id}"): "DeleteUser",
+    ("post", "/users/login/access-token"): "LoginAccessToken",
+    ("post", "/token"): "Token",
+    ("post", "/schools"): "CreateSchool",
+    ("get", "/schools"): "ListSchools",
+    ("get", "/schools/{school_id}"): "GetSchool",
+    ("patch", "/schools/{school_id}"): "UpdateSchool",
+    ("delete", "/schools/{school_id}"): "DeleteSchool",
+    ("post", "/trips"): "CreateTrip",
+    ("get", "/trips"): "ListTrips",
+    ("get", "/trips/{trip_id}"): "GetTrip",
+    ("patch", "/trips/{trip_id}"): "UpdateTrip",
+    ("delete", "/trips/{trip_id}"): "DeleteTrip",
+    ("post", "/registrations"): "CreateRegistration",
+    ("get", "/registrations"): "ListRegistrations",
+    ("get", "/registrations/me"): "ListMyRegistrations",
+    ("get", "/registrations/{registration_id}"): "GetRegistration",
+    ("patch", "/registrations/{registration_id}"): "UpdateRegistration",
+    ("delete", "/registrations/{registration_id}"): "CancelRegistration",
 }
 # Writes that take no body: the URL and the Idempotency-Key say everything.
 BODYLESS_WRITES = {"RetryPayment"}
 # Signed by the gateway, not called by clients: no idempotency key, no position header.
 UNTRACKED_WRITES = {"ReceiveStripeWebhook"}
+# Sign-ins change nothing in the log: no idempotency key, no position header.
+UNTRACKED_WRITES |= {"Token", "LoginAccessToken"}
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 

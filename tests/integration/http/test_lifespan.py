@@ -12,6 +12,7 @@ from dishka import Provider, Scope, provide
 from entrypoints.settings import Settings
 from entrypoints.workers import BackgroundWorkers
 from tests.integration.http.support import (
+    admin_headers,
     expect,
     expect_problem,
     memory_settings,
@@ -85,8 +86,9 @@ def test_the_configured_body_limit_applies() -> None:
 
 def test_ready_is_a_503_problem_while_the_read_model_lags_too_far() -> None:
     settings = memory_settings(projections_in_process=False, ready_lag_max=0)
-    with running_client(settings) as client:
+    with running_client(settings, signed_in=False) as client:
         expect(client.get("/ready"), 200)
+        client.headers.update(admin_headers(client))
         open_wallet(client, "alice")
         response = client.get("/ready")
         problem = expect_problem(response, 503, "not_ready")

@@ -13,7 +13,6 @@ import pytest
 
 from application.idempotency import command_id
 from domain.payment_terms import PaymentStatus as Status
-from entrypoints.http.auth import ANONYMOUS
 from entrypoints.http.params import PaymentStatus
 from tests.integration.http.payments_support import PaymentsApi, payment, payments_api
 from tests.integration.http.support import (
@@ -25,6 +24,7 @@ from tests.integration.http.support import (
     ledger_state,
     memory_settings,
     open_wallet,
+    scope_of,
     wallet,
 )
 from tests.unit.application.payment_fakes import (
@@ -393,7 +393,7 @@ def test_a_replayed_payment_returns_the_original_answer_and_records_once(
 ) -> None:
     first = api.client.post("/payments", json=wallet_payment(), headers={"Idempotency-Key": "p-1"})
     created = expect(first, 201)
-    assert created["id"] == str(command_id(ANONYMOUS.idempotency_scope, "p-1"))
+    assert created["id"] == str(command_id(scope_of(api.client), "p-1"))
     api.advance(created["id"])
     again = api.client.post("/payments", json=wallet_payment(), headers={"Idempotency-Key": "p-1"})
     assert again.status_code == 201
@@ -591,7 +591,7 @@ def test_a_card_refund_goes_through_the_gateway(api: PaymentsApi) -> None:
 
 def test_a_refund_the_gateway_refuses_is_a_502_that_refunds_nothing(api: PaymentsApi) -> None:
     done = succeeded(api, card_payment())
-    refund_id = command_id(ANONYMOUS.idempotency_scope, "refund-1")
+    refund_id = command_id(scope_of(api.client), "refund-1")
     api.gateway.script_refund(str(refund_id), fail("REFUND_DECLINED"))
     response = api.client.post(
         f"/payments/{done['id']}/refund", json={}, headers={"Idempotency-Key": "refund-1"}

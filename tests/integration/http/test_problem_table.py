@@ -64,6 +64,21 @@ EXPECTED_STATUS = {
     "invalid_signature": 400,
     "webhooks_not_configured": 503,
     "service_unavailable": 503,
+    "email_taken": 409,
+    "forbidden": 403,
+    "invalid_credentials": 401,
+    "unauthorized": 401,
+    "invalid_registration_transition": 409,
+    "registration_not_found": 404,
+    "school_not_found": 404,
+    "trip_not_found": 404,
+    "user_not_found": 404,
+    "seat_not_held": 409,
+    "cannot_delete_self": 409,
+    "trip_full": 409,
+    "trip_deleted": 404,
+    "user_deleted": 404,
+    "transaction_immutable": 409,
 }
 
 

@@ -29,6 +29,7 @@ from tests.integration.http.payments_support import (
     payments_api,
 )
 from tests.integration.http.support import (
+    admin_headers,
     expect,
     expect_problem,
     ledger_state,
@@ -421,6 +422,7 @@ def stripe_api() -> Iterator[StripeApi]:
         )
         container = build_container(settings, ManualProcessingProvider())
         with TestClient(create_app(container)) as client:
+            client.headers.update(admin_headers(client))
             settlement = client.blocking_portal.call(container.get, PaymentSettlement)
             yield StripeApi(client, settlement, fake)
 

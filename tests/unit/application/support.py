@@ -22,6 +22,7 @@ from application.runner import CommandRunner
 from application.settlement import PaymentSettlement
 from application.wallets import WalletService
 from domain.journal import JournalTransaction, Posting
+from domain.user import UserRole
 
 MAPPER_TOPIC = "adapters.eventstore.msgspec_mapper:MsgspecMapper"
 POPO_ENV = {
@@ -34,7 +35,9 @@ POPO_ENV = {
 }
 
 # The caller of the use cases in unit tests (its scope is the empty string, as before).
-CALLER = Principal("")
+# An admin (acts for every customer): the use cases' own rules are what these tests check;
+# access control has its own tests.
+CALLER = Principal("", frozenset({UserRole.ADMIN}))
 
 # The secret of the fingerprints unit tests make (a real HMAC, a test key).
 TEST_FINGERPRINT_SECRET = b"unit-test-card-fingerprint-secret"
@@ -150,5 +153,5 @@ def ledger_state(app: App, *wallets: tuple[str, str]) -> tuple[object, ...]:
 
 
 def caller(scope: str) -> Principal:
-    """A caller whose idempotency keys live in `scope`."""
-    return Principal(scope)
+    """An admin whose idempotency keys live in `scope`."""
+    return Principal(scope, frozenset({UserRole.ADMIN}))

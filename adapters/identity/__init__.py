@@ -1,0 +1,1 @@
+"""Identity adapters: password hashing (argon2id) and access tokens (JWT)."""
