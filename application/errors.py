@@ -83,6 +83,13 @@ class ViewNotCaughtUpError(ApplicationError):
     code = "view_not_caught_up"
 
 
+class ServiceUnavailableError(ApplicationError):
+    """The database cannot be reached right now; nothing was changed by this request that
+    is not in the log. Retry shortly (a keyed request with the same Idempotency-Key)."""
+
+    code = "service_unavailable"
+
+
 class PositionBeyondLogError(ApplicationError):
     """The requested log position lies beyond the log's end: no write has reached it, so no
     read model ever will. Pass a position a write returned (`PayLedger-Position`)."""

@@ -89,15 +89,23 @@ class PaymentProcessor(Projection[Any]):
                 for payment_id, status in zip(
                     ids, pool.map(self.settlement.advance, ids), strict=True
                 ):
-                    if status == PROCESSING:
-                        self.unsettled.add(payment_id)
+                    self._advanced(payment_id, status)
         self.view.insert_tracking(items[-1][1])
 
     def _advance(self, payment_id: UUID, tracking: Tracking) -> None:
-        status = self.settlement.advance(payment_id)
+        self._advanced(payment_id, self.settlement.advance(payment_id))
+        self.view.insert_tracking(tracking)
+
+    def _advanced(self, payment_id: UUID, status: str) -> None:
         if status == PROCESSING:
             self.unsettled.add(payment_id)
-        self.view.insert_tracking(tracking)
+        # Carries the payment's id: the request that created it logged that id with its own.
+        log.info(
+            "payment %s advanced: %s",
+            payment_id,
+            status,
+            extra={"payment_id": str(payment_id), "status": str(status)},
+        )
 
     def maybe_reconcile(self) -> int:
         """`reconcile`, at most once per interval (called whenever the processor is idle)."""
@@ -129,4 +137,10 @@ class PaymentProcessor(Projection[Any]):
             if status != PROCESSING:
                 self.unsettled.discard(payment_id)
                 settled += 1
+                log.info(
+                    "payment %s reconciled: %s",
+                    payment_id,
+                    status,
+                    extra={"payment_id": str(payment_id), "status": str(status)},
+                )
         return settled

@@ -13,6 +13,7 @@ processor settles it by its own rules (`LegacyGateway`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
@@ -45,6 +46,8 @@ from domain.splits import Split, check_splits
 
 # Methods `create_payment` takes (wallet-first payments are charges: `/charges`).
 _DIRECT_METHODS = frozenset({PaymentMethod.WALLET, PaymentMethod.CARD, PaymentMethod.LEGACY})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,20 @@ class PaymentService:
         keyed = keyed_request(caller, idempotency_key, "create_payment", **fields)
         command = partial(self._create, request, keyed.digest, caller.subject)
         # A replay answers what the creating request saw (the claim keeps that version).
-        return self.runner.run(command, presenters.payment, keyed)
+        written = self.runner.run(command, presenters.payment, keyed)
+        # The line that ties the request (its id is on every record it logs) to the payment
+        # the processor's lines name.
+        log.info(
+            "payment %s recorded %s",
+            written.value.id,
+            written.value.status,
+            extra={
+                "payment_id": str(written.value.id),
+                "status": str(written.value.status),
+                "replayed": written.replayed,
+            },
+        )
+        return written
 
     def _create(
         self, request: PaymentRequest, digest: str, owner_id: str, uow: UnitOfWork

@@ -140,9 +140,20 @@ class ViewProgress(msgspec.Struct, frozen=True):
     lag: int
 
 
+class FollowerFailure(msgspec.Struct, frozen=True):
+    """A follower of the log (a read model, the payment processor) that cannot apply an
+    event: which one, the event's position and type, and the error."""
+
+    name: str
+    position: int | None
+    event_type: str | None
+    error: str
+
+
 class Readiness(msgspec.Struct, frozen=True):
-    """Whether the service can serve: the event store answers and every view keeps up.
-    `view_position` and `view_lag` are those of the view furthest behind."""
+    """Whether the service can serve: the event store answers, every follower of the log
+    keeps up and none is stuck on an event it cannot apply. `view_position` and `view_lag`
+    are those of the follower furthest behind; `failures` lists the stuck ones."""
 
     ready: bool
     database: str
@@ -150,6 +161,7 @@ class Readiness(msgspec.Struct, frozen=True):
     view_position: int | None
     view_lag: int
     views: list[ViewProgress] = []
+    failures: list[FollowerFailure] = []
 
 
 class PaymentStep(msgspec.Struct, frozen=True):

@@ -30,6 +30,8 @@ from application.ports.gateway import (
     PaymentGateway,
     RefundRequest,
 )
+from application.ports.metrics import NO_METRICS, Metrics
+from application.results import Written
 from application.runner import CommandRunner, UnitOfWork
 from domain import posting_rules
 from domain.errors import InsufficientFundsError
@@ -79,11 +81,16 @@ class PaymentSettlement:
     """Advances payments: wallet debits, card charges, and wallet-first charges."""
 
     def __init__(
-        self, runner: CommandRunner, gateway: PaymentGateway, legacy: LegacyGateway
+        self,
+        runner: CommandRunner,
+        gateway: PaymentGateway,
+        legacy: LegacyGateway,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.runner = runner
         self.gateway = gateway
         self.legacy = legacy
+        self.metrics = metrics
 
     def advance(self, payment_id: UUID) -> PaymentStatus:
         """Move a payment on as far as it can go now; returns where it stands."""
@@ -161,12 +168,24 @@ class PaymentSettlement:
         result = ChargeResult(notice.outcome, notice.reference, notice.failure_code)
         command = partial(self._settle_card, payment_id, key=notice.attempt_key, outcome=result)
         written = self.runner.run(command, _status, request, _locks(payment))
+        self._observe(payment, written)
         return "duplicate" if written.replayed else str(written.value)
 
     def _run(
         self, payment: Payment, command: Callable[[UUID, UnitOfWork], Payment]
     ) -> PaymentStatus:
-        return self.runner.run(partial(command, payment.id), _status, None, _locks(payment)).value
+        written = self.runner.run(partial(command, payment.id), _status, None, _locks(payment))
+        self._observe(payment, written)
+        return written.value
+
+    def _observe(self, payment: Payment, written: Written[PaymentStatus]) -> None:
+        """Report an outcome this very call recorded (it saved something: a replay or a
+        payment that had already moved on saves nothing), with the time since the request."""
+        if written.replayed or written.position is None:
+            return
+        if written.value in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
+            lag_s = (self.runner.clock.now() - payment.requested_at).total_seconds()
+            self.metrics.payment_settled(str(written.value), lag_s)
 
     def _start(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)

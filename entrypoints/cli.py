@@ -8,10 +8,10 @@ settings, never the environment.
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import threading
 
 import click
@@ -20,13 +20,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from application.ledger import Ledger
 from application.ports.views import TrackedView
 from application.projection_runner import ProjectionRunner
+from application.readiness import ReadinessProbe
 from domain.money import CURRENCY_EXPONENTS
 from entrypoints.card_secret import ConfigurationError, card_fingerprint_secret
 from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
+from entrypoints.logs import configure_logging
 from entrypoints.migration import migrate
 from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
 from entrypoints.settings import Settings, load_settings
+from entrypoints.worker_health import HEARTBEAT_INTERVAL_S, check_health, write_health
 from entrypoints.workers import BackgroundWorkers
 
 LISTEN_BACKLOG = 2048
@@ -44,11 +47,15 @@ def _serve_on(settings: Settings, sock: socket.socket) -> None:
     from entrypoints.http.app import create_app
     from entrypoints.http.protocol import ProblemHttpToolsProtocol
 
+    configure_logging(settings.logging)
     app = create_app(build_container(settings, create_tables=False))
+    # No log_config: uvicorn's loggers go through the handler configure_logging installed
+    # (text or JSON); the app logs one line per request itself (access_log off).
     config = uvicorn.Config(
         app,
         log_level=settings.logging.level,
         access_log=False,
+        log_config=None,
         http=ProblemHttpToolsProtocol,  # refusals before routing are problems too
     )
     uvicorn.Server(config).run(sockets=[sock])
@@ -109,21 +116,41 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command()
-def worker() -> None:
-    """Run the projections and the payment processor until SIGINT/SIGTERM."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Do not run: exit 0 if the worker writing PAYLEDGER_WORKER_HEALTH_FILE is "
+    "healthy, else 1 (a container health check).",
+)
+def worker(check: bool) -> None:
+    """Run the projections and the payment processor until SIGINT/SIGTERM (for scale-out:
+    with PAYLEDGER_PROJECTIONS_IN_PROCESS=false on the API processes)."""
     settings = load_settings()
-    logging.basicConfig(level=settings.logging.level.upper())
+    health_path = settings.worker_health_path
+    if check:
+        healthy, reason = check_health(health_path)
+        click.echo(reason)
+        sys.exit(0 if healthy else 1)
+    configure_logging(settings.logging)
     migrate(settings)
     container = build_sync_container(settings, create_tables=False)
     workers = container.get(BackgroundWorkers)
+    probe = container.get(ReadinessProbe)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     workers.start()
     click.echo(f"PayLedger worker: {', '.join(PROJECTIONS)} views and the payment processor")
-    stop.wait()
-    workers.stop()
-    container.close()
+    try:
+        while True:  # the heartbeat: its health, now and every few seconds
+            write_health(health_path, probe.check())
+            if stop.wait(HEARTBEAT_INTERVAL_S):
+                break
+    finally:
+        workers.stop()
+        with contextlib.suppress(OSError):
+            health_path.unlink()
+        container.close()
 
 
 @main.group()

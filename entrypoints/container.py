@@ -15,6 +15,8 @@ from dishka import (
     Container,
     Provider,
     Scope,
+    alias,
+    decorate,
     make_async_container,
     make_container,
     provide,
@@ -22,7 +24,10 @@ from dishka import (
 
 from adapters.clock import SystemClock
 from adapters.eventstore.config import eventstore_env
+from adapters.eventstore.new_events import ListenTarget, open_new_events
 from adapters.fingerprint import HmacFingerprinter
+from adapters.gateways.instrumented import InstrumentedPaymentGateway
+from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.views.factory import (
     open_ledger_view,
     open_payments_view,
@@ -39,7 +44,9 @@ from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
 from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import GatewayWebhooks, LegacyGateway, PaymentGateway
-from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
+from application.ports.metrics import Metrics
+from application.ports.new_events import NewEvents
+from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import LedgerQueries
@@ -87,6 +94,7 @@ class AdaptersProvider(Provider):
             pool_size=database.pool_size,
             cache_size=database.aggregate_cache_size,
             create_table=self._create_tables,
+            pool_wait_timeout_s=database.wait_timeout_s,
         )
         ledger = Ledger(env=env)
         intervals = dict.fromkeys(Ledger.snapshotting_intervals, database.snapshot_interval)
@@ -132,6 +140,19 @@ class AdaptersProvider(Provider):
         tracker.close()
 
     @provide
+    def new_events(self, settings: Settings, ledger: Ledger) -> Iterator[NewEvents]:
+        """What wakes the followers of the log: this process's saves, and on PostgreSQL a
+        LISTEN on the channel the event store NOTIFYs (a connection of its own)."""
+        listen = None
+        if settings.database.backend == "postgres":
+            channel = str(getattr(ledger.recorder, "channel_name"))  # noqa: B009
+            listen = ListenTarget(settings.database.postgres_params(), channel)
+        watcher = open_new_events(settings.workers.poll_interval_s, listen)
+        ledger.on_recorded(watcher.recorded)
+        yield watcher
+        watcher.stop()
+
+    @provide
     def gateway(self, settings: Settings) -> Iterator[PaymentGateway]:
         """The simulated legacy gateway by default; Stripe when configured. The simulated
         gateway keeps its checkout sessions in a table next to the read models, shared by
@@ -158,6 +179,15 @@ class AdaptersProvider(Provider):
             checkout_sessions=sessions,
         )
         sessions.close()
+
+    @decorate
+    def instrumented_gateway(self, gateway: PaymentGateway, metrics: Metrics) -> PaymentGateway:
+        """Whichever gateway is configured (or a test's), timed call by call."""
+        return InstrumentedPaymentGateway(gateway, metrics)
+
+    # This container's metrics (a registry of its own), also as the application's port.
+    prometheus = provide(PrometheusMetrics)
+    metrics = alias(source=PrometheusMetrics, provides=Metrics)
 
     @provide
     def legacy_gateway(self, settings: Settings, gateway: PaymentGateway) -> LegacyGateway:
@@ -245,13 +275,20 @@ class ApplicationProvider(Provider):
         ledger: Ledger,
         ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
+        tracker: ProcessorTracker,
+        workers: BackgroundWorkers,
         settings: Settings,
-    ) -> ReadinessProbe:
-        views_by_name = {
+    ) -> Iterator[ReadinessProbe]:
+        """Every follower of the log, by name (a new follower, such as the NATS relay, adds
+        its position tracker here and its runner to the workers)."""
+        followers: dict[str, PositionTracker] = {
             LedgerProjection.name: ledger_view,
             PaymentsProjection.name: payments_view,
+            PaymentProcessor.name: tracker,
         }
-        return ReadinessProbe(ledger, views_by_name, settings.http.ready_lag_max)
+        probe = ReadinessProbe(ledger, followers, settings.http.ready_lag_max, workers.failures)
+        yield probe
+        probe.close()
 
 
 class WorkersProvider(Provider):
@@ -268,19 +305,22 @@ class WorkersProvider(Provider):
         settlement: PaymentSettlement,
         tracker: ProcessorTracker,
         clock: Clock,
+        new_events: NewEvents,
         people: PeopleRunners,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
             *people,
-            ProjectionRunner(ledger, LedgerProjection(view=ledger_view)),
-            ProjectionRunner(ledger, PaymentsProjection(view=payments_view)),
+            ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
+            ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
                 ledger,
                 processor,
                 batch_size=PROCESSOR_BATCH_SIZE,
                 on_idle=processor.maybe_reconcile,
+                new_events=new_events,
             ),
+            new_events=new_events,
         )
 
 

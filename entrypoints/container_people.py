@@ -25,6 +25,7 @@ from application.people_queries import PeopleQueries
 from application.ports.clock import Clock
 from application.ports.documents import DocumentView
 from application.ports.identity import PasswordHasher, TokenCodec
+from application.ports.new_events import NewEvents
 from application.projection_runner import ProjectionRunner
 from application.refunds import RefundService
 from application.registration_processor import RegistrationProcessor
@@ -119,11 +120,13 @@ class PeopleProvider(Provider):
         tracker: RegistrationTracker,
         runner: CommandRunner,
         refunds: RefundService,
+        new_events: NewEvents,
     ) -> PeopleRunners:
         processor = RegistrationProcessor(tracker, runner, refunds)  # type: ignore[arg-type]
+        documents = DocumentsProjection(view, ledger, clock)
         return PeopleRunners(
             (
-                ProjectionRunner(ledger, DocumentsProjection(view, ledger, clock)),
-                ProjectionRunner(ledger, processor),
+                ProjectionRunner(ledger, documents, new_events=new_events),
+                ProjectionRunner(ledger, processor, new_events=new_events),
             )
         )

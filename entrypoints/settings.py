@@ -26,6 +26,9 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
     url: str = msgspec.field(default="", name="database_url")
     schema: str = msgspec.field(default="public", name="database_schema")
     pool_size: int = msgspec.field(default=10, name="database_pool_size")
+    # How long a call waits for a pooled connection before the database counts as down
+    # (a request then answers 503 instead of hanging).
+    wait_timeout_s: int = msgspec.field(default=2, name="database_wait_timeout_s")
     data_dir: str = "data"
     aggregate_cache_size: int = 10_000
     snapshot_interval: int = 100
@@ -109,8 +112,13 @@ class PaymentSettings(msgspec.Struct, frozen=True, kw_only=True):
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The followers of the log: projections and the payment processor."""
 
-    # Run them inside `serve` (default: yes on SQLite/memory, no on PostgreSQL).
-    in_process: bool | None = msgspec.field(default=None, name="projections_in_process")
+    # Run them inside `serve` (on every backend); false moves them to `payledger worker`.
+    in_process: bool = msgspec.field(default=True, name="projections_in_process")
+    # Idle followers wait for a signal of new events, and look anyway after this long.
+    poll_interval_s: float = msgspec.field(default=1.0, name="workers_poll_interval_s")
+    # Where `payledger worker` writes its health (`payledger worker --check` reads it);
+    # empty: `<data_dir>/worker-health.json`.
+    health_file: str = msgspec.field(default="", name="worker_health_file")
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,7 +145,10 @@ class TripSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Log lines: their level, and plain text or one JSON object per line."""
+
     level: str = msgspec.field(default="info", name="log_level")
+    format: Literal["text", "json"] = msgspec.field(default="text", name="log_format")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,9 +165,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def run_workers_in_process(self) -> bool:
-        if self.workers.in_process is not None:
-            return self.workers.in_process
-        return self.database.backend != "postgres"
+        return self.workers.in_process
+
+    @property
+    def worker_health_path(self) -> Path:
+        if self.workers.health_file:
+            return Path(self.workers.health_file)
+        return Path(self.database.data_dir) / "worker-health.json"
 
     def replace(self, **groups: Any) -> Settings:
         """A copy with some groups' fields changed: `replace(http={"port": 9000})`."""
@@ -184,6 +199,11 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "auth": AuthSettings,
     "trips": TripSettings,
 }
+
+
+def all_env_names() -> set[str]:
+    """Every `PAYLEDGER_*` variable a setting is read from."""
+    return {variable for group in _GROUPS.values() for variable in env_names(group)}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from adapters.eventstore.config import CONNECT_TIMEOUT_S, PostgresTarget
+from adapters.eventstore.config import PostgresTarget
 from adapters.views.factory import open_view_database
 from adapters.views.postgres import PostgresConnection
 from adapters.views.sql import ViewDatabase
 from entrypoints.settings import DatabaseSettings, Settings
 
-VIEW_POOL_SIZE = 2
-VIEW_POOL_OVERFLOW = 2
+# Each read model (and each tracker) has a pool of its own: one connection kept, a few more
+# under load.
+VIEW_POOL_SIZE = 1
+VIEW_POOL_OVERFLOW = 3
 
 
 def postgres_target(database: DatabaseSettings) -> PostgresTarget:
@@ -40,6 +42,6 @@ def views_database(settings: Settings) -> ViewDatabase:
         schema=target.schema,
         pool_size=VIEW_POOL_SIZE,
         max_overflow=VIEW_POOL_OVERFLOW,
-        connect_timeout_s=CONNECT_TIMEOUT_S,
+        connect_timeout_s=database.wait_timeout_s,
     )
     return open_view_database("postgres", postgres=connection)

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAPPER_TOPIC = "adapters.eventstore.msgspec_mapper:MsgspecMapper"
+POSTGRES_FACTORY_TOPIC = "adapters.eventstore.postgres_factory:FailFastPostgresFactory"
 RECORDER_TOPIC = "adapters.eventstore.postgres_recorder:CoalescingPostgresApplicationRecorder"
 CONNECT_TIMEOUT_S = 5
+POOL_WAIT_TIMEOUT_S = 2
+CONNECTION_MAX_AGE_S = 30 * 60
 LOCK_TIMEOUT_S = 10
 
 
@@ -36,8 +39,14 @@ def eventstore_env(
     pool_size: int = 10,
     cache_size: int = 10_000,
     create_table: bool = True,
+    pool_wait_timeout_s: int = POOL_WAIT_TIMEOUT_S,
 ) -> dict[str, str]:
-    """The library's settings for `backend` (`postgres`, `sqlite` or `memory`)."""
+    """The library's settings for `backend` (`postgres`, `sqlite` or `memory`).
+
+    On PostgreSQL a call waits at most `pool_wait_timeout_s` for a pooled connection (the
+    library names it POSTGRES_CONNECT_TIMEOUT; it is the pool's wait, not libpq's), pooled
+    connections are renewed every `CONNECTION_MAX_AGE_S`, and the pool's idle connections
+    are checked after a call failed on one (see `fail_fast.py`)."""
     env = {
         "MAPPER_TOPIC": MAPPER_TOPIC,
         "AGGREGATE_CACHE_MAXSIZE": str(cache_size),
@@ -60,7 +69,7 @@ def eventstore_env(
     else:
         assert postgres is not None
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            PERSISTENCE_MODULE=POSTGRES_FACTORY_TOPIC,
             APPLICATION_RECORDER_TOPIC=RECORDER_TOPIC,
             POSTGRES_DBNAME=postgres.dbname,
             POSTGRES_HOST=postgres.host,
@@ -70,7 +79,10 @@ def eventstore_env(
             POSTGRES_SCHEMA=postgres.schema,
             POSTGRES_POOL_SIZE=str(pool_size),
             POSTGRES_MAX_OVERFLOW=str(pool_size),
-            POSTGRES_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT_S),
+            POSTGRES_CONNECT_TIMEOUT=str(pool_wait_timeout_s),
+            # No pre-ping: a failed call checks the pool and retries once (fail_fast.py).
+            POSTGRES_PRE_PING="n",
+            POSTGRES_CONN_MAX_AGE=str(CONNECTION_MAX_AGE_S),
             POSTGRES_LOCK_TIMEOUT=str(LOCK_TIMEOUT_S),
         )
     return env

@@ -11,6 +11,8 @@ from eventsourcing.postgres import PostgresDatastore
 
 from adapters.views.sql import Params, Row, SqlCursor, ViewDatabase, quote
 
+LIBPQ_CONNECT_TIMEOUT_S = 5
+
 if TYPE_CHECKING:
     from psycopg import Cursor
     from psycopg.rows import DictRow
@@ -46,8 +48,11 @@ class PostgresConnection:
     schema: str = "public"
     pool_size: int = 2
     max_overflow: int = 4
-    connect_timeout_s: float = 5.0
+    connect_timeout_s: float = 5.0  # the pool's wait for a connection (the library's name)
     pool_open_timeout_s: float | None = None
+    # Check a pooled connection before handing it out: after a server restart a stale one
+    # is replaced instead of failing the read.
+    pre_ping: bool = True
 
 
 class PostgresViewDatabase(ViewDatabase):
@@ -77,7 +82,12 @@ class PostgresViewDatabase(ViewDatabase):
             max_overflow=connection.max_overflow,
             connect_timeout=connection.connect_timeout_s,
             pool_open_timeout=connection.pool_open_timeout_s,
+            pre_ping=connection.pre_ping,
         )
+        pool_kwargs = self.datastore.pool.kwargs
+        if isinstance(pool_kwargs, dict):  # the pool opens later: bound its connects too
+            pool_kwargs.setdefault("connect_timeout", LIBPQ_CONNECT_TIMEOUT_S)
+            pool_kwargs.setdefault("application_name", "payledger-views")
         self.schema = self.datastore.schema
 
     def sql(self, template: str, names: Mapping[str, str]) -> str:

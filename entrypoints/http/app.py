@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dishka import AsyncContainer
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
+from litestar.plugins.prometheus import PrometheusConfig
 
 from application.ledger import Ledger
 from application.ports.fingerprint import Fingerprinter
@@ -41,6 +42,7 @@ from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
 from entrypoints.http.docs import docs_assets_router, openapi_config, openapi_json
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.request_context import RequestContextMiddleware
 from entrypoints.http.writes import in_thread
 from entrypoints.settings import Settings
 from entrypoints.workers import BackgroundWorkers
@@ -50,6 +52,10 @@ log = logging.getLogger(__name__)
 PROJECTIONS_STOP_TIMEOUT_S = 5.0
 # Litestar's own ceiling; the configured (smaller) limit is BodyLimitMiddleware's.
 BODY_CEILING_BYTES = 16 * 1024 * 1024
+# Requests by route template (not raw path: ids would explode the label set) and status.
+PROMETHEUS = PrometheusConfig(
+    app_name="payledger", prefix="payledger_http", group_path=True, exclude=["^/metrics$"]
+)
 
 
 def create_app(container: AsyncContainer) -> Litestar:
@@ -99,10 +105,14 @@ def create_app(container: AsyncContainer) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
-        middleware=[BodyLimitMiddleware()],
+        middleware=[PROMETHEUS.middleware, BodyLimitMiddleware()],
         request_max_body_size=BODY_CEILING_BYTES,
         openapi_config=openapi_config(),
         lifespan=[lifespan],
+        # Logging is configured once per process (entrypoints/logs.py), not by the framework.
+        logging_config=None,
     )
     setup_dishka(container, app)
+    # Outermost, around routing and error handling: every response gets its request id.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
     return app

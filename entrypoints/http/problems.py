@@ -15,11 +15,16 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
+from adapters.eventstore.postgres_recorder import (
+    BatchWaitTimeoutError,
+    CommitOutcomeUnknownError,
+)
 from application import errors as app_errors
 from domain import errors
 from entrypoints.http.bodies import readable
@@ -33,6 +38,13 @@ BEARER_CHALLENGE = 'Bearer realm="payledger"'
 ERRORS_MAX = 20  # a limit on the field errors one problem lists
 
 Error = errors.CodedError
+# What the event store and the read models raise when the database cannot be reached.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    BatchWaitTimeoutError,
+    CommitOutcomeUnknownError,
+)
 
 ERROR_STATUS: dict[type[Exception], int] = {
     # Nothing by that id (or customer and currency).
@@ -50,9 +62,11 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.InvalidPaymentTransitionError: 409,
     errors.PaymentNotRetryableError: 409,
     errors.RetryLimitReachedError: 409,
-    # The read model lags behind the position asked for, or webhooks are not set up.
+    # The read model lags behind the position asked for, webhooks are not set up, or the
+    # database cannot be reached (see `handle_store_unavailable`).
     app_errors.ViewNotCaughtUpError: 503,
     app_errors.WebhooksNotConfiguredError: 503,
+    app_errors.ServiceUnavailableError: 503,
     # A cursor the client was never given, a status filter naming no status, a webhook
     # whose signature does not verify.
     app_errors.InvalidCursorError: 400,
@@ -263,6 +277,22 @@ def handle_http_exception(
     return problem_response(problem(status, code, detail), headers or None)
 
 
+def handle_store_unavailable(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[Problem]:
+    """The store's connection errors (the library's `OperationalError`/`InterfaceError`, a
+    pool that gave no connection in time, a commit whose outcome is unknown) are an outage,
+    not a bug: a 503 `service_unavailable` with `Retry-After`, logged once per request."""
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(error).__name__,
+        error,
+    )
+    return handle_error(request, app_errors.ServiceUnavailableError())
+
+
 def handle_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(problem(500, "internal_error", _HTTP_DETAILS[500]))
@@ -308,6 +338,7 @@ def _validation_problem(error: ValidationException) -> Problem:
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.CodedError: handle_error,
+    **dict.fromkeys(STORE_UNAVAILABLE, handle_store_unavailable),
     TooManyRequestsError: handle_too_many_requests,
     ProblemError: handle_problem_error,
     HTTPException: handle_http_exception,
@@ -334,14 +365,16 @@ _PROBLEM_DESCRIPTIONS = {
     500: "Unexpected server error (`internal_error`).",
     502: "The payment gateway refused (`gateway_refund_failed`); nothing was changed.",
     503: "Not available yet (`view_not_caught_up`: the read model has not reached "
-    "`min_position`; `too_many_view_waits`; `not_ready`); retry after `Retry-After` seconds.",
+    "`min_position`; `too_many_view_waits`; `not_ready`; `service_unavailable`: the database "
+    "cannot be reached); retry after `Retry-After` seconds.",
 }
 
 
 def problem_responses(*statuses: int, validated: bool = True) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for the given problem statuses, plus 500, and 400 and 422 when the
-    operation takes parameters or a body (Litestar documents a 400 of its own otherwise)."""
-    wanted = sorted({500, *statuses, *((400, 422) if validated else ())})
+    """OpenAPI responses for the given problem statuses, plus 500 and 503 (the database may
+    be unreachable), and 400 and 422 when the operation takes parameters or a body
+    (Litestar documents a 400 of its own otherwise)."""
+    wanted = sorted({500, 503, *statuses, *((400, 422) if validated else ())})
     return {
         status: ResponseSpec(
             data_container=Problem,

@@ -29,7 +29,11 @@ def environment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict
         return
     with postgres_schema() as schema:
         url = f"postgresql://{POSTGRES.user}@{POSTGRES.host}:{POSTGRES.port}/{POSTGRES.dbname}"
-        yield {"PAYLEDGER_DATABASE_URL": url, "PAYLEDGER_DATABASE_SCHEMA": schema}
+        yield {
+            "PAYLEDGER_DATABASE_URL": url,
+            "PAYLEDGER_DATABASE_SCHEMA": schema,
+            "PAYLEDGER_DATABASE_POOL_SIZE": "2",
+        }
 
 
 def run(environment: dict[str, str], *args: str) -> str:

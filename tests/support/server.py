@@ -35,6 +35,7 @@ HEALTH_POLL_INTERVAL_S = 0.1
 # schema must share it (SQLite servers keep one of their own in their data folder).
 POSTGRES_FINGERPRINT_SECRET = "e2e-card-fingerprint-secret-for-tests-only"
 PORT_ATTEMPTS_MAX = 3
+SERVER_POOL_SIZE = 2
 STDERR_TAIL_CHARS = 4_000
 
 
@@ -103,18 +104,22 @@ def free_port() -> int:
         return port
 
 
-def serve_command(port: int) -> list[str]:
-    """`payledger serve` from the running virtualenv.
+def payledger_command(*args: str) -> list[str]:
+    """`payledger ARGS...` from the running virtualenv.
 
     `entrypoints.cli` has no `__main__` guard, so `python -m entrypoints.cli` would do
     nothing; the console script next to the interpreter is the real entry point. Calling
     `main()` through `-c` is the fallback when the script is missing (e.g. no install).
     """
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     script = Path(sys.executable).parent / "payledger"
     if script.exists():
         return [str(script), *args]
     return [sys.executable, "-c", "from entrypoints.cli import main; main()", *args]
+
+
+def serve_command(port: int) -> list[str]:
+    """`payledger serve` on 127.0.0.1:`port`."""
+    return payledger_command("serve", "--host", "127.0.0.1", "--port", str(port))
 
 
 def server_env(settings: Mapping[str, str]) -> dict[str, str]:
@@ -211,9 +216,10 @@ def running_server(
     shared_schema: str | None = None,
 ) -> Iterator[RunningServer]:
     """A `payledger serve` process on `sqlite` (a fresh data dir) or `postgres` (a fresh
-    schema `e2e_<uuidhex>`, dropped afterwards), with the projections in process.
+    schema `e2e_<uuidhex>`, dropped afterwards), with the projections in process (the default).
 
-    `extra_settings` adds or overrides PAYLEDGER_* variables (e.g. PAYLEDGER_COMMAND_RETRIES).
+    `extra_settings` adds or overrides PAYLEDGER_* variables (e.g. PAYLEDGER_COMMAND_RETRIES,
+    or PAYLEDGER_DATABASE_URL to reach PostgreSQL through a proxy).
     `shared_schema` starts a peer of a running PostgreSQL server: it uses that server's schema
     and leaves dropping it to that server's owner.
     """
@@ -226,17 +232,18 @@ def running_server(
     workdir = Path(tempfile.mkdtemp(prefix=f"payledger-e2e-{backend}-"))
     schema = shared_schema or (f"e2e_{uuid.uuid4().hex}" if backend == "postgres" else None)
     owns_schema = schema is not None and shared_schema is None
-    settings = {
-        "PAYLEDGER_PROJECTIONS_IN_PROCESS": "true",
-        "PAYLEDGER_LOG_LEVEL": "warning",
-        **E2E_AUTH_SETTINGS,
-    }
+    # The projections and the payment processor run in-process by default, on every backend.
+    settings = {"PAYLEDGER_LOG_LEVEL": "warning", **E2E_AUTH_SETTINGS}
     if schema is not None:
         settings.update(
             PAYLEDGER_DATABASE_URL=postgres_url(),
             PAYLEDGER_DATABASE_SCHEMA=schema,
             PAYLEDGER_CARD_FINGERPRINT_SECRET=POSTGRES_FINGERPRINT_SECRET,
         )
+        # PostgreSQL is shared (100 connections for every suite and engineer): a test server
+        # keeps SERVER_POOL_SIZE event-store connections (twice that at most), one per read
+        # model (four at most) and its LISTEN connection.
+        settings["PAYLEDGER_DATABASE_POOL_SIZE"] = str(SERVER_POOL_SIZE)
     else:
         settings.update(PAYLEDGER_DATABASE_URL="", PAYLEDGER_DATA_DIR=str(workdir / "data"))
     settings.update(extra_settings or {})

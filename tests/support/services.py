@@ -64,6 +64,9 @@ class PostgresTarget:
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": schema,
+            # Small pools: the server is shared (the library's defaults keep 5, up to 15).
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
         }
 
 

@@ -27,6 +27,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
+from adapters.gateways.instrumented import InstrumentedPaymentGateway
 from adapters.gateways.simulated import SimulatedPaymentGateway
 from adapters.gateways.simulated_checkout import SimulatedSession
 from application.checkout import CheckoutService, ReturnUrls
@@ -229,13 +230,20 @@ class SimulatedGatewayController(Controller):
         return await _settle(gateway, settings, session_id, pay=False)
 
 
+def _simulated(gateway: PaymentGateway) -> SimulatedPaymentGateway | None:
+    """The simulated gateway behind `gateway` (under its metrics wrapper), if that is it."""
+    inner = gateway.inner if isinstance(gateway, InstrumentedPaymentGateway) else gateway
+    return inner if isinstance(inner, SimulatedPaymentGateway) else None
+
+
 async def _session(
     gateway: PaymentGateway, settings: Settings, session_id: str
 ) -> SimulatedSession | None:
     """The simulated session, if this server runs that gateway and it leads back here."""
-    if not isinstance(gateway, SimulatedPaymentGateway):
+    simulated = _simulated(gateway)
+    if simulated is None:
         return None
-    session = await in_thread(gateway.checkout_sessions.find, session_id)
+    session = await in_thread(simulated.checkout_sessions.find, session_id)
     return session if session is not None and _leads_home(session, settings) else None
 
 
@@ -249,8 +257,9 @@ async def _settle(
 ) -> Response[str] | Redirect:
     if await _session(gateway, settings, session_id) is None:
         return page("Unknown checkout", "<p>This checkout session is not valid.</p>")
-    assert isinstance(gateway, SimulatedPaymentGateway)
-    act = gateway.pay_checkout if pay else gateway.leave_checkout
+    simulated = _simulated(gateway)
+    assert simulated is not None
+    act = simulated.pay_checkout if pay else simulated.leave_checkout
     session = await in_thread(act, session_id)
     assert session is not None  # sessions are never deleted
     target = session.success_url if session.status == "paid" else session.cancel_url

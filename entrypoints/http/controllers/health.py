@@ -6,19 +6,23 @@ import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, get
 
+from adapters.metrics.prometheus import CONTENT_TYPE, FollowerState, PrometheusMetrics, Snapshot
+from application.ports.views import PaymentsView, PaymentsViewRecorder
+from application.projection_runner import STORE_ERRORS
 from application.readiness import ReadinessProbe
 from application.results import Readiness
 from application.runner import CommandRunner
 from entrypoints.http.problems import RETRY_AFTER_S, ProblemError, problem_responses
 from entrypoints.http.writes import in_thread
 from entrypoints.settings import Settings
+from entrypoints.workers import BackgroundWorkers
 
 
 class Health(msgspec.Struct, frozen=True):
     status: str
 
 
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_CONTENT_TYPE = CONTENT_TYPE
 
 
 class HealthController(Controller):
@@ -32,9 +36,10 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="GetReadiness",
-        summary="Readiness: the event store answers and every read model keeps up",
-        description="503 `not_ready` when the event store cannot be read or a read model "
-        "lags further behind the log than allowed.",
+        summary="Readiness: the event store answers and every follower of the log keeps up",
+        description="503 `not_ready` when the event store cannot be read (within 1.5 s), a "
+        "follower of the log (a read model, the payment processor) is stuck on an event it "
+        "cannot apply, or one lags further behind the log than allowed.",
         responses=problem_responses(503, validated=False),
     )
     @inject
@@ -46,6 +51,12 @@ class HealthController(Controller):
             return readiness
         if readiness.database != "ok":
             detail = f"The event store is {readiness.database}."
+        elif readiness.failures:
+            detail = " ".join(
+                f"{stuck.name} cannot apply the event at position {stuck.position} "
+                f"({stuck.event_type}): {stuck.error}."
+                for stuck in readiness.failures
+            )
         else:
             behind = max(readiness.views, key=lambda view: view.lag)
             detail = (
@@ -58,29 +69,51 @@ class HealthController(Controller):
         "/metrics",
         operation_id="GetMetrics",
         summary="Prometheus metrics of this process",
-        description="Counters since this process started (optimistic-concurrency conflicts "
-        "retried) and gauges of the log and read-model positions.",
+        description="HTTP requests by route (count, latency), gateway calls, payments settled "
+        "and their lag, optimistic-concurrency conflicts retried, projection failures; "
+        "gauges of the log position, each follower's position and lag, payments by status.",
         media_type=METRICS_CONTENT_TYPE,
     )
     @inject
     async def metrics(
-        self, probe: FromDishka[ReadinessProbe], runner: FromDishka[CommandRunner]
-    ) -> Response[str]:
-        readiness = await in_thread(probe.check)
-        lines = [
-            "# HELP payledger_concurrency_conflicts_total Commands that hit an optimistic-"
-            "concurrency conflict and were retried, in this process.",
-            "# TYPE payledger_concurrency_conflicts_total counter",
-            f"payledger_concurrency_conflicts_total {runner.conflicts}",
-            "# HELP payledger_log_position Highest notification id in the event log.",
-            "# TYPE payledger_log_position gauge",
-            f"payledger_log_position {readiness.log_position or 0}",
-            "# HELP payledger_view_position Last log position applied by the read model "
-            "furthest behind.",
-            "# TYPE payledger_view_position gauge",
-            f"payledger_view_position {readiness.view_position or 0}",
-            "# HELP payledger_view_lag Events the read model furthest behind is behind the log.",
-            "# TYPE payledger_view_lag gauge",
-            f"payledger_view_lag {readiness.view_lag}",
-        ]
-        return Response("\n".join(lines) + "\n", media_type=METRICS_CONTENT_TYPE)
+        self,
+        probe: FromDishka[ReadinessProbe],
+        runner: FromDishka[CommandRunner],
+        workers: FromDishka[BackgroundWorkers],
+        payments: FromDishka[PaymentsViewRecorder],
+        prometheus: FromDishka[PrometheusMetrics],
+    ) -> Response[bytes]:
+        snapshot = await in_thread(scrape, probe, runner, workers, payments)
+        text = await in_thread(prometheus.render, snapshot)
+        return Response(text, media_type=METRICS_CONTENT_TYPE)
+
+
+def scrape(
+    probe: ReadinessProbe,
+    runner: CommandRunner,
+    workers: BackgroundWorkers,
+    payments: PaymentsView,
+) -> Snapshot:
+    """What /metrics reads when scraped (blocking: run it in a thread)."""
+    readiness = probe.check()
+    failing = {failure.name for failure in readiness.failures}
+    totals = workers.failures_total()
+    followers = [
+        FollowerState(
+            view.name, view.position, view.lag, view.name in failing, totals.get(view.name, 0)
+        )
+        for view in readiness.views
+    ]
+    by_status: dict[str, int] | None = None
+    if readiness.database == "ok":
+        try:
+            by_status = payments.summary().by_status
+        except STORE_ERRORS:  # the database went away meanwhile: report what we have
+            by_status = None
+    return Snapshot(
+        ready=readiness.ready,
+        log_position=readiness.log_position,
+        followers=followers,
+        conflicts_total=runner.conflicts,
+        payments_by_status=by_status,
+    )

@@ -26,6 +26,7 @@ from application.idempotency import command_id
 from application.ledger import Ledger
 from application.payment_projection import PaymentsProjection
 from application.ports.gateway import PaymentGateway
+from application.ports.new_events import NewEvents
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
@@ -67,10 +68,12 @@ class ManualProcessingProvider(Provider):
         ledger: Ledger,
         ledger_view: LedgerViewRecorder,
         payments_view: PaymentsViewRecorder,
+        new_events: NewEvents,
     ) -> BackgroundWorkers:
         return BackgroundWorkers(
-            ProjectionRunner(ledger, LedgerProjection(view=ledger_view)),
-            ProjectionRunner(ledger, PaymentsProjection(view=payments_view)),
+            ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
+            ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
+            new_events=new_events,
         )
 
 

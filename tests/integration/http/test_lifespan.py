@@ -36,6 +36,9 @@ class RecordingRunner:
     def stop(self, timeout_s: float = 5.0) -> None:
         self.calls.append("stop")
 
+    def failures(self) -> list[object]:
+        return []  # readiness asks; nothing runs, so nothing fails
+
 
 class RecordingRunnerProvider(Provider):
     scope = Scope.APP
@@ -69,7 +72,8 @@ def test_without_in_process_projections_nothing_starts_and_views_stay_behind() -
         assert expect(client.get("/wallets/alice"), 200)["wallets"] == [wallet]
         response = client.get("/wallets/alice", params={"min_position": position_of(opened)})
         expect_problem(response, 503, "view_not_caught_up")
-    assert calls == []
+    # Built (readiness asks the workers for their failures) and closed, never started.
+    assert calls == ["container closed"]
 
 
 def test_the_configured_body_limit_applies() -> None:

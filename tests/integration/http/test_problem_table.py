@@ -63,6 +63,7 @@ EXPECTED_STATUS = {
     "not_found": 404,
     "invalid_signature": 400,
     "webhooks_not_configured": 503,
+    "service_unavailable": 503,
     "email_taken": 409,
     "forbidden": 403,
     "invalid_credentials": 401,

@@ -1,0 +1,1 @@
+"""Metrics adapters: the `Metrics` port on prometheus_client."""
