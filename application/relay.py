@@ -1,0 +1,186 @@
+"""The relay: follows the log in order and publishes integration events (to NATS JetStream).
+
+It is a `ProjectionRunner` (same loop, same wake-up by `NewEvents`, same failure handling)
+whose step is: take or renew the lease (`RelayCheckpoint`; only one replica publishes at a
+time), read the next batch of the log after the recorded position, map each domain event
+to its contract (`integration_events`; the rest are passed over), publish the batch with
+every message in flight at once, and record the position of the last event of the
+acknowledged prefix. A position is recorded only after the server's ack, so a crash between
+publish and checkpoint re-sends the same messages with the same `Nats-Msg-Id`s: the
+stream's duplicate window drops them, and consumers can deduplicate on `id`/`position`
+beyond it. A broker that is down (or an ack that does not come in time) is waited out:
+logged once, retried every second with the same ids; the API never waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.projection import Projection
+
+from application.integration_events import (
+    SUBJECT_PREFIX,
+    encode,
+    subject_of,
+    to_integration_event,
+)
+from application.ledger import Ledger
+from application.ports.clock import Clock
+from application.ports.event_publisher import EventPublisher, OutboundMessage, RelayCheckpoint
+from application.ports.new_events import NewEvents
+from application.projection_runner import EventNotAppliedError, ProjectionRunner
+from application.results import RelayStatus
+
+log = logging.getLogger(__name__)
+
+RELAY_NAME = "nats_relay"
+BATCH_SIZE = 500
+LEASE_S = 10.0
+
+
+class PublishIncompleteError(Exception):
+    """Part of a batch has no ack (the broker is down or slow): sent again later."""
+
+
+class LeaseLostError(Exception):
+    """Another replica took the lease while this one was publishing."""
+
+
+class _RelayProjection(Projection[Any]):
+    """Names the relay and holds its checkpoint for `ProjectionRunner` (events are
+    published by `RelayRunner._step`, never through `process_event`)."""
+
+    name = RELAY_NAME
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        raise NotImplementedError("the relay publishes batches in RelayRunner")
+
+
+class RelayRunner(ProjectionRunner):
+    """Publishes the log's integration events (see the module)."""
+
+    def __init__(
+        self,
+        app: Ledger,
+        checkpoint: RelayCheckpoint,
+        publisher: EventPublisher,
+        *,
+        batch_size: int = BATCH_SIZE,
+        lease_s: float = LEASE_S,
+        subject_prefix: str = SUBJECT_PREFIX,
+        new_events: NewEvents | None = None,
+        holder: str | None = None,
+    ) -> None:
+        super().__init__(
+            app, _RelayProjection(view=checkpoint), batch_size=batch_size, new_events=new_events
+        )
+        self.checkpoint = checkpoint
+        self.publisher = publisher
+        self.lease_s = lease_s
+        self.subject_prefix = subject_prefix
+        self.holder = holder or f"relay-{uuid.uuid4()}"
+        self.leading = False  # holds the lease (publishes) at its last look
+        self.published_total = 0  # messages acknowledged, duplicates included
+        self.duplicates_total = 0  # of which the stream already had (a re-send)
+
+    def _step(self) -> int:
+        position = self.checkpoint.acquire(self.holder, self.lease_s)
+        self._lead(position is not None)
+        if position is None:
+            return 0  # another replica publishes; look again at the next wake-up
+        notifications = self.app.recorder.select_notifications(
+            start=position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return 0
+        messages, upto = self._messages(notifications)
+        outcome = self.publisher.publish([message for message, _ in messages])
+        self.published_total += outcome.acked
+        self.duplicates_total += outcome.duplicates
+        if outcome.acked < len(messages):
+            # Everything before the first unacknowledged message is done.
+            upto = messages[outcome.acked][0].position - 1
+        if upto > position and not self.checkpoint.advance(self.holder, upto, self.lease_s):
+            self._lead(False)
+            raise LeaseLostError(f"{self.holder} lost the lease at position {upto}")
+        if outcome.acked < len(messages):
+            raise PublishIncompleteError(
+                f"{self.publisher.destination}: {outcome.problem or 'no acknowledgement'}"
+            )
+        return len(notifications)
+
+    def _messages(
+        self, notifications: Sequence[Notification]
+    ) -> tuple[list[tuple[OutboundMessage, Notification]], int]:
+        """The messages of a batch, and the last position they cover. An event that cannot
+        be mapped ends the batch before it, or (first in the batch) stops the relay there."""
+        messages: list[tuple[OutboundMessage, Notification]] = []
+        upto = notifications[0].id - 1
+        for notification in notifications:
+            try:
+                event = self.app.mapper.to_domain_event(notification)
+                contract = to_integration_event(event, notification.id)
+            except Exception as error:
+                if upto < notifications[0].id:
+                    failure = self._failure(notification, error)
+                    raise EventNotAppliedError(failure, error, exact=True) from error
+                break
+            upto = notification.id
+            if contract is not None:
+                body = encode(contract)
+                subject = subject_of(contract, self.subject_prefix)
+                message = OutboundMessage(subject, contract.id, notification.id, body)
+                messages.append((message, notification))
+        return messages, upto
+
+    def _lead(self, leading: bool) -> None:
+        if leading != self.leading:
+            log.info(
+                "%s %s publishing to %s",
+                self.holder,
+                "starts" if leading else "stops",
+                self.publisher.destination,
+            )
+        self.leading = leading
+
+    def _trouble(self, error: Exception) -> None:
+        if not isinstance(error, (PublishIncompleteError, LeaseLostError)):
+            super()._trouble(error)
+            return
+        problem = f"{type(error).__name__}: {error}"
+        if problem != self._problem:
+            self._problem = problem
+            log.warning("%s: %s; retrying with the same ids", self.name, error)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop, then let the lease go so another replica takes over at once."""
+        super().stop(timeout_s)
+        if self.leading:
+            try:
+                self.checkpoint.release(self.holder)
+            except Exception as error:  # the lease then simply expires
+                log.warning("%s could not release its lease: %s", self.name, error)
+            self.leading = False
+
+
+def relay_status(
+    ledger: Ledger, checkpoint: RelayCheckpoint, destination: str, clock: Clock
+) -> RelayStatus:
+    """How far behind the log the relay is: in events, and in seconds since the oldest
+    event it has not published was recorded (0 when caught up)."""
+    log_position = ledger.log_position() or 0
+    position = checkpoint.position() or 0
+    lag = max(0, log_position - position)
+    lag_s = 0.0
+    if lag:
+        following = ledger.recorder.select_notifications(start=position + 1, limit=1)
+        if following:
+            event: Any = ledger.mapper.to_domain_event(following[0])
+            recorded_at: datetime = event.timestamp
+            lag_s = max(0.0, (clock.now() - recorded_at).total_seconds())
+    return RelayStatus("on", destination, position, lag, round(lag_s, 3))
