@@ -174,11 +174,11 @@ def relay_status(
     """How far behind the log the relay is: in events, and in seconds since the oldest
     event it has not published was recorded (0 when caught up)."""
     log_position = ledger.log_position() or 0
-    position = checkpoint.position() or 0
-    lag = max(0, log_position - position)
+    position = checkpoint.position()
+    lag = max(0, log_position - (position or 0))
     lag_s = 0.0
     if lag:
-        following = ledger.recorder.select_notifications(start=position + 1, limit=1)
+        following = ledger.recorder.select_notifications(start=(position or 0) + 1, limit=1)
         if following:
             event: Any = ledger.mapper.to_domain_event(following[0])
             recorded_at: datetime = event.timestamp

@@ -29,6 +29,9 @@ from entrypoints.views_database import views_database
 
 CHECKPOINT_TABLE = "nats_relay_checkpoint"
 
+# The relay's checkpoint as the container knows it (None when the relay is off).
+CheckpointKey = SqlRelayCheckpoint | None
+
 # The relay's runner (none when NATS is not configured), for the workers.
 RelayRunners = NewType("RelayRunners", tuple[ProjectionRunner, ...])
 
