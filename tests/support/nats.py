@@ -159,3 +159,24 @@ async def _info(name: str) -> tuple[int, float]:
 def stream_state(name: str) -> tuple[int, float]:
     """How many messages the stream holds, and its duplicate window (s)."""
     return asyncio.run(_info(name))
+
+
+async def _last_position(name: str) -> int:
+    nc = await _connect()
+    try:
+        js = nc.jetstream(timeout=5)
+        try:
+            info = await js.stream_info(name)
+            if not info.state.messages:
+                return 0
+            raw = await js.get_msg(name, info.state.last_seq)
+        except NotFoundError:
+            return 0
+        return int((raw.headers or {}).get("Payledger-Position", "0"))
+    finally:
+        await nc.close()
+
+
+def last_position(name: str) -> int:
+    """The log position of the stream's last message (0 when empty or missing)."""
+    return asyncio.run(_last_position(name))
