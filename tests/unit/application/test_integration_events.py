@@ -118,3 +118,12 @@ def test_the_checked_in_schema_is_current() -> None:
     """Regenerate with `uv run payledger events schema > docs/events.schema.json`."""
     current = json.loads(SCHEMA_PATH.read_text())
     assert current == ie.json_schema()
+
+
+def test_the_readme_shows_one_valid_example_per_contract() -> None:
+    readme = (SCHEMA_PATH.parents[1] / "README.md").read_text()
+    block = readme.split("```jsonl\n", 1)[1].split("```", 1)[0]
+    examples = [ie.decode(line.encode()) for line in block.strip().splitlines()]
+    assert {type(example) for example in examples} == set(ie.CONTRACTS)
+    for example in examples:
+        assert f"`{ie.subject_of(example)}`" in readme
