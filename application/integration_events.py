@@ -46,9 +46,7 @@ class IntegrationEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="typ
     @property
     def type(self) -> str:
         """`payments.succeeded`: the contract's tag."""
-        tag = msgspec.inspect.type_info(type(self))
-        assert isinstance(tag, msgspec.inspect.StructType)
-        return str(tag.tag)
+        return str(self.__struct_config__.tag)
 
 
 class SplitPart(msgspec.Struct, frozen=True):

@@ -72,6 +72,7 @@ class NatsEventPublisher:
         self.connect_timeout_s = connect_timeout_s
         self.name = name
         self._nc: Client | None = None
+        self._closing = False
         self._js: JetStreamContext | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -104,6 +105,7 @@ class NatsEventPublisher:
             return PublishOutcome(0, problem=_describe(error))
 
     def close(self) -> None:
+        self._closing = True
         with contextlib.suppress(Exception):
             self._call(self._close(), self.timeout_s)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -199,7 +201,8 @@ class NatsEventPublisher:
         log.debug("NATS client error: %s", _describe(error))
 
     async def _on_disconnected(self) -> None:
-        log.warning("disconnected from NATS at %s; reconnecting", self.url)
+        if not self._closing:
+            log.warning("disconnected from NATS at %s; reconnecting", self.url)
 
     async def _on_reconnected(self) -> None:
         log.info("reconnected to NATS at %s", self.url)
