@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +33,12 @@ from application.integration_events import (
 )
 from application.ledger import Ledger
 from application.ports.clock import Clock
-from application.ports.event_publisher import EventPublisher, OutboundMessage, RelayCheckpoint
+from application.ports.event_publisher import (
+    EventPublisher,
+    OutboundMessage,
+    PendingPublish,
+    RelayCheckpoint,
+)
 from application.ports.new_events import NewEvents
 from application.projection_runner import EventNotAppliedError, ProjectionRunner
 from application.results import RelayStatus
@@ -40,6 +47,8 @@ log = logging.getLogger(__name__)
 
 RELAY_NAME = "nats_relay"
 BATCH_SIZE = 500
+IN_FLIGHT = 2  # batches sent and awaiting their acks at once
+BATCHES_PER_STEP = 20  # then the loop looks at its stop flag (and renews the lease)
 LEASE_S = 10.0
 
 
@@ -49,6 +58,17 @@ class PublishIncompleteError(Exception):
 
 class LeaseLostError(Exception):
     """Another replica took the lease while this one was publishing."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch sent and not yet settled: the events after `after` up to `upto`."""
+
+    sent: PendingPublish
+    messages: list[OutboundMessage]
+    after: int
+    upto: int
+    events: int
 
 
 class _RelayProjection(Projection[Any]):
@@ -75,6 +95,8 @@ class RelayRunner(ProjectionRunner):
         subject_prefix: str = SUBJECT_PREFIX,
         new_events: NewEvents | None = None,
         holder: str | None = None,
+        in_flight: int = IN_FLIGHT,
+        batches_per_step: int = BATCHES_PER_STEP,
     ) -> None:
         super().__init__(
             app, _RelayProjection(view=checkpoint), batch_size=batch_size, new_events=new_events
@@ -82,6 +104,8 @@ class RelayRunner(ProjectionRunner):
         self.checkpoint = checkpoint
         self.publisher = publisher
         self.lease_s = lease_s
+        self.in_flight = max(1, in_flight)
+        self.batches_per_step = max(1, batches_per_step)
         self.subject_prefix = subject_prefix
         self.holder = holder or f"relay-{uuid.uuid4()}"
         self.leading = False  # holds the lease (publishes) at its last look
@@ -89,37 +113,63 @@ class RelayRunner(ProjectionRunner):
         self.duplicates_total = 0  # of which the stream already had (a re-send)
 
     def _step(self) -> int:
+        """Up to `batches_per_step` batches, `in_flight` of them awaiting their acks while
+        the next one is read, mapped and sent; each batch's position is recorded once its
+        acks are in, in log order. Returns how many events were done."""
         position = self.checkpoint.acquire(self.holder, self.lease_s)
         self._lead(position is not None)
         if position is None:
             return 0  # another replica publishes; look again at the next wake-up
-        notifications = self.app.recorder.select_notifications(
-            start=position + 1, limit=self.batch_size
-        )
-        if not notifications:
-            return 0
-        messages, upto = self._messages(notifications)
-        outcome = self.publisher.publish([message for message, _ in messages])
+        window: deque[_Batch] = deque()
+        done = 0
+        read_upto = position
+        try:
+            for _ in range(self.batches_per_step):
+                notifications = self.app.recorder.select_notifications(
+                    start=read_upto + 1, limit=self.batch_size
+                )
+                if not notifications:
+                    break
+                try:
+                    messages, read_upto = self._messages(notifications)
+                except EventNotAppliedError:
+                    while window:  # what went before it is recorded first
+                        done += self._settle(window.popleft())
+                    raise
+                sent = self.publisher.send(messages)
+                window.append(_Batch(sent, messages, position, read_upto, len(notifications)))
+                position = read_upto
+                if len(window) >= self.in_flight:
+                    done += self._settle(window.popleft())
+            while window:
+                done += self._settle(window.popleft())
+        finally:
+            for batch in window:  # after a failure: let their outcomes come, re-send later
+                batch.sent.outcome()
+        return done
+
+    def _settle(self, batch: _Batch) -> int:
+        """Wait for a batch's acks and record how far they reach (see `_step`)."""
+        outcome = batch.sent.outcome()
         self.published_total += outcome.acked
         self.duplicates_total += outcome.duplicates
-        if outcome.acked < len(messages):
+        upto = batch.upto
+        if outcome.acked < len(batch.messages):
             # Everything before the first unacknowledged message is done.
-            upto = messages[outcome.acked][0].position - 1
-        if upto > position and not self.checkpoint.advance(self.holder, upto, self.lease_s):
+            upto = batch.messages[outcome.acked].position - 1
+        if upto > batch.after and not self.checkpoint.advance(self.holder, upto, self.lease_s):
             self._lead(False)
             raise LeaseLostError(f"{self.holder} lost the lease at position {upto}")
-        if outcome.acked < len(messages):
+        if outcome.acked < len(batch.messages):
             raise PublishIncompleteError(
                 f"{self.publisher.destination}: {outcome.problem or 'no acknowledgement'}"
             )
-        return len(notifications)
+        return batch.events
 
-    def _messages(
-        self, notifications: Sequence[Notification]
-    ) -> tuple[list[tuple[OutboundMessage, Notification]], int]:
+    def _messages(self, notifications: Sequence[Notification]) -> tuple[list[OutboundMessage], int]:
         """The messages of a batch, and the last position they cover. An event that cannot
         be mapped ends the batch before it, or (first in the batch) stops the relay there."""
-        messages: list[tuple[OutboundMessage, Notification]] = []
+        messages: list[OutboundMessage] = []
         upto = notifications[0].id - 1
         for notification in notifications:
             try:
@@ -134,8 +184,7 @@ class RelayRunner(ProjectionRunner):
             if contract is not None:
                 body = encode(contract)
                 subject = subject_of(contract, self.subject_prefix)
-                message = OutboundMessage(subject, contract.id, notification.id, body)
-                messages.append((message, notification))
+                messages.append(OutboundMessage(subject, contract.id, notification.id, body))
         return messages, upto
 
     def _lead(self, leading: bool) -> None:

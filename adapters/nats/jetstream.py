@@ -22,6 +22,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -73,6 +74,7 @@ class NatsEventPublisher:
         self.name = name
         self._nc: Client | None = None
         self._closing = False
+        self._sending: asyncio.Lock | None = None  # one batch on the wire at a time
         self._js: JetStreamContext | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -96,13 +98,15 @@ class NatsEventPublisher:
         """Connect (if not yet) and create or update the stream; raises when unreachable."""
         self._call(self._ensure(), self.connect_timeout_s + self.timeout_s)
 
-    def publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
+    def send(self, messages: Sequence[OutboundMessage]) -> _Pending:
         if not messages:
-            return PublishOutcome(0)
-        try:
-            return self._call(self._publish(messages), self.connect_timeout_s + self.timeout_s)
-        except Exception as error:  # e.g. the loop's own deadline: nothing is known
-            return PublishOutcome(0, problem=_describe(error))
+            return _Pending(None, 0.0)
+        future = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
+        return _Pending(future, self.connect_timeout_s + self.timeout_s + CALL_MARGIN_S)
+
+    def publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
+        """Send `messages` and wait for their outcome."""
+        return self.send(messages).outcome()
 
     def close(self) -> None:
         self._closing = True
@@ -158,10 +162,21 @@ class NatsEventPublisher:
         await js.update_stream(config)
 
     async def _publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
-        try:
-            js = await self._ensure()
-        except Exception as error:
-            return PublishOutcome(0, problem=f"cannot reach NATS: {_describe(error)}")
+        # Batches are sent whole and in turn (the lock is fair: first come, first served),
+        # so the stream stores them in log order while earlier acks are still awaited.
+        if self._sending is None:
+            self._sending = asyncio.Lock()
+        async with self._sending:
+            try:
+                js = await self._ensure()
+            except Exception as error:
+                return PublishOutcome(0, problem=f"cannot reach NATS: {_describe(error)}")
+            futures, problem = await self._send_all(js, messages)
+        return await self._acks(futures, problem)
+
+    async def _send_all(
+        self, js: JetStreamContext, messages: Sequence[OutboundMessage]
+    ) -> tuple[list[asyncio.Future[PubAck]], str | None]:
         futures: list[asyncio.Future[PubAck]] = []
         problem: str | None = None
         for message in messages:
@@ -178,6 +193,11 @@ class NatsEventPublisher:
             except Exception as error:  # the buffer is full, the connection is closed...
                 problem = f"publish failed: {_describe(error)}"
                 break
+        return futures, problem
+
+    async def _acks(
+        self, futures: list[asyncio.Future[PubAck]], problem: str | None
+    ) -> PublishOutcome:
         done, pending = await asyncio.wait(futures, timeout=self.timeout_s) if futures else ((), ())
         for future in pending:
             future.cancel()  # frees its slot; the message is sent again with the same id
@@ -206,6 +226,23 @@ class NatsEventPublisher:
 
     async def _on_reconnected(self) -> None:
         log.info("reconnected to NATS at %s", self.url)
+
+
+class _Pending:
+    """A batch handed to the loop (`PendingPublish`)."""
+
+    def __init__(self, future: Future[PublishOutcome] | None, timeout_s: float) -> None:
+        self._future = future
+        self._timeout_s = timeout_s
+
+    def outcome(self) -> PublishOutcome:
+        if self._future is None:
+            return PublishOutcome(0)
+        try:
+            return self._future.result(self._timeout_s)
+        except Exception as error:  # e.g. the loop's own deadline: nothing is known
+            self._future.cancel()
+            return PublishOutcome(0, problem=_describe(error))
 
 
 def _future_problem(future: asyncio.Future[PubAck], done: Any) -> str:

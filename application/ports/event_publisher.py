@@ -30,16 +30,27 @@ class PublishOutcome:
     problem: str | None = None
 
 
+class PendingPublish(Protocol):
+    """A batch on its way: its outcome once the acks are in (or their time is up)."""
+
+    def outcome(self) -> PublishOutcome:
+        """Wait for the batch's acks (bounded by the publisher's timeout)."""
+        ...
+
+
 class EventPublisher(Protocol):
-    """Publishes messages to a stream, in order, and says which ones were acknowledged."""
+    """Publishes messages to a stream, in order, and says which ones were acknowledged.
+    Batches sent one after the other reach the stream in that order, even while the acks
+    of the earlier ones are still awaited (the relay keeps a few batches in flight)."""
 
     @property
     def destination(self) -> str:
         """What the messages go to (e.g. the stream's name), for logs and readiness."""
         ...
 
-    def publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
-        """Send `messages` (several in flight); never raises for an unreachable server."""
+    def send(self, messages: Sequence[OutboundMessage]) -> PendingPublish:
+        """Start sending `messages` (all in flight at once) and return at once; the
+        outcome never raises for an unreachable server."""
         ...
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ their ids, events that are not published are passed over, the lease decides who 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,6 +19,14 @@ from tests.unit.application.support import CALLER, App, make_app
 pytestmark = pytest.mark.unit
 
 
+@dataclass(frozen=True)
+class Sent:
+    result: PublishOutcome
+
+    def outcome(self) -> PublishOutcome:
+        return self.result
+
+
 class RecordingPublisher:
     """Acknowledges the first `acks` messages of each batch (all when None)."""
 
@@ -27,11 +36,11 @@ class RecordingPublisher:
         self.batches: list[list[OutboundMessage]] = []
         self.acks: int | None = None
 
-    def publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
+    def send(self, messages: Sequence[OutboundMessage]) -> Sent:
         self.batches.append(list(messages))
         if self.acks is None or self.acks >= len(messages):
-            return PublishOutcome(len(messages))
-        return PublishOutcome(self.acks, problem="no acknowledgement in time")
+            return Sent(PublishOutcome(len(messages)))
+        return Sent(PublishOutcome(self.acks, problem="no acknowledgement in time"))
 
     def close(self) -> None:
         pass
@@ -58,8 +67,10 @@ def app() -> App:
     return app
 
 
-def relay(app: App, checkpoint: SqlRelayCheckpoint, publisher: RecordingPublisher) -> RelayRunner:
-    return RelayRunner(app.ledger, checkpoint, publisher, holder="me", batch_size=100)
+def relay(
+    app: App, checkpoint: SqlRelayCheckpoint, publisher: RecordingPublisher, batch_size: int = 100
+) -> RelayRunner:
+    return RelayRunner(app.ledger, checkpoint, publisher, holder="me", batch_size=batch_size)
 
 
 def test_events_that_are_not_published_are_passed_over_and_the_position_reaches_the_end(
@@ -99,6 +110,30 @@ def test_a_partly_acknowledged_batch_records_only_the_prefix_and_resends_the_res
     assert checkpoint.position() == app.ledger.log_position()
 
 
+def test_with_batches_in_flight_the_position_stops_before_the_first_unacknowledged_one(
+    app: App, checkpoint: SqlRelayCheckpoint
+) -> None:
+    class FailingThird(RecordingPublisher):
+        def send(self, messages: Sequence[OutboundMessage]) -> Sent:
+            self.acks = 0 if len(self.batches) == 2 else None
+            return super().send(messages)
+
+    publisher = FailingThird()
+    runner = relay(app, checkpoint, publisher, batch_size=2)
+    with pytest.raises(PublishIncompleteError):
+        runner.run_once()
+    assert len(publisher.batches) >= 3  # several batches were sent before the third's outcome
+    third = publisher.batches[2]
+    assert checkpoint.position() == third[0].position - 1
+    sent_before = len(publisher.batches)
+    runner.catch_up()
+    assert checkpoint.position() == app.ledger.log_position()
+    resent = publisher.batches[sent_before]
+    assert resent[0].msg_id == third[0].msg_id  # from the first unacknowledged one, same id
+    acked_first = {m.msg_id for m in publisher.batches[0] + publisher.batches[1]}
+    assert not acked_first & {m.msg_id for batch in publisher.batches[sent_before:] for m in batch}
+
+
 def test_nothing_acknowledged_leaves_the_position_where_it_was(
     app: App, checkpoint: SqlRelayCheckpoint
 ) -> None:
@@ -124,10 +159,10 @@ def test_a_replica_that_loses_the_lease_mid_batch_cannot_record_its_position(
     app: App, checkpoint: SqlRelayCheckpoint
 ) -> None:
     class Usurper(RecordingPublisher):
-        def publish(self, messages: Sequence[OutboundMessage]) -> PublishOutcome:
+        def send(self, messages: Sequence[OutboundMessage]) -> Sent:
             checkpoint.release("me")
             assert checkpoint.acquire("other", 60) == 0  # took over while we published
-            return super().publish(messages)
+            return super().send(messages)
 
     runner = relay(app, checkpoint, Usurper())
     with pytest.raises(LeaseLostError):
