@@ -4,8 +4,8 @@ Writes a log of --events events (wallets opened and credited, card payments crea
 processing and succeeded: every one of them published), then, against the real NATS server:
 
 (a) raw: nats-py `publish_async` of the same number of messages of the same size, with
-    `Nats-Msg-Id` headers, at most 4,096 in flight, into a stream of its own: the limit of
-    this client, server and machine;
+    `Nats-Msg-Id` headers, at most 4,096 in flight, into a stream of its own, on the same
+    kind of event loop as the relay's: the limit of this client, server and machine;
 (b) the relay catching up on the whole log from position 0 (read, decode, map to contracts,
     encode, publish in batches of --batch with every message in flight, checkpoint after
     the acks): events/s, as a ratio to (a), and the seconds it took.
@@ -22,8 +22,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import psycopg
@@ -31,6 +33,7 @@ from psycopg.sql import SQL, Identifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.nats.jetstream import new_event_loop
 from application.integration_events import encode, to_integration_event
 from application.ledger import Ledger
 from domain.account import Account
@@ -114,6 +117,15 @@ async def raw_publish(url: str, bodies: list[bytes], count: int) -> float:
         await nc.close()
 
 
+def run_on_relay_loop(coroutine: Coroutine[Any, Any, float]) -> float:
+    """Run on the kind of event loop the relay's publisher uses (the same footing)."""
+    loop = new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 async def delete_stream(url: str, name: str) -> int:
     nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
     try:
@@ -166,7 +178,7 @@ def main() -> None:
                 f"({args.backend})"
             )
             bodies = sample_bodies(ledger, 1_000)
-            raw = asyncio.run(raw_publish(args.nats, bodies, end))
+            raw = run_on_relay_loop(raw_publish(args.nats, bodies, end))
             print(f"(a) raw nats-py publish_async, {end} messages: {raw:,.0f} msg/s")
 
             (relay,) = container.get(RelayRunners)

@@ -55,6 +55,16 @@ class StreamSettings:
     replicas: int = 1
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (it comes with uvicorn's extras; it cuts the
+    client's cost per message), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class NatsEventPublisher:
     """Implements `application.ports.event_publisher.EventPublisher` (see the module)."""
 
@@ -76,7 +86,7 @@ class NatsEventPublisher:
         self._closing = False
         self._sending: asyncio.Lock | None = None  # one batch on the wire at a time
         self._js: JetStreamContext | None = None
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, daemon=True, name=f"nats-{stream.name}"
         )
