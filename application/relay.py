@@ -119,7 +119,10 @@ class RelayRunner(ProjectionRunner):
         position = self.checkpoint.acquire(self.holder, self.lease_s)
         self._lead(position is not None)
         if position is None:
-            return 0  # another replica publishes; look again at the next wake-up
+            # Another replica publishes: a standby looks again after a while, not at every
+            # new event (the wake-ups would have it try the lease at the rate of commits).
+            self._stop.wait(self.poll_interval_s)
+            return 0
         window: deque[_Batch] = deque()
         done = 0
         read_upto = position
