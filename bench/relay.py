@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--in-flight", type=int, default=None, help="batches awaiting acks")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
@@ -182,12 +183,15 @@ def main() -> None:
             print(f"(a) raw nats-py publish_async, {end} messages: {raw:,.0f} msg/s")
 
             (relay,) = container.get(RelayRunners)
+            if args.in_flight is not None:
+                relay.in_flight = args.in_flight  # type: ignore[attr-defined]
             started = time.perf_counter()
             relay.catch_up()
             took_s = time.perf_counter() - started
             rate = end / took_s
             print(
-                f"(b) relay catch-up of {end} events (batch {args.batch}): {took_s:.2f} s, "
+                f"(b) relay catch-up of {end} events (batch {args.batch}, "
+                f"{getattr(relay, 'in_flight', '?')} in flight): {took_s:.2f} s, "
                 f"{rate:,.0f} events/s = {rate / raw:.2f} x raw"
             )
         finally:
