@@ -25,12 +25,8 @@ from typing import Any
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
-from application.integration_events import (
-    SUBJECT_PREFIX,
-    encode,
-    subject_of,
-    to_integration_event,
-)
+from application.integration_events import SUBJECT_PREFIX, encode, subject_of
+from application.integration_mapping import to_integration_event
 from application.ledger import Ledger
 from application.ports.clock import Clock
 from application.ports.event_publisher import (

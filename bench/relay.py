@@ -34,7 +34,8 @@ from psycopg.sql import SQL, Identifier
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.nats.jetstream import new_event_loop
-from application.integration_events import encode, to_integration_event
+from application.integration_events import encode
+from application.integration_mapping import to_integration_event
 from application.ledger import Ledger
 from domain.account import Account
 from domain.payment import Payment

@@ -19,7 +19,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from application.integration_events import message_id, to_integration_event
+from application.integration_mapping import message_id, to_integration_event
 from application.ledger import Ledger
 from domain.account import Account
 from entrypoints.container import build_sync_container

@@ -13,7 +13,7 @@ import pytest
 from dishka import Container
 
 from adapters.clock import SystemClock
-from application.integration_events import message_id, to_integration_event
+from application.integration_mapping import message_id, to_integration_event
 from application.ledger import Ledger
 from application.readiness import ReadinessProbe
 from application.relay import RelayRunner

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from application import integration_events as ie
+from application.integration_mapping import to_integration_event
 from domain.account import Account
 from domain.payment import Payment
 from domain.payment_terms import PaymentMethod
@@ -23,7 +24,7 @@ SCHEMA_PATH = Path(__file__).parents[3] / "docs" / "events.schema.json"
 
 def published(aggregate: object) -> list[ie.IntegrationEvent]:
     events = aggregate.collect_events()  # type: ignore[attr-defined]
-    mapped = [ie.to_integration_event(e, position) for position, e in enumerate(events, 1)]
+    mapped = [to_integration_event(e, position) for position, e in enumerate(events, 1)]
     return [m for m in mapped if m is not None]
 
 
