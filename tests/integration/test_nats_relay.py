@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from dishka import Container
@@ -208,3 +209,34 @@ def test_a_replica_that_lost_its_lease_cannot_move_the_position() -> None:
             assert checkpoint.position() == 5
         finally:
             container.close()
+
+
+def test_replicas_on_one_sqlite_file_publish_each_event_once(tmp_path: Path) -> None:
+    """`serve --workers N` on the embedded default: N relays share the lease in the file."""
+    with nats_stream() as stream:
+        settings = load_settings(
+            {
+                "PAYLEDGER_DATA_DIR": str(tmp_path),
+                "PAYLEDGER_WORKERS_POLL_INTERVAL_S": "0.2",
+                **stream.settings(PAYLEDGER_NATS_BATCH_SIZE="5"),
+            }
+        )
+        migrate(settings)
+        containers = [build_sync_container(settings, create_tables=False) for _ in range(2)]
+        relays = [relay_of(c) for c in containers]
+        try:
+            for relay in relays:
+                relay.start()
+            ledger = containers[0].get(Ledger)
+            write_some(ledger, customers=8)
+            end = ledger.log_position()
+            checkpoint = containers[1].get(CheckpointKey)  # type: ignore[call-overload]
+            eventually(lambda: checkpoint.position() == end, timeout_s=15)
+            assert sum(r.leading for r in relays) == 1
+            assert [m.msg_id for m in read_stream(stream.name)] == expected_ids(ledger)
+            assert sum(r.duplicates_total for r in relays) == 0
+        finally:
+            for relay in relays:
+                relay.stop()
+            for container in containers:
+                container.close()
