@@ -115,7 +115,7 @@ def test_a_worker_killed_between_publish_and_checkpoint_resends_and_each_event_s
 
             killed_ahead = 0
             with worker(env, log_path) as first:
-                eventually(lambda: last_position(stream.name) > 0, timeout_s=30)
+                eventually(lambda: last_position(stream.name) > 0, timeout_s=60)
                 for _ in range(KILL_ATTEMPTS_MAX):
                     first.send_signal(signal.SIGSTOP)
                     recorded = checkpoint.position() or 0
@@ -166,7 +166,7 @@ def test_nats_cut_off_under_load_the_api_keeps_answering_and_nothing_is_missing(
                 thread.start()
             try:
                 with api.client(server.base_url) as http:
-                    eventually(lambda: ready(http)["relay"]["position"], timeout_s=15)
+                    eventually(lambda: ready(http)["relay"]["position"], timeout_s=30)
                     proxy.stop()  # NATS is gone for the relay
                     lags = []
                     for _ in range(15):
