@@ -217,7 +217,11 @@ class RelayRunner(ProjectionRunner):
 
 
 def relay_status(
-    ledger: Ledger, checkpoint: RelayCheckpoint, destination: str, clock: Clock
+    ledger: Ledger,
+    checkpoint: RelayCheckpoint,
+    destination: str,
+    clock: Clock,
+    runner: RelayRunner | None = None,
 ) -> RelayStatus:
     """How far behind the log the relay is: in events, and in seconds since the oldest
     event it has not published was recorded (0 when caught up)."""
@@ -231,4 +235,7 @@ def relay_status(
             event: Any = ledger.mapper.to_domain_event(following[0])
             recorded_at: datetime = event.timestamp
             lag_s = max(0.0, (clock.now() - recorded_at).total_seconds())
-    return RelayStatus("on", destination, position, lag, round(lag_s, 3))
+    published, duplicates = (
+        (runner.published_total, runner.duplicates_total) if runner is not None else (0, 0)
+    )
+    return RelayStatus("on", destination, position, lag, round(lag_s, 3), published, duplicates)

@@ -161,6 +161,10 @@ class RelayStatus(msgspec.Struct, frozen=True):
     position: int | None = None
     lag: int = 0
     lag_s: float = 0.0
+    # Counted by the relay running in this process (0 where it runs elsewhere): messages
+    # acknowledged, and of those, re-sends the stream already had.
+    published_total: int = 0
+    duplicates_total: int = 0
 
 
 RELAY_OFF = RelayStatus("off", "no NATS configured (PAYLEDGER_NATS_URL is empty)")

@@ -121,12 +121,14 @@ class RelayProvider(Provider):
         ledger: Ledger,
         checkpoint: SqlRelayCheckpoint | None,
         clock: Clock,
+        runners: RelayRunners,
     ) -> RelayStatusSource:
         if checkpoint is None:
             return RelayStatusSource(None)
+        runner = next((r for r in runners if isinstance(r, RelayRunner)), None)
         destination = f"JetStream stream {settings.nats.stream} at {settings.nats.url}"
 
         def status() -> RelayStatus:
-            return relay_status(ledger, checkpoint, destination, clock)
+            return relay_status(ledger, checkpoint, destination, clock, runner)
 
         return RelayStatusSource(status)

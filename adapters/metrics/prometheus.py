@@ -139,6 +139,16 @@ def _relay(relay: RelayStatus) -> Iterator[Metric]:
         "Age of the oldest event the NATS relay has not published yet (0 when caught up).",
         relay.lag_s,
     )
+    yield CounterMetricFamily(
+        "payledger_relay_published",
+        "Messages the NATS relay of this process had acknowledged (re-sends included).",
+        value=relay.published_total,
+    )
+    yield CounterMetricFamily(
+        "payledger_relay_duplicates",
+        "Re-sent messages the stream already had (dropped by its duplicate window).",
+        value=relay.duplicates_total,
+    )
 
 
 def _followers(followers: Sequence[FollowerState]) -> Iterator[Metric]:

@@ -189,6 +189,13 @@ def test_nats_cut_off_under_load_the_api_keeps_answering_and_nothing_is_missing(
                 metrics = http.get(api.METRICS_PATH).text
             assert "payledger_relay_lag 0.0" in metrics
             assert "payledger_relay_enabled 1.0" in metrics
+            published = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("payledger_relay_published_total ")
+            ]
+            assert published
+            assert float(published[0].split()[1]) >= sum(statuses.values())
 
             container = build_sync_container(
                 load_settings(
