@@ -71,8 +71,9 @@ def tail(
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
-    except (OSError, TimeoutError) as error:
-        raise click.ClickException(f"cannot reach NATS at {nats.url}: {error}") from None
+    except Exception as error:  # unreachable, no such stream...: one line, no traceback
+        detail = f"{type(error).__name__}: {error}".rstrip(": ")
+        raise click.ClickException(f"cannot tail {nats.stream} at {nats.url}: {detail}") from None
 
 
 @events.command("schema")

@@ -60,6 +60,14 @@ def test_tail_without_nats_configured_says_what_to_set() -> None:
     assert "PAYLEDGER_NATS_URL" in result.output
 
 
+def test_tail_of_an_unreachable_server_fails_with_one_line() -> None:
+    env = {"PAYLEDGER_NATS_URL": "nats://127.0.0.1:1", "PAYLEDGER_NATS_CONNECT_TIMEOUT_S": "0.3"}
+    result = CliRunner().invoke(main, ["events", "tail", "--idle-timeout", "1"], env=env)
+    assert result.exit_code == 1
+    assert "cannot tail PAYLEDGER at nats://127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_schema_prints_the_checked_in_schema() -> None:
     result = CliRunner().invoke(main, ["events", "schema"])
     assert result.exit_code == 0
