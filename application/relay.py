@@ -107,6 +107,7 @@ class RelayRunner(ProjectionRunner):
         self.leading = False  # holds the lease (publishes) at its last look
         self.published_total = 0  # messages acknowledged, duplicates included
         self.duplicates_total = 0  # of which the stream already had (a re-send)
+        self.stream_ready = False  # created or updated by this relay
 
     def _step(self) -> int:
         """Up to `batches_per_step` batches, `in_flight` of them awaiting their acks while
@@ -119,6 +120,14 @@ class RelayRunner(ProjectionRunner):
             # new event (the wake-ups would have it try the lease at the rate of commits).
             self._stop.wait(self.poll_interval_s)
             return 0
+        if not self.stream_ready:  # at start: consumers find the stream before any event
+            try:
+                self.publisher.ensure_stream()
+            except Exception as error:
+                raise PublishIncompleteError(
+                    f"{self.publisher.destination}: cannot reach NATS: {error!r}"
+                ) from error
+            self.stream_ready = True
         window: deque[_Batch] = deque()
         done = 0
         read_upto = position

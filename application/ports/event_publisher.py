@@ -48,6 +48,11 @@ class EventPublisher(Protocol):
         """What the messages go to (e.g. the stream's name), for logs and readiness."""
         ...
 
+    def ensure_stream(self) -> None:
+        """Connect and create the stream, or update it to the configured settings; raises
+        when the server cannot be reached."""
+        ...
+
     def send(self, messages: Sequence[OutboundMessage]) -> PendingPublish:
         """Start sending `messages` (all in flight at once) and return at once; the
         outcome never raises for an unreachable server."""

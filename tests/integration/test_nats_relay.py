@@ -78,6 +78,12 @@ def test_without_nats_configured_there_is_no_relay_and_readiness_says_off() -> N
         container.close()
 
 
+def test_the_relay_creates_its_stream_at_start_even_before_any_event() -> None:
+    with nats_stream() as stream, memory_container(stream) as container:
+        assert relay_of(container).catch_up() == 0
+        assert stream_state(stream.name) == (0, 120.0)
+
+
 def test_every_event_appears_once_by_id_in_log_order_with_its_position() -> None:
     with nats_stream() as stream, memory_container(stream) as container:
         ledger = container.get(Ledger)

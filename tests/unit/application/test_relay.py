@@ -35,12 +35,16 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.batches: list[list[OutboundMessage]] = []
         self.acks: int | None = None
+        self.ensured = 0
 
     def send(self, messages: Sequence[OutboundMessage]) -> Sent:
         self.batches.append(list(messages))
         if self.acks is None or self.acks >= len(messages):
             return Sent(PublishOutcome(len(messages)))
         return Sent(PublishOutcome(self.acks, problem="no acknowledgement in time"))
+
+    def ensure_stream(self) -> None:
+        self.ensured += 1
 
     def close(self) -> None:
         pass
@@ -80,6 +84,7 @@ def test_events_that_are_not_published_are_passed_over_and_the_position_reaches_
     relay(app, checkpoint, publisher).catch_up()
     end = app.ledger.log_position()
     assert checkpoint.position() == end
+    assert publisher.ensured == 1  # the stream is made ready once, at start
     subjects = [m.subject for m in publisher.sent]
     assert subjects == [
         "payledger.wallets.opened",
