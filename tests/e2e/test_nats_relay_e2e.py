@@ -5,6 +5,7 @@ kept answering, and afterwards nothing is missing and nothing doubled."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -223,3 +224,24 @@ def ready(http: httpx.Client) -> api.Json:
     body: api.Json = response.json()
     assert body["relay"]["status"] == "on"
     return body
+
+
+def test_serve_alone_on_the_embedded_default_runs_the_relay_when_nats_is_configured() -> None:
+    with (
+        nats_stream() as stream,
+        running_server("sqlite", extra_settings=stream.settings()) as server,
+    ):
+        customer = api.new_customer("solo")
+        with api.client(server.base_url) as http:
+            api.open_wallet(http, customer)
+            response = api.credit(http, customer, 700)
+            assert response.status_code == 201, api.describe(response)
+            position = api.position_of(response)
+            eventually(lambda: (ready(http)["relay"]["position"] or 0) >= position, timeout_s=30)
+        bodies = [json.loads(m.body) for m in read_stream(stream.name)]
+        opened = [b for b in bodies if b["type"] == "wallets.opened"]
+        assert [b["customer_id"] for b in opened] == [customer]
+        credited = [b for b in bodies if b["type"] == "wallets.credited"]
+        assert [(b["wallet_id"], b["amount_minor"]) for b in credited] == [
+            (opened[0]["wallet_id"], 700)
+        ]
