@@ -62,10 +62,14 @@ class ReadinessProbe:
             log_position, progress, relay = self._positions().result(timeout=self.timeout_s)
         except FutureTimeoutError:
             database = f"unreachable: no answer within {self.timeout_s:g} s"
-            return results.Readiness(False, database, None, None, 0, failures=failures)
+            return results.Readiness(
+                False, database, None, None, 0, failures=failures, relay=self._relay_unknown()
+            )
         except Exception as error:  # any failure to reach the store means not ready
             database = f"unreachable: {type(error).__name__}"
-            return results.Readiness(False, database, None, None, 0, failures=failures)
+            return results.Readiness(
+                False, database, None, None, 0, failures=failures, relay=self._relay_unknown()
+            )
         behind = max(progress, key=lambda p: p.lag, default=None)
         return results.Readiness(
             ready=(behind is None or behind.lag <= lag_max) and not failures,
@@ -93,6 +97,12 @@ class ReadinessProbe:
             progress.append(results.ViewProgress(name, position, lag))
         relay = self.relay() if self.relay is not None else results.RELAY_OFF
         return log_position, progress, relay
+
+    def _relay_unknown(self) -> results.RelayStatus:
+        """The relay's status when the database (its position) cannot be read."""
+        if self.relay is None:
+            return results.RELAY_OFF
+        return results.RelayStatus("unknown", "its position cannot be read")
 
     def close(self) -> None:
         """Stop the reader thread (after the check in flight, if any)."""
