@@ -59,6 +59,7 @@ from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_people import PeopleProvider, PeopleRunners
+from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
@@ -278,6 +279,7 @@ class ApplicationProvider(Provider):
         tracker: ProcessorTracker,
         workers: BackgroundWorkers,
         settings: Settings,
+        relay: RelayStatusSource,
     ) -> Iterator[ReadinessProbe]:
         """Every follower of the log, by name (a new follower, such as the NATS relay, adds
         its position tracker here and its runner to the workers)."""
@@ -286,7 +288,9 @@ class ApplicationProvider(Provider):
             PaymentsProjection.name: payments_view,
             PaymentProcessor.name: tracker,
         }
-        probe = ReadinessProbe(ledger, followers, settings.http.ready_lag_max, workers.failures)
+        probe = ReadinessProbe(
+            ledger, followers, settings.http.ready_lag_max, workers.failures, relay=relay.read
+        )
         yield probe
         probe.close()
 
@@ -307,6 +311,7 @@ class WorkersProvider(Provider):
         clock: Clock,
         new_events: NewEvents,
         people: PeopleRunners,
+        relay: RelayRunners,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
@@ -320,6 +325,7 @@ class WorkersProvider(Provider):
                 on_idle=processor.maybe_reconcile,
                 new_events=new_events,
             ),
+            *relay,
             new_events=new_events,
         )
 
@@ -329,6 +335,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         AdaptersProvider(settings, create_tables),
         ApplicationProvider(),
         PeopleProvider(create_tables),
+        RelayProvider(create_tables),
         WorkersProvider(),
     ]
 
