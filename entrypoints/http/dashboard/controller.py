@@ -15,7 +15,7 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.router import Router
@@ -56,6 +56,7 @@ SECURITY_HEADERS = [
     ResponseHeader(name="Referrer-Policy", value="same-origin"),
     ResponseHeader(name="Cache-Control", value="no-store"),
 ]
+Window = Annotated[str, QueryParameter(description="The chart's time window: 1h, 24h or 7d.")]
 LoginBody = Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 CROSS_SITE = "This form was sent from another site: refused."
 ADMINS_ONLY = "Only admins may open the dashboard."
@@ -86,7 +87,7 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         dashboard: FromDishka[DashboardQueries],
-        window: str = DEFAULT_WINDOW,
+        window: Window = DEFAULT_WINDOW,
     ) -> Response[Any]:
         principal = await session_principal(request)
         if principal is None:
@@ -154,7 +155,7 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         dashboard: FromDishka[DashboardQueries],
         new_events: FromDishka[NewEvents],
-        window: str = DEFAULT_WINDOW,
+        window: Window = DEFAULT_WINDOW,
     ) -> Response[Any]:
         principal = await session_principal(request)
         if principal is None:
