@@ -3,6 +3,7 @@ it, and optional panels whose source is missing or failing."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -96,7 +97,7 @@ def test_buckets_are_aligned_and_the_last_one_holds_now() -> None:
         bounds = bucket_bounds(NOW, window)
         assert len(bounds) == count + 1
         assert bounds[-2] <= NOW < bounds[-1], window
-        assert all(b - a == length for a, b in zip(bounds, bounds[1:], strict=False))
+        assert all(b - a == length for a, b in itertools.pairwise(bounds))
         # Aligned: a little later, the same bounds.
         assert bucket_bounds(NOW + timedelta(seconds=1), window) == bounds
     assert bucket_bounds(NOW, "24h")[-1] == datetime(2026, 5, 6, 15, tzinfo=UTC)
