@@ -26,7 +26,7 @@ from entrypoints.http.writes import in_thread
 FALLBACK_POLL_S = 3.0
 SETTLE_STEP_S = 0.1
 SETTLE_STEPS_MAX = 30
-PUSH_INTERVAL_MIN_S = 0.5  # a burst of payments is one push, not one per payment
+PUSH_INTERVAL_MIN_S = 0.2  # a burst of payments is one push, not one per payment
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 3_000
 STREAMS_MAX = 32  # open dashboards per process

@@ -113,10 +113,16 @@ def money(amount: int, currency: str) -> str:
     return f"{value:,.{exponent}f} {currency}"
 
 
+def minor(amount: int, currency: str) -> str:
+    """`money` without the currency code (for a column headed by the currency)."""
+    return money(amount, currency).removesuffix(f" {currency}")
+
+
 def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.1%}"
 
 
 def register_filters(env: Environment) -> None:
     env.filters["money"] = money
+    env.filters["minor"] = minor
     env.filters["percent"] = percent
