@@ -43,7 +43,7 @@ from entrypoints.settings import Settings
 
 LOGIN_PATH = f"{DASHBOARD_PATH}/login"
 ASSETS_PATH = f"{DASHBOARD_PATH}/assets"
-SIGNAL_STATE_KEY = "payledger_dashboard_signal"
+HUB_STATE_KEY = "payledger_dashboard_live"
 SECURITY_HEADERS = [
     ResponseHeader(
         name="Content-Security-Policy",
@@ -162,22 +162,20 @@ class DashboardController(Controller):
             return Response("sign in first", status_code=401, media_type="text/plain")
         if not principal.is_admin:
             return Response(ADMINS_ONLY, status_code=403, media_type="text/plain")
-        signal = request.app.state.get(SIGNAL_STATE_KEY)
-        if signal is None:
-            signal = live.LogSignal(new_events, asyncio.get_running_loop())
-            request.app.state[SIGNAL_STATE_KEY] = signal
-        if signal.streams >= live.STREAMS_MAX:
-            return Response("too many open dashboards", status_code=503, media_type="text/plain")
-        env = _engine_env(request)
-        return ServerSentEvent(
-            live.stream(
-                signal,
+        hub = request.app.state.get(HUB_STATE_KEY)
+        if hub is None:
+            env = _engine_env(request)
+            hub = live.LiveHub(
+                new_events,
+                asyncio.get_running_loop(),
                 dashboard,
-                window,
-                lambda: session_principal(request),
                 lambda snapshot: render_panels(env, snapshot),
             )
-        )
+            request.app.state[HUB_STATE_KEY] = hub
+        if hub.streams >= live.STREAMS_MAX:
+            return Response("too many open dashboards", status_code=503, media_type="text/plain")
+        window = window if window in WINDOWS else DEFAULT_WINDOW
+        return ServerSentEvent(live.stream(hub, window, lambda: session_principal(request)))
 
 
 def dashboard_assets_router() -> Router:

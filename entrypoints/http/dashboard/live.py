@@ -27,18 +27,31 @@ FALLBACK_POLL_S = 3.0
 SETTLE_STEP_S = 0.1
 SETTLE_STEPS_MAX = 30
 PUSH_INTERVAL_MIN_S = 0.2  # a burst of payments is one push, not one per payment
+PUSH_COST_FACTOR = 2.0
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 3_000
 STREAMS_MAX = 32  # open dashboards per process
 
 
-class LogSignal:
-    """Turns `NewEvents` wake-ups (from any thread) into asyncio wake-ups of every open
-    stream on one event loop."""
+class LiveHub:
+    """What the open dashboards of one process share: the wake-ups, turned from `NewEvents`
+    calls (any thread) into asyncio ones, and the latest snapshot of each window, computed
+    once per change however many dashboards are open."""
 
-    def __init__(self, new_events: NewEvents, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        new_events: NewEvents,
+        loop: asyncio.AbstractEventLoop,
+        dashboard: DashboardQueries,
+        render: Callable[[DashboardSnapshot], dict[str, Any]],
+    ) -> None:
         self._loop = loop
         self._waiters: set[asyncio.Event] = set()
+        self.dashboard = dashboard
+        self._render = render
+        self._latest: dict[str, tuple[tuple[int, int], ServerSentEventMessage]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.cost_s = 0.0  # how long the last snapshot took to read and render
         new_events.subscribe(self._wake)
 
     @property
@@ -60,6 +73,24 @@ class LogSignal:
 
     def unregister(self, waiter: asyncio.Event) -> None:
         self._waiters.discard(waiter)
+
+    async def snapshot(
+        self, caller: Principal, window: str, positions: tuple[int, int]
+    ) -> ServerSentEventMessage:
+        """The window's snapshot at `positions` (or later), read and rendered once."""
+        async with self._locks.setdefault(window, asyncio.Lock()):
+            latest = self._latest.get(window)
+            if latest is not None and latest[0] == positions:
+                return latest[1]
+            started = self._loop.time()
+            message = await in_thread(self._compute, caller, window)
+            self.cost_s = self._loop.time() - started
+            self._latest[window] = (positions, message)
+            return message
+
+    def _compute(self, caller: Principal, window: str) -> ServerSentEventMessage:
+        snapshot = self.dashboard.snapshot(caller, window)
+        return snapshot_message(snapshot, self._render(snapshot))
 
 
 async def _woken(waiter: asyncio.Event, timeout_s: float) -> bool:
@@ -83,38 +114,38 @@ def snapshot_message(snapshot: DashboardSnapshot, panels: dict[str, Any]) -> Ser
 
 
 async def stream(
-    signal: LogSignal,
-    dashboard: DashboardQueries,
+    hub: LiveHub,
     window: str,
     principal: Callable[[], Awaitable[Principal | None]],
-    render: Callable[[DashboardSnapshot], dict[str, Any]],
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """Snapshots as the figures change, until the session ends (then one `signed-out`)."""
-    waiter = signal.register()
+    """Snapshots as the figures change, until the session ends (then one `signed-out`).
+    Pushes are at least `PUSH_INTERVAL_MIN_S` apart, and `PUSH_COST_FACTOR` times what the
+    last snapshot cost: under a steady flow of payments the dashboards take a bounded share
+    of the process, however slow the figures are to read."""
+    waiter = hub.register()
     try:
         yield ServerSentEventMessage(event="hello", data="live", retry=RECONNECT_MS)
         last: tuple[int, int] | None = None
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         while True:
-            positions = await in_thread(dashboard.positions)
+            positions = await in_thread(hub.dashboard.positions)
             if positions != last:
                 caller = await principal()  # revoked, expired or demoted: signed out
                 if caller is None or not caller.is_admin:
                     yield ServerSentEventMessage(event="signed-out", data="signed-out")
                     return
-                snapshot = await in_thread(dashboard.snapshot, caller, window)
-                yield snapshot_message(snapshot, render(snapshot))
+                yield await hub.snapshot(caller, window, positions)
                 last, quiet_since = positions, loop.time()
-                await asyncio.sleep(PUSH_INTERVAL_MIN_S)
+                await asyncio.sleep(max(PUSH_INTERVAL_MIN_S, PUSH_COST_FACTOR * hub.cost_s))
                 continue
             if loop.time() - quiet_since > KEEPALIVE_S:
                 yield ServerSentEventMessage(comment="keep-alive")
                 quiet_since = loop.time()
             if await _woken(waiter, FALLBACK_POLL_S):
-                await _settle(dashboard, last)
+                await _settle(hub.dashboard, last)
     finally:
-        signal.unregister(waiter)
+        hub.unregister(waiter)
 
 
 async def _settle(dashboard: DashboardQueries, last: tuple[int, int] | None) -> None:
