@@ -13,6 +13,7 @@ import pytest
 from entrypoints.http.dashboard.live import STREAMS_MAX
 from tests.e2e.api import expect
 from tests.support.server import E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD, RunningServer
+from tests.support.sse import sse_events
 
 pytestmark = pytest.mark.e2e
 
@@ -28,19 +29,6 @@ def _signed_in(server: RunningServer) -> Iterator[httpx.Client]:
         yield session
 
 
-def _events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """(event, data) of each server-sent event."""
-    event, data = "", ""
-    for line in lines:
-        if line.startswith("event: "):
-            event = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            data = line.removeprefix("data: ")
-        elif line == "" and event:
-            yield event, data
-            event, data = "", ""
-
-
 def _pay(server: RunningServer, recipient: str) -> None:
     with httpx.Client(base_url=server.base_url, headers=server.admin_headers) as api:
         body = {"amount": 700, "currency": "USD", "recipient": recipient}
@@ -51,7 +39,7 @@ def test_the_stream_pushes_a_snapshot_when_a_payment_is_made(sqlite_server: Runn
     with _signed_in(sqlite_server) as session, session.stream("GET", "/dashboard/events") as s:
         assert s.status_code == 200
         assert s.headers["content-type"].startswith("text/event-stream")
-        events = _events(s.iter_lines())
+        events = sse_events(s.iter_lines())
         assert next(events)[0] == "hello"
         event, data = next(events)
         assert event == "snapshot"
@@ -68,7 +56,7 @@ def test_the_stream_pushes_a_snapshot_when_a_payment_is_made(sqlite_server: Runn
 
 def test_a_session_that_ends_ends_its_stream(sqlite_server: RunningServer) -> None:
     with _signed_in(sqlite_server) as session, session.stream("GET", "/dashboard/events") as s:
-        events = _events(s.iter_lines())
+        events = sse_events(s.iter_lines())
         assert [next(events)[0], next(events)[0]] == ["hello", "snapshot"]
         session.cookies.clear()
         # The server checks the session again before it sends new figures: its token was
@@ -106,7 +94,7 @@ def test_open_streams_are_bounded_and_closed_ones_free_their_place(
         assert {s.status_code for s in opened} == {200}
         # Each one is running: it said hello. (Its reader is kept: dropping it would close
         # the response, and the server would rightly free the place.)
-        readers = [_events(s.iter_lines()) for s in opened]
+        readers = [sse_events(s.iter_lines()) for s in opened]
         assert [next(reader)[0] for reader in readers] == ["hello"] * STREAMS_MAX
         with session.stream("GET", "/dashboard/events") as refused:
             assert refused.status_code == 503

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from application.ports.new_events import NewEvents
 from application.principal import Principal
 from application.results_dashboard import DashboardSnapshot
 from entrypoints.http.writes import in_thread
+
+log = logging.getLogger(__name__)
 
 FALLBACK_POLL_S = 3.0
 SETTLE_STEP_S = 0.1
@@ -129,13 +132,22 @@ async def stream(
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         while True:
-            positions = await in_thread(hub.dashboard.positions)
+            try:
+                positions = await in_thread(hub.dashboard.positions)
+                if positions != last:
+                    caller = await principal()  # revoked, expired or demoted: signed out
+                    if caller is None or not caller.is_admin:
+                        yield ServerSentEventMessage(event="signed-out", data="signed-out")
+                        return
+                    message = await hub.snapshot(caller, window, positions)
+            except Exception:  # the database is away: say so, and look again later
+                log.warning("dashboard figures unavailable", exc_info=True)
+                yield ServerSentEventMessage(event="unavailable", data="unavailable")
+                last = None
+                await asyncio.sleep(FALLBACK_POLL_S)
+                continue
             if positions != last:
-                caller = await principal()  # revoked, expired or demoted: signed out
-                if caller is None or not caller.is_admin:
-                    yield ServerSentEventMessage(event="signed-out", data="signed-out")
-                    return
-                yield await hub.snapshot(caller, window, positions)
+                yield message
                 last, quiet_since = positions, loop.time()
                 await asyncio.sleep(max(PUSH_INTERVAL_MIN_S, PUSH_COST_FACTOR * hub.cost_s))
                 continue
@@ -151,6 +163,9 @@ async def stream(
 async def _settle(dashboard: DashboardQueries, last: tuple[int, int] | None) -> None:
     """After a signal: give the read models a moment to apply the new events."""
     for _ in range(SETTLE_STEPS_MAX):
-        if await in_thread(dashboard.positions) != last:
+        try:
+            if await in_thread(dashboard.positions) != last:
+                return
+        except Exception:  # the stream's next look reports it
             return
         await asyncio.sleep(SETTLE_STEP_S)

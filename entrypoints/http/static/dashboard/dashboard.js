@@ -37,6 +37,9 @@
     state("live", "live");
     apply(JSON.parse(event.data));
   });
+  source.addEventListener("unavailable", function () {
+    state("offline", "figures unavailable: retrying");
+  });
   source.addEventListener("signed-out", function () {
     source.close();
     state("offline", "signed out");
