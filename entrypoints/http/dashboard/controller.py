@@ -97,7 +97,7 @@ class DashboardController(Controller):
         snapshot = await in_thread(dashboard.snapshot, principal, window)
         context = {
             "panels": PANELS,
-            "rendered": render_panels(_engine_env(request), snapshot),
+            "rendered": await in_thread(render_panels, _engine_env(request), snapshot),
             "windows": list(WINDOWS),
             "window": snapshot.window,
             "generated_at": snapshot.generated_at,

@@ -92,6 +92,19 @@ def test_a_wrong_password_gets_the_form_again_and_no_cookie(client: TestClient[A
     assert client.get("/dashboard").status_code == 303
 
 
+def test_failed_sign_ins_are_rate_limited_like_the_token_endpoint() -> None:
+    settings = memory_settings(login_attempts_per_minute=2)
+    with running_client(settings, signed_in=False) as client:
+        _admin(client)
+        statuses = [_log_in(client, ADMIN_EMAIL, "wrong-password").status_code for _ in range(3)]
+        assert statuses == [401, 401, 429]
+        limited = _log_in(client, ADMIN_EMAIL)  # even the right password waits now
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert "Too many sign-in attempts" in limited.text
+        assert "set-cookie" not in limited.headers
+
+
 def test_a_customer_is_refused_and_gets_no_session(client: TestClient[Any]) -> None:
     sign_up(client, CUSTOMER_EMAIL)
     response = _log_in(client, CUSTOMER_EMAIL)
