@@ -1,0 +1,415 @@
+"""Verification: one pass over the stored log that checks everything an auditor asks.
+
+- conservation: every journal transaction balances per currency, and the sum of all
+  postings of each currency is zero at sampled positions and at the end;
+- wallets: each wallet's running balance follows its postings, and equals what the journal
+  says the wallet holds;
+- payments: each payment's captured and refunded amounts and status match the journal
+  transactions that name it;
+- projections: the ledger and payments views equal the replay at the position they reached;
+- chain: every event's link is recomputed from its stored bytes, and every signed checkpoint
+  matches the recomputed chain and its signature.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from uuid import UUID
+
+import msgspec
+
+from application.audit import decoding as d
+from application.audit.chain import GENESIS, checkpoint_message, link_of
+from application.audit.folds import journal_amount
+from application.audit.replay import PAGE_SIZE, Progress, pages
+from application.audit.views_snapshot import ProjectionReader, ViewSnapshot
+from application.ports.audit_log import AuditLog, Checkpoint, SignatureChecker, StoredRecord
+from domain.payment_terms import PaymentStatus
+
+SAMPLE_EVERY = 10_000
+DISCREPANCIES_MAX = 1_000
+
+CONSERVATION = "conservation"
+WALLETS = "wallet_balances"
+PAYMENTS = "payments_match_postings"
+PROJECTIONS = "projections_equal_replay"
+CHAIN = "hash_chain"
+CHECKPOINTS = "signed_checkpoints"
+
+
+class Discrepancy(msgspec.Struct, frozen=True):
+    """Something the log does not agree with, and where."""
+
+    check: str
+    position: int | None
+    aggregate_id: UUID | None
+    message: str
+
+
+class CheckResult(msgspec.Struct, frozen=True):
+    """One check: whether it passed and how many things it looked at."""
+
+    name: str
+    ok: bool
+    checked: int
+    detail: str
+    skipped: bool = False
+
+
+class VerificationReport(msgspec.Struct, frozen=True):
+    """What was verified, over how many events, and every discrepancy found (capped)."""
+
+    ok: bool
+    events: int
+    last_position: int
+    chain_head: str | None
+    checks: list[CheckResult]
+    discrepancies: list[Discrepancy]
+    discrepancies_total: int
+    elapsed_s: float
+    events_per_s: float
+
+
+class _Payment:
+    __slots__ = ("amount", "captured", "last", "refunded", "status")
+
+    def __init__(self, amount: int, position: int) -> None:
+        self.amount, self.captured, self.refunded = amount, 0, 0
+        self.status, self.last = PaymentStatus.CREATED, position
+
+
+class Verifier:
+    """One verification pass; `run` returns the report."""
+
+    def __init__(
+        self,
+        log: AuditLog,
+        signatures: SignatureChecker | None = None,
+        trusted_key: bytes | None = None,
+        projections: ProjectionReader | None = None,
+        sample_every: int = SAMPLE_EVERY,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._log, self._signatures, self._trusted = log, signatures, trusted_key
+        self._projections, self._sample_every, self._page_size = projections, sample_every, page_size
+        self.found: list[Discrepancy] = []
+        self.found_total = 0
+        self.totals: dict[str, int] = defaultdict(int)
+        self.journal_balances: dict[UUID, int] = defaultdict(int)
+        self.wallets: dict[UUID, int] = {}
+        self.payments: dict[UUID, _Payment] = {}
+        self.by_reference: dict[str, list[int]] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        self.previous = GENESIS
+        self.events = 0
+        self.last = 0
+        self._handlers = {
+            d.OPENED: self._opened,
+            d.POSTED: self._posted,
+            d.RECORDED: self._recorded,
+            d.PAYMENT_CREATED: self._payment_created,
+            d.PAYMENT_SUCCEEDED: self._payment_succeeded,
+            d.PAYMENT_REFUNDED: self._payment_refunded,
+            d.PAYMENT_STARTED: self._payment_status,
+            d.PAYMENT_REJECTED: self._payment_status,
+            d.PAYMENT_FAILED: self._payment_status,
+        }
+
+    def flag(self, check: str, position: int | None, aggregate: UUID | None, message: str) -> None:
+        self.found_total += 1
+        if len(self.found) < DISCREPANCIES_MAX:
+            self.found.append(Discrepancy(check, position, aggregate, message))
+
+    # The pass.
+
+    def run(self, progress: Progress | None = None) -> VerificationReport:
+        started = time.perf_counter()
+        views, moving = self._projections.snapshots() if self._projections else ([], [])
+        views.sort(key=lambda v: v.position)
+        checkpoints = list(self._log.checkpoints()) if self._log.has_chain else []
+        checkpoint_positions = {c.position for c in checkpoints}
+        computed: dict[int, bytes] = {}
+        for page in pages(self._log, 0, None, self._page_size, progress):
+            self._links_of(page)
+            done = 0
+            while views and views[0].position <= page[-1].position:
+                view = views.pop(0)
+                cut = bisect.bisect_right(page, view.position, key=lambda r: r.position)
+                self._fold(page[done:cut], checkpoint_positions, computed)
+                done = cut
+                self._compare_view(view)
+            self._fold(page[done:], checkpoint_positions, computed)
+        for view in views:  # views at (or, impossibly, beyond) the end of the log
+            self._compare_view(view)
+        self._end_checks(checkpoints, computed)
+        return self._report(started, moving)
+
+    def _links_of(self, page: Sequence[StoredRecord]) -> None:
+        if not self._log.has_chain:
+            self._stored_links: dict[int, bytes] = {}
+            return
+        last = page[-1].position
+        links: dict[int, bytes] = {}
+        after = self.last
+        while True:
+            found = self._log.links(after, last, self._page_size)
+            links.update((link.position, bytes(link.link)) for link in found)
+            if len(found) < self._page_size:
+                break
+            after = found[-1].position
+        self._stored_links = links
+
+    def _fold(
+        self, records: Sequence[StoredRecord], cps: set[int], computed: dict[int, bytes]
+    ) -> None:
+        handlers, chained = self._handlers, self._log.has_chain
+        links = self._stored_links
+        sample = self._sample_every
+        for record in records:
+            self.events += 1
+            position = record.position
+            self.last = position
+            handler = handlers.get(record.topic)
+            if handler is not None:
+                handler(record)
+            if chained:
+                expected = link_of(
+                    self.previous,
+                    position,
+                    record.aggregate_id,
+                    record.version,
+                    record.topic,
+                    record.state,
+                )
+                stored = links.pop(position, None)
+                if stored is None:
+                    self.flag(CHAIN, position, record.aggregate_id, "event has no chain link")
+                    self.previous = expected
+                elif stored != expected:
+                    self.flag(
+                        CHAIN,
+                        position,
+                        record.aggregate_id,
+                        "stored event does not match its chain link (altered or re-linked)",
+                    )
+                    self.previous = stored
+                else:
+                    self.previous = expected
+                if position in cps:
+                    computed[position] = expected
+            if self.events % sample == 0:
+                self._sample_conservation(position)
+        for position in sorted(p for p in links if p <= self.last):
+            self.flag(CHAIN, position, None, "chain link without a stored event (deleted event)")
+            del links[position]
+
+    def _sample_conservation(self, position: int) -> None:
+        self.counts["samples"] += 1
+        for currency, total in self.totals.items():
+            if total != 0:
+                self.flag(CONSERVATION, position, None, f"{currency} postings sum to {total}")
+
+    # Handlers: one per topic the checks need.
+
+    def _opened(self, record: StoredRecord) -> None:
+        self.wallets[record.aggregate_id] = 0
+
+    def _posted(self, record: StoredRecord) -> None:
+        posted = d.posted(record.state)
+        before = self.wallets.get(record.aggregate_id, 0)
+        if before + posted.amount_minor != posted.balance_after_minor:
+            self.flag(
+                WALLETS,
+                record.position,
+                record.aggregate_id,
+                f"balance {before} + {posted.amount_minor} recorded as "
+                f"{posted.balance_after_minor}",
+            )
+        self.wallets[record.aggregate_id] = posted.balance_after_minor
+        self.counts["postings"] += 1
+
+    def _recorded(self, record: StoredRecord) -> None:
+        journal = d.recorded(record.state)
+        self.counts["transactions"] += 1
+        sums: dict[str, int] = defaultdict(int)
+        for leg in journal.postings:
+            sums[leg.currency] += leg.amount_minor
+            self.totals[leg.currency] += leg.amount_minor
+            self.journal_balances[leg.account_id] += leg.amount_minor
+        unbalanced = {c: s for c, s in sums.items() if s}
+        if unbalanced:
+            self.flag(CONSERVATION, record.position, record.aggregate_id, f"unbalanced {unbalanced}")
+        if journal.reference and journal.kind in ("payment", "refund"):
+            amount = journal_amount(journal) or 0
+            moved = self.by_reference.setdefault(journal.reference, [0, 0, record.position])
+            moved[0 if journal.kind == "payment" else 1] += amount
+            moved[2] = record.position
+
+    def _payment_created(self, record: StoredRecord) -> None:
+        created = d.payment_created(record.state)
+        self.payments[record.aggregate_id] = _Payment(created.amount_minor, record.position)
+
+    def _payment(self, record: StoredRecord) -> _Payment:
+        payment = self.payments.get(record.aggregate_id)
+        if payment is None:
+            self.flag(PAYMENTS, record.position, record.aggregate_id, "event of an unknown payment")
+            payment = self.payments[record.aggregate_id] = _Payment(0, record.position)
+        payment.last = record.position
+        return payment
+
+    def _payment_succeeded(self, record: StoredRecord) -> None:
+        payment = self._payment(record)
+        payment.captured = sum(a.amount_minor for a in d.succeeded(record.state).allocations)
+        payment.status = PaymentStatus.SUCCESS
+
+    def _payment_refunded(self, record: StoredRecord) -> None:
+        payment = self._payment(record)
+        payment.refunded += d.refunded(record.state).amount_minor
+        whole = payment.refunded >= payment.captured
+        payment.status = PaymentStatus.REFUNDED if whole else PaymentStatus.PARTIALLY_REFUNDED
+
+    def _payment_status(self, record: StoredRecord) -> None:
+        payment = self._payment(record)
+        started = record.topic == d.PAYMENT_STARTED
+        payment.status = PaymentStatus.PROCESSING if started else PaymentStatus.FAILED
+
+    # Comparisons.
+
+    def _compare_view(self, view: ViewSnapshot) -> None:
+        self.counts["views"] += 1
+        for account_id, (account, balance) in view.balances.items():
+            self.counts["view_rows"] += 1
+            wallet = account.startswith("wallet:")
+            replayed = self.wallets.get(account_id, 0) if wallet else self.journal_balances.get(account_id, 0)
+            if balance != replayed:
+                self.flag(
+                    PROJECTIONS,
+                    view.position,
+                    account_id,
+                    f"{view.name}: {account} holds {balance}, the replay {replayed}",
+                )
+        if view.name == "ledger_view":
+            for account_id, replayed in (*self.wallets.items(), *self.journal_balances.items()):
+                if replayed and account_id not in view.balances:
+                    self.flag(PROJECTIONS, view.position, account_id, f"{view.name}: missing account")
+        for payment_id, (status, refunded) in view.payments.items():
+            self.counts["view_rows"] += 1
+            payment = self.payments.get(payment_id)
+            replayed = (str(payment.status), payment.refunded) if payment else None
+            if replayed != (status, refunded):
+                self.flag(
+                    PROJECTIONS,
+                    view.position,
+                    payment_id,
+                    f"{view.name}: shows {(status, refunded)}, the replay {replayed}",
+                )
+        if view.name == "payments_view":
+            for payment_id in self.payments.keys() - view.payments.keys():
+                self.flag(PROJECTIONS, view.position, payment_id, f"{view.name}: missing payment")
+
+    def _end_checks(self, checkpoints: list[Checkpoint], computed: dict[int, bytes]) -> None:
+        self._sample_conservation(self.last)
+        for account_id, balance in self.wallets.items():
+            journal = self.journal_balances.get(account_id, 0)
+            if balance != journal:
+                self.flag(WALLETS, self.last, account_id, f"wallet {balance}, journal {journal}")
+        for payment_id, payment in self.payments.items():
+            self._check_payment(payment_id, payment)
+        for reference, moved in self.by_reference.items():
+            try:
+                known = UUID(reference) in self.payments
+            except ValueError:
+                known = False
+            if not known:
+                self.flag(PAYMENTS, moved[2], None, f"journal names unknown payment {reference}")
+        if self._log.has_chain:
+            after = self._log.links(self.last, None, 10)
+            for link in after:
+                self.flag(CHAIN, link.position, None, "chain link beyond the last stored event")
+            for checkpoint in checkpoints:
+                self._check_checkpoint(checkpoint, computed.get(checkpoint.position))
+
+    def _check_payment(self, payment_id: UUID, payment: _Payment) -> None:
+        captured, refunded, _ = self.by_reference.get(str(payment_id), (0, 0, 0))
+        problems = []
+        if (captured, refunded) != (payment.captured, payment.refunded):
+            problems.append(
+                f"payment says captured {payment.captured} refunded {payment.refunded}, "
+                f"journal {captured} and {refunded}"
+            )
+        settled = payment.status in (
+            PaymentStatus.SUCCESS,
+            PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,
+        )
+        if settled != (captured > 0) and payment.amount > 0:
+            problems.append(f"status {payment.status} but journal captured {captured}")
+        for problem in problems:
+            self.flag(PAYMENTS, payment.last, payment_id, problem)
+
+    def _check_checkpoint(self, checkpoint: Checkpoint, computed: bytes | None) -> None:
+        self.counts["checkpoints"] += 1
+        at = checkpoint.position
+        if computed is None:
+            self.flag(CHECKPOINTS, at, None, "checkpoint at a position with no event")
+        elif computed != checkpoint.link:
+            self.flag(CHECKPOINTS, at, None, "the log no longer leads to this signed chain head")
+        if self._trusted is not None and checkpoint.public_key != self._trusted:
+            self.flag(CHECKPOINTS, at, None, "checkpoint signed by an untrusted key")
+        if self._signatures is None:
+            return
+        message = checkpoint_message(at, checkpoint.link)
+        if not self._signatures.is_valid(checkpoint.public_key, message, checkpoint.signature):
+            self.flag(CHECKPOINTS, at, None, "invalid checkpoint signature")
+
+    def _report(self, started: float, moving: list[str]) -> VerificationReport:
+        elapsed = time.perf_counter() - started
+        failed = {d.check for d in self.found}
+        chained = self._log.has_chain
+        c = self.counts
+        checks = [
+            CheckResult(
+                CONSERVATION,
+                CONSERVATION not in failed,
+                c["transactions"],
+                f"{c['transactions']} transactions balanced; sums zero at {c['samples']} samples",
+            ),
+            CheckResult(WALLETS, WALLETS not in failed, len(self.wallets), f"{c['postings']} postings"),
+            CheckResult(PAYMENTS, PAYMENTS not in failed, len(self.payments), "captured, refunded, status"),
+            CheckResult(
+                PROJECTIONS,
+                PROJECTIONS not in failed,
+                c["view_rows"],
+                f"{c['views']} views compared" + (f"; still moving: {moving}" if moving else ""),
+                skipped=self._projections is None or (c["views"] == 0),
+            ),
+            CheckResult(
+                CHAIN,
+                CHAIN not in failed,
+                self.events if chained else 0,
+                "links recomputed from stored bytes" if chained else "no chain on this store",
+                skipped=not chained,
+            ),
+            CheckResult(
+                CHECKPOINTS,
+                CHECKPOINTS not in failed,
+                c["checkpoints"],
+                "signatures and chain heads" if self._signatures else "chain heads only",
+                skipped=not chained,
+            ),
+        ]
+        return VerificationReport(
+            ok=not self.found_total,
+            events=self.events,
+            last_position=self.last,
+            chain_head=self.previous.hex() if chained and self.events else None,
+            checks=checks,
+            discrepancies=self.found,
+            discrepancies_total=self.found_total,
+            elapsed_s=round(elapsed, 3),
+            events_per_s=round(self.events / elapsed, 1) if elapsed > 0 else 0.0,
+        )
+
