@@ -58,6 +58,7 @@ from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
+from entrypoints.container_audit import AuditProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
@@ -330,6 +331,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         ApplicationProvider(),
         PeopleProvider(create_tables),
         WorkersProvider(),
+        AuditProvider(),
     ]
 
 

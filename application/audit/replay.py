@@ -16,7 +16,7 @@ import msgspec
 from application.audit import decoding as d
 from application.audit.folds import AccountEntry, AccountFold, PaymentFold, PaymentPosting
 from application.audit.folds import PaymentStep as PaymentStep
-from application.errors import NotFoundError, PaymentNotFoundError
+from application.errors import AccountNotFoundError, PaymentNotFoundError
 from application.ports.audit_log import AuditLog, StoredRecord
 from domain.payment_terms import PaymentStatus
 
@@ -25,12 +25,6 @@ EVENTS_LIMIT_MAX = 10_000
 SCAN_MAX = 200_000  # stored events one listing request looks at, at most (time filters)
 
 Progress = Callable[[int, int], None]  # (position reached, head)
-
-
-class AccountNotFoundError(NotFoundError):
-    """No ledger account with this id had any event by then."""
-
-    code = "account_not_found"
 
 
 def pages(

@@ -53,6 +53,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     app_errors.TransactionNotFoundError: 404,
     app_errors.HoldNotFoundError: 404,
     app_errors.PaymentNotFoundError: 404,
+    app_errors.AccountNotFoundError: 404,
     app_errors.ChargeNotFoundError: 404,
     # The request is sound but conflicts with the current state.
     errors.WalletExistsError: 409,
