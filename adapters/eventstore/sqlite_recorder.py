@@ -24,9 +24,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """`SQLiteApplicationRecorder` that links every event it inserts."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name)
+        # Named before the base constructor builds the create-table statements.
         self.chain_table = f"{events_table_name}_chain"
         self.checkpoints_table = f"{events_table_name}_checkpoints"
+        super().__init__(datastore, events_table_name)
         self.chain_policy = ChainPolicy()  # the composition root sets a signer
         self._select_head = (
             f"SELECT position, link FROM {self.chain_table} ORDER BY position DESC LIMIT 1"
