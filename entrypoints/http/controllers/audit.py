@@ -92,7 +92,9 @@ class AuditController(ApiController):
         if not wants_lines:
             return await in_thread(audit.events, principal, after, upto, limit, since, until)
         pages = await in_thread(audit.stream_events, principal, after, upto, since, until)
-        return Stream(_lines(pages), media_type=NDJSON)  # type: ignore[return-value]
+        # The handler's own media type (JSON) would win over `media_type`: set the header.
+        stream = Stream(_lines(pages), media_type=NDJSON, headers={"content-type": NDJSON})
+        return stream  # type: ignore[return-value]
 
     @get(
         "/accounts/{account_id:uuid}",
