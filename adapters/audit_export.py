@@ -141,7 +141,7 @@ class FileAuditLog:
                     e = event_decoder.decode(line)
                 except (msgspec.DecodeError, ValueError) as error:
                     raise ExportFileError(f"{path}:{number}: {error}") from None
-                self._records.append(StoredRecord(e.p, e.id, e.v, e.t, base64.b64decode(e.s)))
+                self._records.append(StoredRecord(e.p, e.id.bytes, e.v, e.t, base64.b64decode(e.s)))
                 if e.l is not None:
                     self._links.append(ChainLink(e.p, bytes.fromhex(e.l)))
         self._positions = [r.position for r in self._records]

@@ -62,7 +62,7 @@ def extend(
         previous = link_of(
             previous,
             position,
-            as_uuid(event.originator_id),
+            as_uuid(event.originator_id).bytes,
             event.originator_version,
             event.topic,
             event.state,

@@ -109,7 +109,40 @@ class Refunded(msgspec.Struct):
     transaction_id: UUID
 
 
+class Amounts(msgspec.Struct):
+    """Verification's view of a wallet posting (no times, no ids)."""
+
+    amount_minor: int
+    balance_after_minor: int
+
+
+class KeyLeg(msgspec.Struct):
+    account_id: str
+    amount_minor: int
+    currency: str
+
+
+class Journal(msgspec.Struct):
+    """Verification's view of a journal transaction."""
+
+    kind: str
+    postings: list[KeyLeg]
+    reference: str = ""
+
+
+class Amount(msgspec.Struct):
+    amount_minor: int
+
+
+class Captured(msgspec.Struct):
+    allocations: list[Allocation]
+
+
 stamp = msgspec.json.Decoder(Stamp).decode
+amounts = msgspec.json.Decoder(Amounts).decode
+journal = msgspec.json.Decoder(Journal).decode
+amount = msgspec.json.Decoder(Amount).decode
+captured = msgspec.json.Decoder(Captured).decode
 opened = msgspec.json.Decoder(Opened).decode
 posted = msgspec.json.Decoder(Posted).decode
 recorded = msgspec.json.Decoder(Recorded).decode

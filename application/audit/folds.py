@@ -76,13 +76,14 @@ class AccountFold:
     def __post_init__(self) -> None:
         self.entries = deque(maxlen=min(max(self.entries_max, 0), ENTRIES_MAX))
         self._needle = str(self.account_id).encode()
+        self._key = self.account_id.bytes
 
     @property
     def found(self) -> bool:
         return bool(self.account)
 
     def apply(self, record: StoredRecord) -> None:
-        if record.aggregate_id == self.account_id:
+        if record.key == self._key:
             if record.topic == d.OPENED:
                 event = d.opened(record.state)
                 if not _after(event.timestamp, self.at):
@@ -146,9 +147,10 @@ class PaymentFold:
 
     def __post_init__(self) -> None:
         self._needle = str(self.payment_id).encode()
+        self._key = self.payment_id.bytes
 
     def apply(self, record: StoredRecord) -> None:
-        if record.aggregate_id == self.payment_id:
+        if record.key == self._key:
             if record.topic in d.PAYMENT_TOPICS:
                 self._apply_own(record)
         elif record.topic == d.RECORDED and self._needle in record.state:
@@ -200,7 +202,7 @@ class PaymentFold:
         self.history.append(PaymentStep(position, status, reason, at))
 
 
-def journal_amount(journal: d.Recorded) -> int | None:
+def journal_amount(journal: d.Recorded | d.Journal) -> int | None:
     """What a payment's journal transaction moved: the payees' credits of a capture, the
     payees' give-back of a refund; None for other kinds."""
     if journal.kind == "payment":

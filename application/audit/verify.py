@@ -98,9 +98,11 @@ class Verifier:
         self.found: list[Discrepancy] = []
         self.found_total = 0
         self.totals: dict[str, int] = defaultdict(int)
-        self.journal_balances: dict[UUID, int] = defaultdict(int)
-        self.wallets: dict[UUID, int] = {}
-        self.payments: dict[UUID, _Payment] = {}
+        # Keyed as the inner loop meets them: wallets and payments by their 16-byte key,
+        # journal accounts by the id's text.
+        self.journal_balances: dict[str, int] = defaultdict(int)
+        self.wallets: dict[bytes, int] = {}
+        self.payments: dict[bytes, _Payment] = {}
         self.by_reference: dict[str, list[int]] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.previous = GENESIS
@@ -118,8 +120,12 @@ class Verifier:
             d.PAYMENT_FAILED: self._payment_status,
         }
 
-    def flag(self, check: str, position: int | None, aggregate: UUID | None, message: str) -> None:
+    def flag(
+        self, check: str, position: int | None, aggregate: UUID | bytes | None, message: str
+    ) -> None:
         self.found_total += 1
+        if isinstance(aggregate, bytes):
+            aggregate = UUID(bytes=aggregate)
         if len(self.found) < DISCREPANCIES_MAX:
             self.found.append(Discrepancy(check, position, aggregate, message))
 
@@ -179,20 +185,20 @@ class Verifier:
                 expected = link_of(
                     self.previous,
                     position,
-                    record.aggregate_id,
+                    record.key,
                     record.version,
                     record.topic,
                     record.state,
                 )
                 stored = links.pop(position, None)
                 if stored is None:
-                    self.flag(CHAIN, position, record.aggregate_id, "event has no chain link")
+                    self.flag(CHAIN, position, record.key, "event has no chain link")
                     self.previous = expected
                 elif stored != expected:
                     self.flag(
                         CHAIN,
                         position,
-                        record.aggregate_id,
+                        record.key,
                         "stored event does not match its chain link (altered or re-linked)",
                     )
                     self.previous = stored
@@ -215,24 +221,24 @@ class Verifier:
     # Handlers: one per topic the checks need.
 
     def _opened(self, record: StoredRecord) -> None:
-        self.wallets[record.aggregate_id] = 0
+        self.wallets[record.key] = 0
 
     def _posted(self, record: StoredRecord) -> None:
-        posted = d.posted(record.state)
-        before = self.wallets.get(record.aggregate_id, 0)
+        posted = d.amounts(record.state)
+        before = self.wallets.get(record.key, 0)
         if before + posted.amount_minor != posted.balance_after_minor:
             self.flag(
                 WALLETS,
                 record.position,
-                record.aggregate_id,
+                record.key,
                 f"balance {before} + {posted.amount_minor} recorded as "
                 f"{posted.balance_after_minor}",
             )
-        self.wallets[record.aggregate_id] = posted.balance_after_minor
+        self.wallets[record.key] = posted.balance_after_minor
         self.counts["postings"] += 1
 
     def _recorded(self, record: StoredRecord) -> None:
-        journal = d.recorded(record.state)
+        journal = d.journal(record.state)
         self.counts["transactions"] += 1
         sums: dict[str, int] = defaultdict(int)
         for leg in journal.postings:
@@ -241,7 +247,7 @@ class Verifier:
             self.journal_balances[leg.account_id] += leg.amount_minor
         unbalanced = {c: s for c, s in sums.items() if s}
         if unbalanced:
-            self.flag(CONSERVATION, record.position, record.aggregate_id, f"unbalanced {unbalanced}")
+            self.flag(CONSERVATION, record.position, record.key, f"unbalanced {unbalanced}")
         if journal.reference and journal.kind in ("payment", "refund"):
             amount = journal_amount(journal) or 0
             moved = self.by_reference.setdefault(journal.reference, [0, 0, record.position])
@@ -249,25 +255,24 @@ class Verifier:
             moved[2] = record.position
 
     def _payment_created(self, record: StoredRecord) -> None:
-        created = d.payment_created(record.state)
-        self.payments[record.aggregate_id] = _Payment(created.amount_minor, record.position)
+        self.payments[record.key] = _Payment(d.amount(record.state).amount_minor, record.position)
 
     def _payment(self, record: StoredRecord) -> _Payment:
-        payment = self.payments.get(record.aggregate_id)
+        payment = self.payments.get(record.key)
         if payment is None:
-            self.flag(PAYMENTS, record.position, record.aggregate_id, "event of an unknown payment")
-            payment = self.payments[record.aggregate_id] = _Payment(0, record.position)
+            self.flag(PAYMENTS, record.position, record.key, "event of an unknown payment")
+            payment = self.payments[record.key] = _Payment(0, record.position)
         payment.last = record.position
         return payment
 
     def _payment_succeeded(self, record: StoredRecord) -> None:
         payment = self._payment(record)
-        payment.captured = sum(a.amount_minor for a in d.succeeded(record.state).allocations)
+        payment.captured = sum(a.amount_minor for a in d.captured(record.state).allocations)
         payment.status = PaymentStatus.SUCCESS
 
     def _payment_refunded(self, record: StoredRecord) -> None:
         payment = self._payment(record)
-        payment.refunded += d.refunded(record.state).amount_minor
+        payment.refunded += d.amount(record.state).amount_minor
         whole = payment.refunded >= payment.captured
         payment.status = PaymentStatus.REFUNDED if whole else PaymentStatus.PARTIALLY_REFUNDED
 
@@ -282,8 +287,10 @@ class Verifier:
         self.counts["views"] += 1
         for account_id, (account, balance) in view.balances.items():
             self.counts["view_rows"] += 1
-            wallet = account.startswith("wallet:")
-            replayed = self.wallets.get(account_id, 0) if wallet else self.journal_balances.get(account_id, 0)
+            if account.startswith("wallet:"):
+                replayed = self.wallets.get(account_id.bytes, 0)
+            else:
+                replayed = self.journal_balances.get(str(account_id), 0)
             if balance != replayed:
                 self.flag(
                     PROJECTIONS,
@@ -292,12 +299,13 @@ class Verifier:
                     f"{view.name}: {account} holds {balance}, the replay {replayed}",
                 )
         if view.name == "ledger_view":
-            for account_id, replayed in (*self.wallets.items(), *self.journal_balances.items()):
-                if replayed and account_id not in view.balances:
-                    self.flag(PROJECTIONS, view.position, account_id, f"{view.name}: missing account")
+            shown = {str(account_id) for account_id in view.balances}
+            for key, replayed in self.journal_balances.items():
+                if replayed and key not in shown:
+                    self.flag(PROJECTIONS, view.position, UUID(key), f"{view.name}: no account")
         for payment_id, (status, refunded) in view.payments.items():
             self.counts["view_rows"] += 1
-            payment = self.payments.get(payment_id)
+            payment = self.payments.get(payment_id.bytes)
             replayed = (str(payment.status), payment.refunded) if payment else None
             if replayed != (status, refunded):
                 self.flag(
@@ -307,20 +315,21 @@ class Verifier:
                     f"{view.name}: shows {(status, refunded)}, the replay {replayed}",
                 )
         if view.name == "payments_view":
-            for payment_id in self.payments.keys() - view.payments.keys():
-                self.flag(PROJECTIONS, view.position, payment_id, f"{view.name}: missing payment")
+            shown_payments = {payment_id.bytes for payment_id in view.payments}
+            for key in self.payments.keys() - shown_payments:
+                self.flag(PROJECTIONS, view.position, key, f"{view.name}: missing payment")
 
     def _end_checks(self, checkpoints: list[Checkpoint], computed: dict[int, bytes]) -> None:
         self._sample_conservation(self.last)
-        for account_id, balance in self.wallets.items():
-            journal = self.journal_balances.get(account_id, 0)
+        for key, balance in self.wallets.items():
+            journal = self.journal_balances.get(str(UUID(bytes=key)), 0)
             if balance != journal:
-                self.flag(WALLETS, self.last, account_id, f"wallet {balance}, journal {journal}")
-        for payment_id, payment in self.payments.items():
-            self._check_payment(payment_id, payment)
+                self.flag(WALLETS, self.last, key, f"wallet {balance}, journal {journal}")
+        for key, payment in self.payments.items():
+            self._check_payment(key, payment)
         for reference, moved in self.by_reference.items():
             try:
-                known = UUID(reference) in self.payments
+                known = UUID(reference).bytes in self.payments
             except ValueError:
                 known = False
             if not known:
@@ -332,8 +341,8 @@ class Verifier:
             for checkpoint in checkpoints:
                 self._check_checkpoint(checkpoint, computed.get(checkpoint.position))
 
-    def _check_payment(self, payment_id: UUID, payment: _Payment) -> None:
-        captured, refunded, _ = self.by_reference.get(str(payment_id), (0, 0, 0))
+    def _check_payment(self, key: bytes, payment: _Payment) -> None:
+        captured, refunded, _ = self.by_reference.get(str(UUID(bytes=key)), (0, 0, 0))
         problems = []
         if (captured, refunded) != (payment.captured, payment.refunded):
             problems.append(
@@ -348,7 +357,7 @@ class Verifier:
         if settled != (captured > 0) and payment.amount > 0:
             problems.append(f"status {payment.status} but journal captured {captured}")
         for problem in problems:
-            self.flag(PAYMENTS, payment.last, payment_id, problem)
+            self.flag(PAYMENTS, payment.last, key, problem)
 
     def _check_checkpoint(self, checkpoint: Checkpoint, computed: bytes | None) -> None:
         self.counts["checkpoints"] += 1

@@ -12,13 +12,18 @@ from uuid import UUID
 
 
 class StoredRecord(NamedTuple):
-    """One stored event as the recorder wrote it: `state` is the stored bytes."""
+    """One stored event as the recorder wrote it: `state` is the stored bytes, `key` the
+    aggregate id's 16 bytes (cheap to compare and hash in a replay's inner loop)."""
 
     position: int
-    aggregate_id: UUID
+    key: bytes
     version: int
     topic: str
     state: bytes
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return UUID(bytes=self.key)
 
 
 class ChainLink(NamedTuple):

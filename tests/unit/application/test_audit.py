@@ -158,17 +158,17 @@ def test_an_unbalanced_journal_and_a_payment_without_its_capture_are_flagged(
 
 
 def test_a_link_covers_the_previous_link_and_every_stored_field() -> None:
-    args = (GENESIS, 7, UUID(int=1), 2, "a:B", b'{"x":1}')
+    args = (GENESIS, 7, UUID(int=1).bytes, 2, "a:B", b'{"x":1}')
     base = link_of(*args)
 
     assert len(base) == 32
     for changed in (
-        (b"\x01" * 32, 7, UUID(int=1), 2, "a:B", b'{"x":1}'),
-        (GENESIS, 8, UUID(int=1), 2, "a:B", b'{"x":1}'),
-        (GENESIS, 7, UUID(int=2), 2, "a:B", b'{"x":1}'),
+        (b"\x01" * 32, 7, UUID(int=1).bytes, 2, "a:B", b'{"x":1}'),
+        (GENESIS, 8, UUID(int=1).bytes, 2, "a:B", b'{"x":1}'),
+        (GENESIS, 7, UUID(int=2).bytes, 2, "a:B", b'{"x":1}'),
         (GENESIS, 7, UUID(int=1), 3, "a:B", b'{"x":1}'),
-        (GENESIS, 7, UUID(int=1), 2, "a:C", b'{"x":1}'),
-        (GENESIS, 7, UUID(int=1), 2, "a:B", b'{"x":2}'),
+        (GENESIS, 7, UUID(int=1).bytes, 2, "a:C", b'{"x":1}'),
+        (GENESIS, 7, UUID(int=1).bytes, 2, "a:B", b'{"x":2}'),
     ):
         assert link_of(*changed) != base
 
