@@ -18,7 +18,7 @@ from uuid import UUID
 
 import msgspec
 
-from application.ports.audit_log import AuditLog, ChainLink, Checkpoint, StoredRecord
+from application.ports.audit_log import AuditLog, Checkpoint, LinkRow, Row, StoredRecord
 
 FORMAT = "payledger-audit-export/1"
 _T = TypeVar("_T")
@@ -66,11 +66,8 @@ def write_export(
             page = log.records(after, head, PAGE_SIZE)
             if not page:
                 break
-            links = {
-                link.position: link.link
-                for link in _all_links(log, after, page[-1].position)
-            }
-            for r in page:
+            links = dict(_all_links(log, after, page[-1][0]))
+            for r in map(StoredRecord._make, page):
                 link = links.get(r.position)
                 line = _Event(
                     r.position,
@@ -82,7 +79,7 @@ def write_export(
                 )
                 out.write(encoder.encode(line) + b"\n")
             count += len(page)
-            after = page[-1].position
+            after = page[-1][0]
             if progress is not None:
                 progress(after, head)
         for c in log.checkpoints():
@@ -92,14 +89,14 @@ def write_export(
     return count
 
 
-def _all_links(log: AuditLog, after: int, upto: int) -> list[ChainLink]:
-    found: list[ChainLink] = []
+def _all_links(log: AuditLog, after: int, upto: int) -> list[LinkRow]:
+    found: list[LinkRow] = []
     while True:
         page = log.links(after, upto, PAGE_SIZE)
         found.extend(page)
         if len(page) < PAGE_SIZE:
             return found
-        after = page[-1].position
+        after = page[-1][0]
 
 
 class ExportFileError(ValueError):
@@ -115,8 +112,8 @@ class FileAuditLog:
         header_decoder = msgspec.json.Decoder(_Header)
         event_decoder = msgspec.json.Decoder(_Event)
         checkpoint_decoder = msgspec.json.Decoder(_CheckpointLine)
-        self._records: list[StoredRecord] = []
-        self._links: list[ChainLink] = []
+        self._records: list[Row] = []
+        self._links: list[LinkRow] = []
         self._checkpoints: list[Checkpoint] = []
         with path.open("rb") as file:
             try:
@@ -141,19 +138,19 @@ class FileAuditLog:
                     e = event_decoder.decode(line)
                 except (msgspec.DecodeError, ValueError) as error:
                     raise ExportFileError(f"{path}:{number}: {error}") from None
-                self._records.append(StoredRecord(e.p, e.id.bytes, e.v, e.t, base64.b64decode(e.s)))
+                self._records.append((e.p, e.id.bytes, e.v, e.t, base64.b64decode(e.s)))
                 if e.l is not None:
-                    self._links.append(ChainLink(e.p, bytes.fromhex(e.l)))
-        self._positions = [r.position for r in self._records]
-        self._link_positions = [link.position for link in self._links]
+                    self._links.append((e.p, bytes.fromhex(e.l)))
+        self._positions = [r[0] for r in self._records]
+        self._link_positions = [link[0] for link in self._links]
 
     def head(self) -> int:
         return self._positions[-1] if self._positions else 0
 
-    def records(self, after: int, upto: int | None, limit: int) -> Sequence[StoredRecord]:
+    def records(self, after: int, upto: int | None, limit: int) -> Sequence[Row]:
         return _slice(self._records, self._positions, after, upto, limit)
 
-    def links(self, after: int, upto: int | None, limit: int) -> Sequence[ChainLink]:
+    def links(self, after: int, upto: int | None, limit: int) -> Sequence[LinkRow]:
         return _slice(self._links, self._link_positions, after, upto, limit)
 
     def checkpoints(self) -> Sequence[Checkpoint]:

@@ -17,7 +17,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.eventstore.postgres_recorder import CoalescingPostgresApplicationRecorder
 from adapters.eventstore.sqlite_recorder import ChainedSQLiteApplicationRecorder
-from application.ports.audit_log import AuditLog, ChainLink, Checkpoint, StoredRecord
+from application.ports.audit_log import AuditLog, Checkpoint, LinkRow, Row
 
 
 class PostgresAuditLog:
@@ -57,12 +57,11 @@ class PostgresAuditLog:
     # whole range for every page (measured: 0.5 s a page at 200k events). Rows past `upto`
     # (one page at most) are dropped here.
 
-    def records(self, after: int, upto: int | None, limit: int) -> Sequence[StoredRecord]:
-        rows = _within(self._fetch(self._records, (after, limit)), upto)
-        return list(map(StoredRecord._make, rows))
+    def records(self, after: int, upto: int | None, limit: int) -> Sequence[Row]:
+        return _within(self._fetch(self._records, (after, limit)), upto)
 
-    def links(self, after: int, upto: int | None, limit: int) -> Sequence[ChainLink]:
-        return list(map(ChainLink._make, _within(self._fetch(self._links, (after, limit)), upto)))
+    def links(self, after: int, upto: int | None, limit: int) -> Sequence[LinkRow]:
+        return _within(self._fetch(self._links, (after, limit)), upto)
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         return [
@@ -101,16 +100,14 @@ class SQLiteAuditLog:
     def head(self) -> int:
         return int(self._fetch(self._head)[0][0])
 
-    def records(self, after: int, upto: int | None, limit: int) -> Sequence[StoredRecord]:
+    def records(self, after: int, upto: int | None, limit: int) -> Sequence[Row]:
         return [
-            StoredRecord(r[0], bytes.fromhex(r[1]), r[2], r[3], r[4])
+            (r[0], bytes.fromhex(r[1]), r[2], r[3], r[4])
             for r in self._fetch(self._records, (after, _upto(upto), limit))
         ]
 
-    def links(self, after: int, upto: int | None, limit: int) -> Sequence[ChainLink]:
-        return [
-            ChainLink(r[0], bytes(r[1])) for r in self._fetch(self._links, (after, _upto(upto), limit))
-        ]
+    def links(self, after: int, upto: int | None, limit: int) -> Sequence[LinkRow]:
+        return [(r[0], bytes(r[1])) for r in self._fetch(self._links, (after, _upto(upto), limit))]
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         return [
@@ -130,16 +127,14 @@ class NotificationAuditLog:
     def head(self) -> int:
         return int(self._recorder.max_notification_id() or 0)
 
-    def records(self, after: int, upto: int | None, limit: int) -> Sequence[StoredRecord]:
+    def records(self, after: int, upto: int | None, limit: int) -> Sequence[Row]:
         found = self._recorder.select_notifications(after + 1, limit, stop=upto)
         return [
-            StoredRecord(
-                n.id, UUID(str(n.originator_id)).bytes, n.originator_version, n.topic, n.state
-            )
+            (n.id, UUID(str(n.originator_id)).bytes, n.originator_version, n.topic, n.state)
             for n in found
         ]
 
-    def links(self, after: int, upto: int | None, limit: int) -> Sequence[ChainLink]:
+    def links(self, after: int, upto: int | None, limit: int) -> Sequence[LinkRow]:
         return []
 
     def checkpoints(self) -> Sequence[Checkpoint]:
@@ -149,7 +144,7 @@ class NotificationAuditLog:
 _POSITION_MAX = 2**63 - 1
 
 
-def _within(rows: list[tuple[Any, ...]], upto: int | None) -> list[tuple[Any, ...]]:
+def _within(rows: list[Any], upto: int | None) -> list[Any]:
     """The rows whose position (first column) is at most `upto`."""
     if upto is None or not rows or rows[-1][0] <= upto:
         return rows

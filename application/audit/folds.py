@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 
 from application.audit import decoding as d
-from application.ports.audit_log import StoredRecord
+from application.ports.audit_log import Row
 from domain.payment_terms import PaymentStatus
 
 ENTRIES_MAX = 1_000
@@ -82,30 +82,29 @@ class AccountFold:
     def found(self) -> bool:
         return bool(self.account)
 
-    def apply(self, record: StoredRecord) -> None:
-        if record.key == self._key:
-            if record.topic == d.OPENED:
-                event = d.opened(record.state)
+    def apply(self, record: Row) -> None:
+        position, key, _, topic, state = record
+        if key == self._key:
+            if topic == d.OPENED:
+                event = d.opened(state)
                 if not _after(event.timestamp, self.at):
                     self.is_wallet = True
                     self.account = f"wallet:{event.customer_id}"
                     self.currency = event.currency
-            elif record.topic == d.POSTED:
-                posted = d.posted(record.state)
+            elif topic == d.POSTED:
+                posted = d.posted(state)
                 if not _after(posted.timestamp, self.at):
                     self.balance = posted.balance_after_minor
-                    self._add(record.position, posted, posted.amount_minor)
-        elif (
-            record.topic == d.RECORDED and not self.is_wallet and self._needle in record.state
-        ):
-            journal = d.recorded(record.state)
+                    self._add(position, posted, posted.amount_minor)
+        elif topic == d.RECORDED and not self.is_wallet and self._needle in state:
+            journal = d.recorded(state)
             if _after(journal.timestamp, self.at):
                 return
             for leg in journal.postings:
                 if leg.account_id == self.account_id:
                     self.account, self.currency = leg.account_code, leg.currency
                     self.balance += leg.amount_minor
-                    self._add(record.position, journal, leg.amount_minor, record.aggregate_id)
+                    self._add(position, journal, leg.amount_minor, UUID(bytes=key))
 
     def _add(
         self,
@@ -149,22 +148,22 @@ class PaymentFold:
         self._needle = str(self.payment_id).encode()
         self._key = self.payment_id.bytes
 
-    def apply(self, record: StoredRecord) -> None:
-        if record.key == self._key:
-            if record.topic in d.PAYMENT_TOPICS:
-                self._apply_own(record)
-        elif record.topic == d.RECORDED and self._needle in record.state:
-            journal = d.recorded(record.state)
+    def apply(self, record: Row) -> None:
+        position, key, _, topic, state = record
+        if key == self._key:
+            if topic in d.PAYMENT_TOPICS:
+                self._apply_own(position, topic, state)
+        elif topic == d.RECORDED and self._needle in state:
+            journal = d.recorded(state)
             if journal.reference != str(self.payment_id) or _after(journal.timestamp, self.at):
                 return
             amount = journal_amount(journal)
             if amount is not None:
                 self.postings.append(
-                    PaymentPosting(record.position, record.aggregate_id, journal.kind, amount)
+                    PaymentPosting(position, UUID(bytes=key), journal.kind, amount)
                 )
 
-    def _apply_own(self, record: StoredRecord) -> None:
-        topic, state = record.topic, record.state
+    def _apply_own(self, position: int, topic: str, state: bytes) -> None:
         if topic == d.PAYMENT_CREATED:
             created = d.payment_created(state)
             if _after(created.timestamp, self.at):
@@ -172,29 +171,29 @@ class PaymentFold:
             self.amount, self.currency = created.amount_minor, created.currency
             self.payer_id, self.recipient = created.payer_id, created.recipient
             self.method = created.method
-            self._step(record.position, PaymentStatus.CREATED, "requested", created.timestamp)
+            self._step(position, PaymentStatus.CREATED, "requested", created.timestamp)
         elif topic == d.PAYMENT_SUCCEEDED:
             done = d.succeeded(state)
             if not _after(done.timestamp, self.at):
                 self.captured = sum(a.amount_minor for a in done.allocations)
-                self._step(record.position, PaymentStatus.SUCCESS, "captured", done.at)
+                self._step(position, PaymentStatus.SUCCESS, "captured", done.at)
         elif topic == d.PAYMENT_REFUNDED:
             back = d.refunded(state)
             if not _after(back.timestamp, self.at):
                 self.refunded += back.amount_minor
                 whole = self.refunded >= self.captured
                 status = PaymentStatus.REFUNDED if whole else PaymentStatus.PARTIALLY_REFUNDED
-                self._step(record.position, status, "refunded", back.at)
+                self._step(position, status, "refunded", back.at)
         else:
             change = d.status_changed(state)
             if _after(change.timestamp, self.at):
                 return
             if topic == d.PAYMENT_STARTED:
                 self.attempts += 1
-                self._step(record.position, PaymentStatus.PROCESSING, change.reason, change.at)
+                self._step(position, PaymentStatus.PROCESSING, change.reason, change.at)
             else:  # rejected or failed
                 self.failure_reason = change.reason
-                self._step(record.position, PaymentStatus.FAILED, change.reason, change.at)
+                self._step(position, PaymentStatus.FAILED, change.reason, change.at)
 
     def _step(self, position: int, status: PaymentStatus, reason: str, at: datetime) -> None:
         self.status = status

@@ -8,7 +8,9 @@ projections: every answer is computed from the stored events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import msgspec
@@ -17,7 +19,7 @@ from application.audit import decoding as d
 from application.audit.folds import AccountEntry, AccountFold, PaymentFold, PaymentPosting
 from application.audit.folds import PaymentStep as PaymentStep
 from application.errors import AccountNotFoundError, PaymentNotFoundError
-from application.ports.audit_log import AuditLog, StoredRecord
+from application.ports.audit_log import AuditLog, Row
 from domain.payment_terms import PaymentStatus
 
 PAGE_SIZE = 10_000
@@ -27,24 +29,47 @@ SCAN_MAX = 200_000  # stored events one listing request looks at, at most (time 
 Progress = Callable[[int, int], None]  # (position reached, head)
 
 
+T = TypeVar("T")
+
+
+def prefetched(
+    fetch: Callable[[int], T], end_of: Callable[[T], int | None], after: int, head: int
+) -> Iterator[T]:
+    """`fetch(after)` page after page until `head`, each page read (on one worker thread)
+    while the caller folds the one before: the database's time hides behind the fold's.
+    `end_of(page)` is the page's last position, None when it is empty."""
+    with ThreadPoolExecutor(1, thread_name_prefix="audit-read") as pool:
+        future = pool.submit(fetch, after) if after < head else None
+        while future is not None:
+            page = future.result()
+            end = end_of(page)
+            if end is None:
+                return
+            future = pool.submit(fetch, end) if end < head else None
+            yield page
+
+
 def pages(
     log: AuditLog,
     after: int = 0,
     upto: int | None = None,
     page_size: int = PAGE_SIZE,
     progress: Progress | None = None,
-) -> Iterator[Sequence[StoredRecord]]:
+) -> Iterator[Sequence[Row]]:
     """The stored log after `after` up to `upto` (the head when None), page by page."""
     head = log.head() if upto is None else upto
-    position = after
-    while position < head:
-        page = log.records(position, head, page_size)
-        if not page:
-            break
+
+    def fetch(position: int) -> Sequence[Row]:
+        return log.records(position, head, page_size)
+
+    for page in prefetched(fetch, _end_of, after, head):
         yield page
-        position = page[-1].position
         if progress is not None:
-            progress(position, head)
+            progress(page[-1][0], head)
+
+
+def _end_of(page: Sequence[Row]) -> int | None:
+    return page[-1][0] if page else None
 
 
 class AccountAsOf(msgspec.Struct, frozen=True):
@@ -191,7 +216,7 @@ class AuditReplay:
                 position = last
                 break
             for record in page:
-                position = record.position
+                position = record[0]
                 scanned += 1
                 event = to_audit_event(record)
                 if (since is None or event.timestamp >= since) and (
@@ -219,14 +244,15 @@ class AuditReplay:
             ]
 
 
-def to_audit_event(record: StoredRecord) -> AuditEvent:
+def to_audit_event(record: Row) -> AuditEvent:
     """A stored event as auditors see it."""
+    position, key, version, topic, state = record
     return AuditEvent(
-        record.position,
-        record.aggregate_id,
-        record.version,
-        record.topic.partition(":")[2] or record.topic,
-        record.topic,
-        d.stamp(record.state).timestamp,
-        msgspec.Raw(record.state),
+        position,
+        UUID(bytes=key),
+        version,
+        topic.partition(":")[2] or topic,
+        topic,
+        d.stamp(state).timestamp,
+        msgspec.Raw(state),
     )

@@ -24,9 +24,9 @@ import msgspec
 from application.audit import decoding as d
 from application.audit.chain import GENESIS, checkpoint_message, link_of
 from application.audit.folds import journal_amount
-from application.audit.replay import PAGE_SIZE, Progress, pages
+from application.audit.replay import PAGE_SIZE, Progress, prefetched
 from application.audit.views_snapshot import ProjectionReader, ViewSnapshot
-from application.ports.audit_log import AuditLog, Checkpoint, SignatureChecker, StoredRecord
+from application.ports.audit_log import AuditLog, Checkpoint, Row, SignatureChecker
 from domain.payment_terms import PaymentStatus
 
 SAMPLE_EVERY = 10_000
@@ -108,6 +108,7 @@ class Verifier:
         self.previous = GENESIS
         self.events = 0
         self.last = 0
+        self._stored_links: dict[int, bytes] = {}
         self._handlers = {
             d.OPENED: self._opened,
             d.POSTED: self._posted,
@@ -138,76 +139,73 @@ class Verifier:
         checkpoints = list(self._log.checkpoints()) if self._log.has_chain else []
         checkpoint_positions = {c.position for c in checkpoints}
         computed: dict[int, bytes] = {}
-        for page in pages(self._log, 0, None, self._page_size, progress):
-            self._links_of(page)
+        head = self._log.head()
+        for page, links in prefetched(self._fetch, _end_of, 0, head):
+            self._stored_links = links
             done = 0
-            while views and views[0].position <= page[-1].position:
+            while views and views[0].position <= page[-1][0]:
                 view = views.pop(0)
-                cut = bisect.bisect_right(page, view.position, key=lambda r: r.position)
+                cut = bisect.bisect_right(page, view.position, key=lambda r: r[0])
                 self._fold(page[done:cut], checkpoint_positions, computed)
                 done = cut
                 self._compare_view(view)
             self._fold(page[done:], checkpoint_positions, computed)
+            if progress is not None:
+                progress(self.last, head)
         for view in views:  # views at (or, impossibly, beyond) the end of the log
             self._compare_view(view)
         self._end_checks(checkpoints, computed)
         return self._report(started, moving)
 
-    def _links_of(self, page: Sequence[StoredRecord]) -> None:
-        if not self._log.has_chain:
-            self._stored_links: dict[int, bytes] = {}
-            return
-        last = page[-1].position
+    def _fetch(self, after: int) -> tuple[Sequence[Row], dict[int, bytes]]:
+        """A page of the log after `after`, and the chain's links up to its end (on the
+        prefetching thread)."""
+        page = self._log.records(after, None, self._page_size)
         links: dict[int, bytes] = {}
-        after = self.last
+        if not page or not self._log.has_chain:
+            return page, links
+        last = page[-1][0]
         while True:
             found = self._log.links(after, last, self._page_size)
-            links.update((link.position, bytes(link.link)) for link in found)
+            links.update(found)
             if len(found) < self._page_size:
-                break
-            after = found[-1].position
-        self._stored_links = links
+                return page, links
+            after = found[-1][0]
 
     def _fold(
-        self, records: Sequence[StoredRecord], cps: set[int], computed: dict[int, bytes]
+        self, records: Sequence[Row], cps: set[int], computed: dict[int, bytes]
     ) -> None:
+        # The inner loop of every verification: locals, tuple unpacking, one dict lookup
+        # for the topic, one hash per event.
         handlers, chained = self._handlers, self._log.has_chain
         links = self._stored_links
         sample = self._sample_every
-        for record in records:
-            self.events += 1
-            position = record.position
-            self.last = position
-            handler = handlers.get(record.topic)
+        previous = self.previous
+        events = self.events
+        position = self.last
+        for position, key, version, topic, state in records:
+            events += 1
+            handler = handlers.get(topic)
             if handler is not None:
-                handler(record)
+                handler(position, key, topic, state)
             if chained:
-                expected = link_of(
-                    self.previous,
-                    position,
-                    record.key,
-                    record.version,
-                    record.topic,
-                    record.state,
-                )
+                expected = link_of(previous, position, key, version, topic, state)
                 stored = links.pop(position, None)
                 if stored is None:
-                    self.flag(CHAIN, position, record.key, "event has no chain link")
-                    self.previous = expected
+                    self.flag(CHAIN, position, key, "event has no chain link")
+                    previous = expected
                 elif stored != expected:
-                    self.flag(
-                        CHAIN,
-                        position,
-                        record.key,
-                        "stored event does not match its chain link (altered or re-linked)",
-                    )
-                    self.previous = stored
+                    message = "stored event does not match its chain link (altered or re-linked)"
+                    self.flag(CHAIN, position, key, message)
+                    previous = stored
                 else:
-                    self.previous = expected
+                    previous = expected
                 if position in cps:
                     computed[position] = expected
-            if self.events % sample == 0:
+            if events % sample == 0:
+                self.events, self.last = events, position
                 self._sample_conservation(position)
+        self.previous, self.events, self.last = previous, events, position
         for position in sorted(p for p in links if p <= self.last):
             self.flag(CHAIN, position, None, "chain link without a stored event (deleted event)")
             del links[position]
@@ -220,25 +218,25 @@ class Verifier:
 
     # Handlers: one per topic the checks need.
 
-    def _opened(self, record: StoredRecord) -> None:
-        self.wallets[record.key] = 0
+    def _opened(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        self.wallets[key] = 0
 
-    def _posted(self, record: StoredRecord) -> None:
-        posted = d.amounts(record.state)
-        before = self.wallets.get(record.key, 0)
+    def _posted(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        posted = d.amounts(state)
+        before = self.wallets.get(key, 0)
         if before + posted.amount_minor != posted.balance_after_minor:
             self.flag(
                 WALLETS,
-                record.position,
-                record.key,
+                position,
+                key,
                 f"balance {before} + {posted.amount_minor} recorded as "
                 f"{posted.balance_after_minor}",
             )
-        self.wallets[record.key] = posted.balance_after_minor
+        self.wallets[key] = posted.balance_after_minor
         self.counts["postings"] += 1
 
-    def _recorded(self, record: StoredRecord) -> None:
-        journal = d.journal(record.state)
+    def _recorded(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        journal = d.journal(state)
         self.counts["transactions"] += 1
         sums: dict[str, int] = defaultdict(int)
         for leg in journal.postings:
@@ -247,38 +245,38 @@ class Verifier:
             self.journal_balances[leg.account_id] += leg.amount_minor
         unbalanced = {c: s for c, s in sums.items() if s}
         if unbalanced:
-            self.flag(CONSERVATION, record.position, record.key, f"unbalanced {unbalanced}")
+            self.flag(CONSERVATION, position, key, f"unbalanced {unbalanced}")
         if journal.reference and journal.kind in ("payment", "refund"):
             amount = journal_amount(journal) or 0
-            moved = self.by_reference.setdefault(journal.reference, [0, 0, record.position])
+            moved = self.by_reference.setdefault(journal.reference, [0, 0, position])
             moved[0 if journal.kind == "payment" else 1] += amount
-            moved[2] = record.position
+            moved[2] = position
 
-    def _payment_created(self, record: StoredRecord) -> None:
-        self.payments[record.key] = _Payment(d.amount(record.state).amount_minor, record.position)
+    def _payment_created(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        self.payments[key] = _Payment(d.amount(state).amount_minor, position)
 
-    def _payment(self, record: StoredRecord) -> _Payment:
-        payment = self.payments.get(record.key)
+    def _payment(self, position: int, key: bytes) -> _Payment:
+        payment = self.payments.get(key)
         if payment is None:
-            self.flag(PAYMENTS, record.position, record.key, "event of an unknown payment")
-            payment = self.payments[record.key] = _Payment(0, record.position)
-        payment.last = record.position
+            self.flag(PAYMENTS, position, key, "event of an unknown payment")
+            payment = self.payments[key] = _Payment(0, position)
+        payment.last = position
         return payment
 
-    def _payment_succeeded(self, record: StoredRecord) -> None:
-        payment = self._payment(record)
-        payment.captured = sum(a.amount_minor for a in d.captured(record.state).allocations)
+    def _payment_succeeded(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        payment = self._payment(position, key)
+        payment.captured = sum(a.amount_minor for a in d.captured(state).allocations)
         payment.status = PaymentStatus.SUCCESS
 
-    def _payment_refunded(self, record: StoredRecord) -> None:
-        payment = self._payment(record)
-        payment.refunded += d.amount(record.state).amount_minor
+    def _payment_refunded(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        payment = self._payment(position, key)
+        payment.refunded += d.amount(state).amount_minor
         whole = payment.refunded >= payment.captured
         payment.status = PaymentStatus.REFUNDED if whole else PaymentStatus.PARTIALLY_REFUNDED
 
-    def _payment_status(self, record: StoredRecord) -> None:
-        payment = self._payment(record)
-        started = record.topic == d.PAYMENT_STARTED
+    def _payment_status(self, position: int, key: bytes, topic: str, state: bytes) -> None:
+        payment = self._payment(position, key)
+        started = topic == d.PAYMENT_STARTED
         payment.status = PaymentStatus.PROCESSING if started else PaymentStatus.FAILED
 
     # Comparisons.
@@ -336,8 +334,8 @@ class Verifier:
                 self.flag(PAYMENTS, moved[2], None, f"journal names unknown payment {reference}")
         if self._log.has_chain:
             after = self._log.links(self.last, None, 10)
-            for link in after:
-                self.flag(CHAIN, link.position, None, "chain link beyond the last stored event")
+            for position, _ in after:
+                self.flag(CHAIN, position, None, "chain link beyond the last stored event")
             for checkpoint in checkpoints:
                 self._check_checkpoint(checkpoint, computed.get(checkpoint.position))
 
@@ -422,3 +420,7 @@ class Verifier:
             events_per_s=round(self.events / elapsed, 1) if elapsed > 0 else 0.0,
         )
 
+
+def _end_of(fetched: tuple[Sequence[Row], dict[int, bytes]]) -> int | None:
+    page = fetched[0]
+    return page[-1][0] if page else None

@@ -26,6 +26,11 @@ class StoredRecord(NamedTuple):
         return UUID(bytes=self.key)
 
 
+# What the hot loops read: plain tuples, unpacked (no object per event).
+Row = tuple[int, bytes, int, str, bytes]  # position, key, version, topic, state
+LinkRow = tuple[int, bytes]  # position, link
+
+
 class ChainLink(NamedTuple):
     """The hash chain's link at one log position."""
 
@@ -49,11 +54,12 @@ class AuditLog(Protocol):
         """The highest log position (0 when the log is empty)."""
         ...
 
-    def records(self, after: int, upto: int | None, limit: int) -> Sequence[StoredRecord]:
-        """Up to `limit` stored events with `after < position <= upto`, in log order."""
+    def records(self, after: int, upto: int | None, limit: int) -> Sequence[Row]:
+        """Up to `limit` stored events with `after < position <= upto`, in log order, as
+        rows in `StoredRecord`'s field order."""
         ...
 
-    def links(self, after: int, upto: int | None, limit: int) -> Sequence[ChainLink]:
+    def links(self, after: int, upto: int | None, limit: int) -> Sequence[LinkRow]:
         """Up to `limit` chain links with `after < position <= upto`, in log order."""
         ...
 

@@ -14,7 +14,7 @@ from application.audit.verify import CONSERVATION, PAYMENTS, Verifier
 from application.errors import AccountNotFoundError, ForbiddenError, PaymentNotFoundError
 from application.audit.service import AuditService
 from application.payments import PaymentRequest
-from application.ports.audit_log import StoredRecord
+from application.ports.audit_log import Row, StoredRecord
 from application.principal import Principal
 from domain.ids import system_account_id, wallet_id
 from domain.journal import EXTERNAL_FUNDING
@@ -131,10 +131,10 @@ class EditedLog(NotificationAuditLog):
         super().__init__(app.ledger.recorder)
         self._edit = (position, old, new)
 
-    def records(self, after: int, upto: int | None, limit: int) -> list[StoredRecord]:
+    def records(self, after: int, upto: int | None, limit: int) -> list[Row]:
         position, old, new = self._edit
         return [
-            r._replace(state=r.state.replace(old, new)) if r.position == position else r
+            (*r[:4], r[4].replace(old, new)) if r[0] == position else r  # type: ignore[misc]
             for r in super().records(after, upto, limit)
         ]
 
@@ -144,8 +144,9 @@ def test_an_unbalanced_journal_and_a_payment_without_its_capture_are_flagged(
 ) -> None:
     payment_id = pay(busy, 1_000)
     journal = next(
-        r for r in NotificationAuditLog(busy.ledger.recorder).records(0, None, 100)
-        if r.topic.endswith("JournalTransaction.Recorded") and str(payment_id).encode() in r.state
+        StoredRecord(*r)
+        for r in NotificationAuditLog(busy.ledger.recorder).records(0, None, 100)
+        if r[3].endswith("JournalTransaction.Recorded") and str(payment_id).encode() in r[4]
     )
 
     edited = EditedLog(busy, journal.position, b'"amount_minor":1000,', b'"amount_minor":1001,')
@@ -166,7 +167,7 @@ def test_a_link_covers_the_previous_link_and_every_stored_field() -> None:
         (b"\x01" * 32, 7, UUID(int=1).bytes, 2, "a:B", b'{"x":1}'),
         (GENESIS, 8, UUID(int=1).bytes, 2, "a:B", b'{"x":1}'),
         (GENESIS, 7, UUID(int=2).bytes, 2, "a:B", b'{"x":1}'),
-        (GENESIS, 7, UUID(int=1), 3, "a:B", b'{"x":1}'),
+        (GENESIS, 7, UUID(int=1).bytes, 3, "a:B", b'{"x":1}'),
         (GENESIS, 7, UUID(int=1).bytes, 2, "a:C", b'{"x":1}'),
         (GENESIS, 7, UUID(int=1).bytes, 2, "a:B", b'{"x":2}'),
     ):
