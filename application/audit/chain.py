@@ -14,8 +14,8 @@ import struct
 
 GENESIS = bytes(32)
 CHECKPOINT_DOMAIN = b"payledger/chain-checkpoint/v1"
-_HEAD = struct.Struct(">Q16sQI")
-_LENGTH = struct.Struct(">I")
+HEAD = struct.Struct(">Q16sQI")
+LENGTH = struct.Struct(">I")
 _sha256 = hashlib.sha256
 
 
@@ -37,9 +37,9 @@ def link_of(
         b"".join(
             (
                 previous,
-                _HEAD.pack(position, key, version, len(topic_bytes)),
+                HEAD.pack(position, key, version, len(topic_bytes)),
                 topic_bytes,
-                _LENGTH.pack(len(state)),
+                LENGTH.pack(len(state)),
                 state,
             )
         )
