@@ -83,7 +83,9 @@ def write_export(
             if progress is not None:
                 progress(after, head)
         for c in log.checkpoints():
-            checkpoint = _Checkpoint(c.position, c.link.hex(), c.signature.hex(), c.public_key.hex())
+            checkpoint = _Checkpoint(
+                c.position, c.link.hex(), c.signature.hex(), c.public_key.hex()
+            )
             out.write(encoder.encode(_CheckpointLine(checkpoint)) + b"\n")
     tmp.replace(path)
     return count

@@ -60,9 +60,7 @@ def seed(settings: Settings, events: int) -> int:
         ledger = container.get(Ledger)
         now = datetime.now(UTC)
         accounts = [Account.open(f"cust-{i}", "USD") for i in range(WALLETS)]
-        journals = [
-            top_up(uuid.uuid4(), a, Money(10**12, "USD"), "seed", now) for a in accounts
-        ]
+        journals = [top_up(uuid.uuid4(), a, Money(10**12, "USD"), "seed", now) for a in accounts]
         ledger.save(*accounts, *journals)
         wallets = container.get(WalletService)
         payments = container.get(PaymentService)

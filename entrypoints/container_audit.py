@@ -50,9 +50,7 @@ class AuditProvider(Provider):
         return CheckpointKey(checkpoint_signer(settings))
 
     @decorate
-    def chained_ledger(
-        self, ledger: Ledger, key: CheckpointKey, settings: Settings
-    ) -> Ledger:
+    def chained_ledger(self, ledger: Ledger, key: CheckpointKey, settings: Settings) -> Ledger:
         """The event store's recorder signs a checkpoint every `checkpoint_interval`."""
         install_chain_policy(ledger.recorder, key.signer, settings.audit.checkpoint_interval)
         return ledger

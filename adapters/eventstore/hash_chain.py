@@ -77,9 +77,7 @@ def extend(
     return Extension(links, checkpoint)
 
 
-def pair_ids(
-    ids: Sequence[int], events: Sequence[StoredEvent]
-) -> list[tuple[int, StoredEvent]]:
+def pair_ids(ids: Sequence[int], events: Sequence[StoredEvent]) -> list[tuple[int, StoredEvent]]:
     """Positions matched to the events they were returned for."""
     if len(ids) != len(events):
         msg = f"got {len(ids)} positions for {len(events)} events"

@@ -85,7 +85,6 @@ def write_extension(curs: Cursor[Any], tables: PostgresChainTables, ext: Extensi
 def backfill(conn: Any, tables: PostgresChainTables, policy: ChainPolicy) -> int:
     """Link every stored event after the chain head (events recorded before the chain
     existed), writers locked out meanwhile; returns how many were linked."""
-    from eventsourcing.persistence import StoredEvent
 
     linked = 0
     with conn.transaction(), conn.cursor() as curs:

@@ -30,7 +30,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         self.chain_policy = ChainPolicy()  # the composition root sets a signer
         self._select_head = (
-            f"SELECT position, link FROM {self.chain_table} ORDER BY position DESC LIMIT 1"
+            f"SELECT position, link FROM {self.chain_table} ORDER BY position DESC LIMIT 1"  # noqa: S608 - our own table names
         )
 
     def construct_create_table_statements(self) -> list[str]:
@@ -63,10 +63,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
     def _write(self, c: SQLiteCursor, ext: Extension) -> None:
         if ext.links:
-            c.executemany(f"INSERT INTO {self.chain_table} (position, link) VALUES (?, ?)", ext.links)
+            c.executemany(
+                f"INSERT INTO {self.chain_table} (position, link) VALUES (?, ?)",  # noqa: S608
+                ext.links,
+            )
         if ext.checkpoint is not None:
             c.execute(
-                f"INSERT OR IGNORE INTO {self.checkpoints_table} "
+                f"INSERT OR IGNORE INTO {self.checkpoints_table} "  # noqa: S608 - our own table names
                 "(position, link, signature, public_key) VALUES (?, ?, ?, ?)",
                 ext.checkpoint,
             )
@@ -75,7 +78,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         """Link stored events after the chain head; returns how many were linked."""
         linked = 0
         select = (
-            f"SELECT rowid, originator_id, originator_version, topic, state "
+            f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - our own table names
             f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
         )
         with self.datastore.transaction(commit=True) as c:

@@ -240,7 +240,8 @@ class AuditReplay:
             yield [
                 e
                 for e in events
-                if (since is None or e.timestamp >= since) and (until is None or e.timestamp <= until)
+                if (since is None or e.timestamp >= since)
+                and (until is None or e.timestamp <= until)
             ]
 
 

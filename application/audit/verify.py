@@ -325,18 +325,18 @@ class Verifier:
         for payment_id, (status, refunded) in view.payments.items():
             self.counts["view_rows"] += 1
             payment = self.payments.get(payment_id.bytes)
-            replayed = (str(payment.status), payment.refunded) if payment else None
-            if replayed != (status, refunded):
+            state = (str(payment.status), payment.refunded) if payment else None
+            if state != (status, refunded):
                 self.flag(
                     PROJECTIONS,
                     view.position,
                     payment_id,
-                    f"{view.name}: shows {(status, refunded)}, the replay {replayed}",
+                    f"{view.name}: shows {(status, refunded)}, the replay {state}",
                 )
         if view.name == "payments_view":
             shown_payments = {payment_id.bytes for payment_id in view.payments}
-            for key in self.payments.keys() - shown_payments:
-                self.flag(PROJECTIONS, view.position, key, f"{view.name}: missing payment")
+            for missing in self.payments.keys() - shown_payments:
+                self.flag(PROJECTIONS, view.position, missing, f"{view.name}: missing payment")
 
     def _end_checks(self, checkpoints: list[Checkpoint], computed: dict[int, bytes]) -> None:
         self._sample_conservation(self.last)

@@ -55,9 +55,7 @@ class ProjectionReader:
             payments: dict[UUID, tuple[str, int]] = {}
             cursor: int | None = None
             for _page in range(PAYMENTS_PAGES_MAX):
-                rows = self._payments.list_payments(
-                    None, None, None, None, cursor, PAYMENTS_PAGE
-                )
+                rows = self._payments.list_payments(None, None, None, None, cursor, PAYMENTS_PAGE)
                 for row in rows:
                     payments[row.id] = (str(row.status), row.refunded)
                 if len(rows) < PAYMENTS_PAGE:

@@ -84,7 +84,7 @@ class AuditController(ApiController):
         since: Since = None,
         until: Until = None,
         limit: EventsLimit = 100,
-        format: Format = None,  # noqa: A002 - the query parameter's name
+        format: Format = None,
     ) -> EventPage:
         wants_lines = format == "jsonl" or (
             format is None and NDJSON in request.headers.get("accept", "")
@@ -93,8 +93,9 @@ class AuditController(ApiController):
             return await in_thread(audit.events, principal, after, upto, limit, since, until)
         pages = await in_thread(audit.stream_events, principal, after, upto, since, until)
         # The handler's own media type (JSON) would win over `media_type`: set the header.
-        stream = Stream(_lines(pages), media_type=NDJSON, headers={"content-type": NDJSON})
-        return stream  # type: ignore[return-value]
+        return Stream(  # type: ignore[return-value]
+            _lines(pages), media_type=NDJSON, headers={"content-type": NDJSON}
+        )
 
     @get(
         "/accounts/{account_id:uuid}",
@@ -148,6 +149,3 @@ def _lines(pages: Iterator[list[Any]]) -> Iterator[bytes]:
     for page in pages:
         if page:
             yield b"".join(_encoder.encode(event) + b"\n" for event in page)
-
-
-

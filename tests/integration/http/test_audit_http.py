@@ -55,9 +55,7 @@ def test_an_auditor_reads_the_log_replays_and_verifies(client: TestClient[Any]) 
         client.get("/audit/events", params={"after": page["next_after"]}, headers=auditor), 200
     )
     lines = client.get("/audit/events", params={"format": "jsonl"}, headers=auditor)
-    negotiated = client.get(
-        "/audit/events", headers={**auditor, "Accept": "application/x-ndjson"}
-    )
+    negotiated = client.get("/audit/events", headers={**auditor, "Accept": "application/x-ndjson"})
     account = expect(client.get(f"/audit/accounts/{wallet['id']}", headers=auditor), 200)
     first = account["entries"][0]["position"]
     then = expect(
@@ -68,9 +66,7 @@ def test_an_auditor_reads_the_log_replays_and_verifies(client: TestClient[Any]) 
 
     events = page["events"] + rest["events"]
     assert [e["position"] for e in events] == sorted({e["position"] for e in events})
-    assert {"position", "aggregate_id", "version", "type", "timestamp", "payload"} <= set(
-        events[0]
-    )
+    assert {"position", "aggregate_id", "version", "type", "timestamp", "payload"} <= set(events[0])
     assert lines.headers["content-type"].startswith("application/x-ndjson")
     streamed = [json.loads(line) for line in lines.text.splitlines()]
     assert [e["position"] for e in streamed] == [e["position"] for e in events]
@@ -99,5 +95,9 @@ def test_an_unknown_account_or_payment_is_not_found(client: TestClient[Any]) -> 
     admin = admin_headers(client)
     unknown = "00000000-0000-0000-0000-000000000001"
 
-    expect_problem(client.get(f"/audit/accounts/{unknown}", headers=admin), 404, "account_not_found")
-    expect_problem(client.get(f"/audit/payments/{unknown}", headers=admin), 404, "payment_not_found")
+    expect_problem(
+        client.get(f"/audit/accounts/{unknown}", headers=admin), 404, "account_not_found"
+    )
+    expect_problem(
+        client.get(f"/audit/payments/{unknown}", headers=admin), 404, "payment_not_found"
+    )

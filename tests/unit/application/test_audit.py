@@ -10,9 +10,9 @@ import pytest
 from adapters.eventstore.audit_log import NotificationAuditLog
 from application.audit.chain import GENESIS, link_of
 from application.audit.replay import AuditReplay
+from application.audit.service import AuditService
 from application.audit.verify import CONSERVATION, PAYMENTS, Verifier
 from application.errors import AccountNotFoundError, ForbiddenError, PaymentNotFoundError
-from application.audit.service import AuditService
 from application.payments import PaymentRequest
 from application.ports.audit_log import Row, StoredRecord
 from application.principal import Principal
@@ -90,7 +90,10 @@ def test_a_payment_is_replayed_through_its_refunds(busy: App) -> None:
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.REFUNDED,
     ]
-    assert (now.refunded, [p.kind for p in now.postings]) == (3_000, ["payment", "refund", "refund"])
+    assert (now.refunded, [p.kind for p in now.postings]) == (
+        3_000,
+        ["payment", "refund", "refund"],
+    )
 
 
 def test_unknown_ids_are_not_found(app: App) -> None:
