@@ -120,6 +120,9 @@ class CoalescingPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.max_batch = self.max_batch if max_batch is None else max_batch
         self.wait_timeout = self.wait_timeout if wait_timeout is None else wait_timeout
+        if datastore.enable_db_functions:  # its insert function takes no lock, links nothing
+            msg = "POSTGRES_ENABLE_DB_FUNCTIONS would record events without their chain links"
+            raise ValueError(msg)
         if self.max_batch < 1 or self.wait_timeout <= 0:
             msg = "max_batch must be >= 1 and wait_timeout > 0"
             raise ValueError(msg)
