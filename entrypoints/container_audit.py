@@ -3,6 +3,7 @@ checkpoint signer given to its recorder, and the audit use cases."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from dishka import Provider, Scope, decorate, provide
@@ -22,6 +23,7 @@ from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.settings import Settings
 
 SIGNING_KEY_FILE = "audit-signing-key"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ def checkpoint_signer(settings: Settings) -> Ed25519Signer | None:
         return Ed25519Signer.from_hex(settings.audit.signing_key)
     if settings.database.backend == "sqlite":
         return stored_signing_key(settings.database.sqlite_path.with_name(SIGNING_KEY_FILE))
+    if settings.database.backend == "postgres":
+        log.warning(
+            "PAYLEDGER_AUDIT_SIGNING_KEY is not set: the hash chain is kept, but no checkpoint "
+            "is signed (a rewrite of both the events and the chain would go unnoticed)"
+        )
     return None
 
 
