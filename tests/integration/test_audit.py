@@ -266,3 +266,10 @@ def test_cli_verify_reports_the_live_log(scene: Scene, store: Store) -> None:
     assert result.exit_code == 0, result.output
     assert "hash_chain" in result.output
     assert "OK" in result.output
+
+
+def test_cli_prints_the_public_key_that_checks_the_checkpoints(store: Store) -> None:
+    result = CliRunner().invoke(main, ["audit", "public-key"], env=store.environment)
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == KEY.public_key.hex()
