@@ -53,6 +53,12 @@ class ChargeNotFoundError(NotFoundError):
     code = "charge_not_found"
 
 
+class AccountNotFoundError(NotFoundError):
+    """No ledger account with this id had any posting by then (audit replays)."""
+
+    code = "account_not_found"
+
+
 class IdempotencyKeyReusedError(ApplicationError):
     """This Idempotency-Key was already used with a different request."""
 

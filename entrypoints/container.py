@@ -59,6 +59,7 @@ from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_dashboard import DashboardProvider
+from entrypoints.container_audit import AuditProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.settings import Settings
@@ -339,6 +340,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         RelayProvider(create_tables),
         WorkersProvider(),
         DashboardProvider(),
+        AuditProvider(),
     ]
 
 

@@ -144,6 +144,19 @@ class TripSettings(msgspec.Struct, frozen=True, kw_only=True):
     platform_fee_bps: int = 0  # the platform's share of a trip's price, in basis points
 
 
+class AuditSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The hash chain's signed checkpoints."""
+
+    # Ed25519 seed, 64 hex digits. Empty on the embedded default: one is generated once and
+    # kept in the data folder. Empty on PostgreSQL: the chain is kept but nothing is signed.
+    signing_key: str = msgspec.field(default="", name="audit_signing_key")
+    checkpoint_interval: int = msgspec.field(default=1_000, name="audit_checkpoint_interval")
+
+    def __repr__(self) -> str:  # a secret never reaches a log line
+        hidden = "<hidden>" if self.signing_key else "<unset>"
+        return f"AuditSettings(signing_key={hidden}, interval={self.checkpoint_interval})"
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Log lines: their level, and plain text or one JSON object per line."""
 
@@ -181,6 +194,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     trips: TripSettings = msgspec.field(default_factory=TripSettings)
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
 
     @property
     def run_workers_in_process(self) -> bool:
@@ -218,6 +232,7 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "auth": AuthSettings,
     "trips": TripSettings,
     "nats": NatsSettings,
+    "audit": AuditSettings,
 }
 
 

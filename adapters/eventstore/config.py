@@ -13,6 +13,7 @@ from pathlib import Path
 MAPPER_TOPIC = "adapters.eventstore.msgspec_mapper:MsgspecMapper"
 POSTGRES_FACTORY_TOPIC = "adapters.eventstore.postgres_factory:FailFastPostgresFactory"
 RECORDER_TOPIC = "adapters.eventstore.postgres_recorder:CoalescingPostgresApplicationRecorder"
+SQLITE_RECORDER_TOPIC = "adapters.eventstore.sqlite_recorder:ChainedSQLiteApplicationRecorder"
 CONNECT_TIMEOUT_S = 5
 POOL_WAIT_TIMEOUT_S = 2
 CONNECTION_MAX_AGE_S = 30 * 60
@@ -63,6 +64,7 @@ def eventstore_env(
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
+            APPLICATION_RECORDER_TOPIC=SQLITE_RECORDER_TOPIC,
             SQLITE_DBNAME=str(sqlite_path),
             SQLITE_LOCK_TIMEOUT=str(LOCK_TIMEOUT_S),
         )

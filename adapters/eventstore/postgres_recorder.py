@@ -10,6 +10,10 @@ Select it with ``APPLICATION_RECORDER_TOPIC=
 adapters.eventstore.postgres_recorder:CoalescingPostgresApplicationRecorder`` (the event
 store's own factory, `postgres_factory.py`, uses it). Calls are tried at most twice
 (`fail_fast.py`), so a database outage fails them in seconds instead of half a minute.
+
+Every transaction that inserts events also appends their links to the hash chain (and maybe
+a signed checkpoint) while it holds the table lock: an event is never recorded without its
+link (see `hash_chain.py`, `postgres_chain.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ from eventsourcing.postgres import (
 from psycopg.sql import SQL
 
 from adapters.eventstore.fail_fast import once_more
+from adapters.eventstore.hash_chain import ChainPolicy, extend, pair_ids
+from adapters.eventstore.postgres_chain import (
+    PostgresChainTables,
+    backfill,
+    head_of,
+    write_extension,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,6 +120,9 @@ class CoalescingPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.max_batch = self.max_batch if max_batch is None else max_batch
         self.wait_timeout = self.wait_timeout if wait_timeout is None else wait_timeout
+        if datastore.enable_db_functions:  # its insert function takes no lock, links nothing
+            msg = "POSTGRES_ENABLE_DB_FUNCTIONS would record events without their chain links"
+            raise ValueError(msg)
         if self.max_batch < 1 or self.wait_timeout <= 0:
             msg = "max_batch must be >= 1 and wait_timeout > 0"
             raise ValueError(msg)
@@ -121,6 +135,30 @@ class CoalescingPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.transactions_committed = 0  # written only by the one current leader
         self.requests_committed = 0
         self.batches_split = 0
+        self.chain_tables = PostgresChainTables.of(datastore.schema, self.events_table_name)
+        self.sql_create_statements.extend(self.chain_tables.create)
+        self.chain_policy = ChainPolicy()  # the composition root sets a signer
+
+    def create_table(self) -> None:
+        """Create the tables, then link any events recorded before the chain existed."""
+        super().create_table()
+        self.backfill_chain()
+
+    def backfill_chain(self) -> int:
+        """Link stored events after the chain head; returns how many were linked."""
+        with self.datastore.get_connection() as conn:
+            return backfill(conn, self.chain_tables, self.chain_policy)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The base path (tracking kwargs): link the events in its transaction too."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            head = head_of(curs.execute(self.chain_tables.select_head).fetchone())
+            extension = extend(head, pair_ids(ids, stored_events), self.chain_policy)
+            write_extension(curs, self.chain_tables, extension)
+        return ids
 
     @property
     def pending_requests(self) -> int:
@@ -265,16 +303,27 @@ class CoalescingPostgresApplicationRecorder(PostgresApplicationRecorder):
             conn.cursor() as curs,
             conn.cursor() as insert_curs,
             conn.cursor() as xid_curs,
+            conn.cursor() as chain_curs,
         ):
             for request in batch:
                 self._insert_events(curs, request.stored_events)
             self._lock_table(curs)
             self._notify_channel(curs)
+            chain_curs.execute(self.chain_tables.select_head)  # under the lock
             xid_curs.execute(_XID)
             params = [(request.pg_events,) for request in batch]
             insert_curs.executemany(self.insert_events_statement, params, returning=True)
             pipeline.sync()  # a conflict raises IntegrityError here at the latest
-            probe.ids = [self._fetch_ids(insert_curs, len(r.pg_events)) for r in batch]
+            ids = [self._fetch_ids(insert_curs, len(r.pg_events)) for r in batch]
+            head = head_of(chain_curs.fetchone())
+            stored = [
+                pair
+                for request, request_ids in zip(batch, ids, strict=True)
+                for pair in pair_ids(request_ids, request.stored_events)
+            ]
+            write_extension(chain_curs, self.chain_tables, extend(head, stored, self.chain_policy))
+            pipeline.sync()  # the links are in, or the transaction rolls back
+            probe.ids = ids
             row = xid_curs.fetchone()
             probe.xid = row["xid"] if row else None  # COMMIT comes next
 

@@ -21,6 +21,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from application.ledger import Ledger
 from application.ports.fingerprint import Fingerprinter
 from application.readiness import ReadinessProbe
+from entrypoints.http.controllers.audit import AuditController
 from entrypoints.http.controllers.balances import BalanceController
 from entrypoints.http.controllers.catalog import SchoolController, TripController
 from entrypoints.http.controllers.charges import ChargeController
@@ -105,6 +106,7 @@ def create_app(container: AsyncContainer) -> Litestar:
             SchoolController,
             TripController,
             RegistrationController,
+            AuditController,
             openapi_json,
             docs_assets_router(),
             DashboardController,

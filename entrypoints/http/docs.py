@@ -83,6 +83,11 @@ TAGS = [
         name="registrations",
         description="Book a seat on a trip for a student, and pay for it.",
     ),
+    Tag(
+        name="audit",
+        description="Admins and auditors: the stored log, point-in-time reads by replay, "
+        "and verification (conservation, projections, payments, hash chain).",
+    ),
 ]
 
 

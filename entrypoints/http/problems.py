@@ -53,6 +53,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     app_errors.TransactionNotFoundError: 404,
     app_errors.HoldNotFoundError: 404,
     app_errors.PaymentNotFoundError: 404,
+    app_errors.AccountNotFoundError: 404,
     app_errors.ChargeNotFoundError: 404,
     # The request is sound but conflicts with the current state.
     errors.WalletExistsError: 409,
@@ -352,7 +353,7 @@ _PROBLEM_DESCRIPTIONS = {
     400: "Malformed JSON (`malformed_json`), a key twice in one object (`duplicate_json_key`) "
     "or a bad cursor (`invalid_cursor`).",
     404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`, "
-    "`payment_not_found`).",
+    "`payment_not_found`, `account_not_found`).",
     409: "Conflicts with the current state (`wallet_exists`, `hold_not_pending`, "
     "`hold_expired`, `concurrency_conflict`, `invalid_payment_transition`, "
     "`payment_not_retryable`, `retry_limit_reached`).",

@@ -25,7 +25,15 @@ pytestmark = pytest.mark.integration
 
 # Routes where a customer is refused for their role whatever the object (403 leaks nothing:
 # the answer is the same for every id), and public reads.
-ROLE_REFUSED = {"CreditWallet", "UpdateSchool", "DeleteSchool", "UpdateTrip", "DeleteTrip"}
+ROLE_REFUSED = {
+    "CreditWallet",
+    "UpdateSchool",
+    "DeleteSchool",
+    "UpdateTrip",
+    "DeleteTrip",
+    "GetAuditAccount",
+    "GetAuditPayment",
+}
 PUBLIC = {"GetSchool", "GetTrip"}
 # A valid body for each write that names an object (so the body is not what is refused).
 BODIES: dict[str, Any] = {
@@ -61,7 +69,7 @@ def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[s
     """Alice's wallet, hold, payment, charge, transaction and registration; a school and a
     trip (public objects)."""
     alice_id = user_id(client, alice)
-    expect(
+    wallet = expect(
         client.post("/wallets", json={"customer_id": alice_id, "currency": "USD"}, headers=alice),
         201,
     )
@@ -124,6 +132,7 @@ def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[s
     return Owned(
         {
             "customer_id": alice_id,
+            "account_id": wallet["id"],
             "hold_id": hold["id"],
             "payment_id": payment["id"],
             "charge_id": charge["id"],
@@ -195,6 +204,8 @@ def test_a_customer_on_an_admin_route_is_forbidden(client: TestClient[Any]) -> N
         ("GET", "/summary"),
         ("GET", "/balances"),
         ("GET", "/registrations"),
+        ("GET", "/audit/events"),
+        ("GET", "/audit/verify"),
     ]:
         expect_problem(client.request(method, path, headers=customer), 403, "forbidden")
     school = client.post("/schools", json={"name": "Mine"}, headers=customer)

@@ -46,6 +46,7 @@ EXPECTED_STATUS = {
     "transaction_not_found": 404,
     "hold_not_found": 404,
     "payment_not_found": 404,
+    "account_not_found": 404,
     "charge_not_found": 404,
     "wallet_exists": 409,
     "hold_not_pending": 409,

@@ -1,0 +1,1 @@
+"""Auditors' tools: replaying the stored log, point-in-time reads, verification."""
