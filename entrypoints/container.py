@@ -58,8 +58,8 @@ from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
-from entrypoints.container_dashboard import DashboardProvider
 from entrypoints.container_audit import AuditProvider
+from entrypoints.container_dashboard import DashboardProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.settings import Settings
