@@ -125,6 +125,22 @@ class ChargeService:
     def _create(
         self, charge: ChargeRequest, card: Tokenized, digest: str, owner_id: str, uow: UnitOfWork
     ) -> Payment:
+        return self.add_charge(uow, uow.command_id, charge, card, digest, owner_id)
+
+    def add_charge(
+        self,
+        uow: UnitOfWork,
+        payment_id: UUID,
+        charge: ChargeRequest,
+        card: Tokenized,
+        digest: str,
+        owner_id: str,
+        reference: str = "",
+    ) -> Payment:
+        """Add the charge `payment_id` to the command `uow` (saved with the command's other
+        changes): the wallet's share reserved, or paid at once when it covers everything.
+        Raises `InsufficientFundsError` when the wallet falls short and there is no card.
+        The card's part is settled afterwards (`PaymentSettlement.advance`)."""
         minor, currency = charge.amount.amount_minor, charge.amount.currency
         wallet = uow.find(Account, wallet_id(charge.customer_id, currency))
         # The wallet pays from its own money only: the card pays the rest before any
@@ -136,9 +152,9 @@ class ChargeService:
                 f"The wallet covers {wallet_share} of {minor} and no card was given."
             )
         card_part = minor - wallet_share
-        hold_id = uuid5(uow.command_id, "hold") if wallet_share and card_part else None
+        hold_id = uuid5(payment_id, "hold") if wallet_share and card_part else None
         payment = Payment.create(
-            uow.command_id,
+            payment_id,
             charge.customer_id,
             charge.recipient,
             minor,
@@ -154,6 +170,7 @@ class ChargeService:
             wallet_share_minor=wallet_share,
             hold_id=hold_id,
             owner_id=owner_id,
+            reference=reference,
         )
         if card_part == 0 and wallet is not None:  # the wallet pays it all, now
             payment.start_processing(f"{payment.id}:1", uow.now)

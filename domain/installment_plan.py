@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -70,7 +71,8 @@ class RetryPolicy:
     backoff_cap_s: float = 86400.0
 
     def __post_init__(self) -> None:
-        assert self.attempts_max >= 1 and self.backoff_s >= 0 and self.backoff_cap_s >= 0
+        assert self.attempts_max >= 1, self
+        assert min(self.backoff_s, self.backoff_cap_s) >= 0, self
 
     def next_attempt_at(self, attempts: int, failed_at: datetime) -> datetime | None:
         """When to try again after `attempts` failed attempts (None: no more)."""
@@ -114,7 +116,7 @@ def check_schedule(schedule: tuple[ScheduleEntry, ...], total: Money) -> None:
         amount = entry.amount_minor
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidScheduleError("Every installment is a positive number of minor units.")
-    if any(a.due_at > b.due_at for a, b in zip(schedule, schedule[1:], strict=False)):
+    if any(a.due_at > b.due_at for a, b in pairwise(schedule)):
         raise InvalidScheduleError("The installments must be listed in date order.")
     scheduled = sum(entry.amount_minor for entry in schedule)
     if scheduled != total.amount_minor:
