@@ -75,7 +75,8 @@ class PlanRequest:
                 raise InvalidScheduleError("The count differs from the schedule's length.")
             return self.schedule
         first = self.first_due_at or now
-        return equal_schedule(self.total.amount_minor, self.count or 1, first, self.interval)
+        count = self.count if self.count is not None else 1
+        return equal_schedule(self.total.amount_minor, count, first, self.interval)
 
 
 def installment_payment_id(plan_id: UUID, number: int, attempt: int) -> UUID:
