@@ -26,7 +26,7 @@ from application.errors import (
     InstallmentPlanNotFoundError,
     PaymentNotFoundError,
 )
-from application.idempotency import keyed_request, request_digest
+from application.idempotency import Request, keyed_request, request_digest
 from application.principal import Principal
 from application.results import Written
 from application.results_installments import InstallmentOut, InstallmentPlanOut
@@ -149,18 +149,30 @@ class InstallmentService:
     def list_installments(self, caller: Principal, plan_id: UUID) -> list[InstallmentOut]:
         return self.get_plan(caller, plan_id).installments
 
-    def activate_plan(self, caller: Principal, plan_id: UUID) -> Written[InstallmentPlanOut]:
+    def activate_plan(
+        self, caller: Principal, plan_id: UUID, idempotency_key: str | None = None
+    ) -> Written[InstallmentPlanOut]:
         """PENDING -> ACTIVE: its installments are charged from their dates on."""
-        return self._act(caller, plan_id, lambda plan, now: plan.activate(now))
+        keyed = keyed_request(
+            caller, idempotency_key, "activate_installment_plan", plan=str(plan_id)
+        )
+        return self._act(caller, plan_id, lambda plan, now: plan.activate(now), keyed)
 
     def cancel_plan(
-        self, caller: Principal, plan_id: UUID, reason: str = "cancelled"
+        self,
+        caller: Principal,
+        plan_id: UUID,
+        reason: str = "cancelled",
+        idempotency_key: str | None = None,
     ) -> Written[InstallmentPlanOut]:
         """No more charges; what was paid stays paid."""
-        return self._act(caller, plan_id, lambda plan, now: plan.cancel(reason, now))
+        keyed = keyed_request(
+            caller, idempotency_key, "cancel_installment_plan", plan=str(plan_id), reason=reason
+        )
+        return self._act(caller, plan_id, lambda plan, now: plan.cancel(reason, now), keyed)
 
     def _act(
-        self, caller: Principal, plan_id: UUID, change: _Change
+        self, caller: Principal, plan_id: UUID, change: _Change, keyed: Request
     ) -> Written[InstallmentPlanOut]:
         def command(uow: UnitOfWork) -> InstallmentPlan:
             plan = uow.get(InstallmentPlan, plan_id, InstallmentPlanNotFoundError)
@@ -169,7 +181,7 @@ class InstallmentService:
             uow.save(plan)
             return plan
 
-        return self.runner.run(command, self._present, None, [plan_id])
+        return self.runner.run(command, self._present, keyed, [plan_id])
 
     def _present(self, plan: InstallmentPlan) -> InstallmentPlanOut:
         return shown.plan(plan, self.runner.clock.now())

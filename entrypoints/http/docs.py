@@ -83,6 +83,10 @@ TAGS = [
         name="registrations",
         description="Book a seat on a trip for a student, and pay for it.",
     ),
+    Tag(
+        name="installments",
+        description="Installment plans (orders): a total charged in 1 to 24 installments.",
+    ),
 ]
 
 

@@ -187,8 +187,9 @@ class InstallmentController(ApiController):
         order_id: OrderId,
         principal: NamedDependency[Principal],
         installments: FromDishka[InstallmentService],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[InstallmentPlanOut]:
-        written = await in_thread(installments.activate_plan, principal, order_id)
+        written = await in_thread(installments.activate_plan, principal, order_id, idempotency_key)
         return written_response(written, 200)
 
     @post(
@@ -206,9 +207,12 @@ class InstallmentController(ApiController):
         principal: NamedDependency[Principal],
         installments: FromDishka[InstallmentService],
         data: Annotated[InstallmentOrderCancel | None, Body()] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[InstallmentPlanOut]:
         reason = data.reason if data is not None else "cancelled"
-        written = await in_thread(installments.cancel_plan, principal, order_id, reason)
+        written = await in_thread(
+            installments.cancel_plan, principal, order_id, reason, idempotency_key
+        )
         return written_response(written, 200)
 
     @get(
