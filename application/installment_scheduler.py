@@ -89,6 +89,15 @@ class InstallmentScheduler(Projection[Any]):
         self._payment_ended(event.originator_id)
         self.view.insert_tracking(tracking)
 
+    def process_batch(self, items: list[tuple[Any, Tracking]]) -> None:
+        """The batch's payment outcomes, then its last position only (one write, not one
+        per event). If the process dies first, the batch is processed again: recording an
+        outcome is idempotent."""
+        for event, _ in items:
+            if isinstance(event, Payment.Succeeded | Payment.Failed):
+                self._payment_ended(event.originator_id)
+        self.view.insert_tracking(items[-1][1])
+
     def _payment_ended(self, payment_id: UUID) -> None:
         ledger = self.installments.runner.ledger
         try:
