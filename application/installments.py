@@ -92,6 +92,24 @@ def installment_of(payment: Payment) -> tuple[UUID, int] | None:
     return UUID(plan_id), int(number)
 
 
+class _StaleCopyError(DomainError):
+    """Nothing to do on a cached copy: look again on the log before saying so."""
+
+    code = "stale_copy"
+
+
+def look_again(uow: UnitOfWork) -> None:
+    """Before a command decides to do nothing, make sure it did not decide on a stale copy.
+
+    Aggregates come from this process's cache, which another process's saves do not update.
+    A stale copy that leads to a save is caught by the event store (a conflict, retried on
+    fresh state); one that leads to doing nothing is not, and an outcome could be lost (the
+    other process's follower may never see the event). So the runner is asked to run the
+    command once more on state read from the log (it does so for a `DomainError`)."""
+    if not uow.fresh:
+        raise _StaleCopyError()
+
+
 class InstallmentService:
     """Create, read, activate, cancel and charge installment plans."""
 
@@ -202,6 +220,7 @@ class InstallmentService:
     def _charge(self, plan_id: UUID, number: int, uow: UnitOfWork) -> UUID | None:
         plan = uow.get(InstallmentPlan, plan_id, InstallmentPlanNotFoundError)
         if plan.status != PlanStatus.ACTIVE or not plan.installment(number).is_chargeable(uow.now):
+            look_again(uow)
             return None
         item = plan.installment(number)
         attempt = item.attempts + 1
@@ -256,6 +275,7 @@ class InstallmentService:
         plan = uow.get(InstallmentPlan, plan_id, InstallmentPlanNotFoundError)
         item = plan.installment(number)
         if item.status != InstallmentStatus.PROCESSING or item.payment_id != payment.id:
+            look_again(uow)
             return item.status
         if payment.status in PAID_STATUSES:
             plan.record_paid(number, payment.id, uow.now)

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from adapters.eventstore.config import eventstore_env
 from adapters.views.factory import _opened, open_view_database
 from adapters.views.installments_view import SqlInstallmentsView
 from application.installment_queries import InstallmentQueries
@@ -175,3 +176,36 @@ def _race(services: list[InstallmentService], plans: list[UUID]) -> None:
         for thread in threads:
             thread.join(timeout=30)
     assert errors == [], errors
+
+
+def test_a_process_with_a_stale_copy_of_the_plan_still_records_the_outcome(
+    tmp_path: Path,
+) -> None:
+    """Process B holds a cached plan from before process A started a charge; B's scheduler
+    is the one that sees the charge succeed. The outcome must not be lost."""
+    clock = FakeClock()
+    env = eventstore_env("sqlite", sqlite_path=tmp_path / "events.sqlite3", cache_size=100)
+    a = make_app(clock, ledger=Ledger(env=env))
+    b = make_app(clock, ledger=Ledger(env={**env, "CREATE_TABLE": "n"}))
+    try:
+        a_service = InstallmentService(a.runner, a.charges, POLICY)
+        b_service = InstallmentService(b.runner, b.charges, POLICY)
+        a.wallets.open_wallet(CALLER, "alice", "USD")
+        a.wallets.credit_wallet(CALLER, "alice", 500, "USD")
+        request = PlanRequest("alice", Money(1_000, "USD"), 1, payment_method=token_of(GOOD_CARD))
+        plan_id = a_service.create_plan(ALICE, request).value.id
+        b_service.activate_plan(ALICE, plan_id)  # B caches the plan, ACTIVE
+        b.ledger.repository.get(plan_id)
+
+        payment_id = a_service.charge_installment(plan_id, 1)  # A charges; B's copy is stale
+        assert payment_id is not None
+
+        assert b_service.record_outcome(payment_id) == InstallmentStatus.PAID
+        assert a_service.get_plan(ALICE, plan_id).status == PlanStatus.COMPLETED
+        # And B, asked to charge with its stale copy, does not charge again.
+        assert b_service.charge_installment(plan_id, 1) is None
+        created = [e for _, e in read_log(a) if isinstance(e, Payment.Created)]
+        assert len(created) == 1
+    finally:
+        a.ledger.close()
+        b.ledger.close()
