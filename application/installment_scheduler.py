@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # Where the scheduler records its position (a tracking recorder of its own).
 SchedulerTracker = NewType("SchedulerTracker", TrackingRecorder)
 
-SCAN_INTERVAL_S = 5.0
+SCAN_INTERVAL_S = 1.0
 DUE_BATCH_MAX = 200  # installments started per scan (the next scan takes the rest)
 
 

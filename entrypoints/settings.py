@@ -153,7 +153,7 @@ class InstallmentSettings(msgspec.Struct, frozen=True, kw_only=True):
     backoff_s: float = msgspec.field(default=3600.0, name="installment_retry_backoff_s")
     backoff_max_s: float = msgspec.field(default=86400.0, name="installment_retry_backoff_max_s")
     # How often an idle scheduler looks for installments that fell due.
-    scan_interval_s: float = msgspec.field(default=5.0, name="installment_scan_interval_s")
+    scan_interval_s: float = msgspec.field(default=1.0, name="installment_scan_interval_s")
 
 
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
