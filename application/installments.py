@@ -4,7 +4,7 @@ charge each installment wallet-first when it falls due.
 A plan belongs to its customer: the customer or an admin acts on it, an auditor reads it,
 anyone else finds nothing (404). Charging is the scheduler's (`InstallmentScheduler`): one
 command starts the charge of an installment and creates its payment (a `wallet_first`
-charge, `ChargeService.add_charge`) in ONE save. The payment's id is derived from the plan,
+charge, `application.charges.add_charge`) in ONE save. The payment's id is derived from the plan,
 the installment and the attempt (uuid5), so two schedulers racing on one installment write
 the same payment and the same plan version: one wins, the other's command finds the
 installment already being charged and does nothing. One charge per attempt, whatever the
@@ -20,7 +20,7 @@ from functools import partial
 from uuid import UUID, uuid5
 
 from application import results_installments as shown
-from application.charges import ChargeRequest, ChargeService, Tokenized
+from application.charges import ChargeRequest, Tokenized, add_charge
 from application.errors import (
     ForbiddenError,
     InstallmentPlanNotFoundError,
@@ -31,6 +31,7 @@ from application.principal import Principal
 from application.results import Written
 from application.results_installments import InstallmentOut, InstallmentPlanOut
 from application.runner import CommandRunner, UnitOfWork
+from application.settlement import PaymentSettlement
 from domain.errors import DomainError, InvalidScheduleError
 from domain.ids import wallet_id
 from domain.installment_plan import (
@@ -113,9 +114,11 @@ def look_again(uow: UnitOfWork) -> None:
 class InstallmentService:
     """Create, read, activate, cancel and charge installment plans."""
 
-    def __init__(self, runner: CommandRunner, charges: ChargeService, policy: RetryPolicy) -> None:
+    def __init__(
+        self, runner: CommandRunner, settlement: PaymentSettlement, policy: RetryPolicy
+    ) -> None:
         self.runner = runner
-        self.charges = charges
+        self.settlement = settlement  # settles the card's part of a charge
         self.policy = policy
 
     # What clients do.
@@ -214,7 +217,7 @@ class InstallmentService:
         command = partial(self._charge, plan_id, number)
         started = self.runner.run(command, lambda payment_id: payment_id, None, locks).value
         if started is not None:  # the card's part, if any (the payment processor too)
-            self.charges.settlement.advance(started)
+            self.settlement.advance(started)
         return started
 
     def _charge(self, plan_id: UUID, number: int, uow: UnitOfWork) -> UUID | None:
@@ -237,7 +240,7 @@ class InstallmentService:
         digest = request_digest("charge_installment", plan=str(plan_id), number=number)
         reference = f"{REFERENCE_PREFIX}{plan_id}:{number}"
         try:
-            payment = self.charges.add_charge(
+            payment = add_charge(
                 uow,
                 payment_id,
                 charge,

@@ -11,7 +11,6 @@ from dishka import Provider, Scope, provide
 
 from adapters.views.factory import open_tracker
 from adapters.views.installments_view import SqlInstallmentsView
-from application.charges import ChargeService
 from application.installment_queries import InstallmentQueries
 from application.installment_scheduler import InstallmentScheduler, SchedulerTracker
 from application.installments import InstallmentService
@@ -22,6 +21,7 @@ from application.ports.installments import InstallmentsView
 from application.ports.new_events import NewEvents
 from application.projection_runner import ProjectionRunner
 from application.runner import CommandRunner
+from application.settlement import PaymentSettlement
 from domain.installment_plan import RetryPolicy
 from entrypoints.settings import Settings
 from entrypoints.views_database import views_database
@@ -62,11 +62,11 @@ class InstallmentsProvider(Provider):
 
     @provide
     def service(
-        self, runner: CommandRunner, charges: ChargeService, settings: Settings
+        self, runner: CommandRunner, settlement: PaymentSettlement, settings: Settings
     ) -> InstallmentService:
         config = settings.installments
         policy = RetryPolicy(config.attempts_max, config.backoff_s, config.backoff_max_s)
-        return InstallmentService(runner, charges, policy)
+        return InstallmentService(runner, settlement, policy)
 
     @provide
     def queries(

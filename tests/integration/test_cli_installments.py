@@ -30,7 +30,7 @@ def test_rebuild_recreates_the_installments_view_from_the_log(tmp_path: Path) ->
     ledger = container.get(Ledger)
     view = container.get(InstallmentsView)
     app = make_app(SystemClock(), ledger=ledger)
-    service = InstallmentService(app.runner, app.charges, RetryPolicy())
+    service = InstallmentService(app.runner, app.settlement, RetryPolicy())
     first = service.create_plan(CALLER, PlanRequest("alice", Money(1_000, "USD"), 4)).value
     service.activate_plan(CALLER, first.id)
     second = service.create_plan(CALLER, PlanRequest("bob", Money(500, "EUR"), 1)).value

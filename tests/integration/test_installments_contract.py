@@ -68,7 +68,7 @@ def test_lists_plans_and_finds_due_installments_as_the_clock_moves(
 ) -> None:
     clock = FakeClock()
     app = make_app(clock)
-    service = InstallmentService(app.runner, app.charges, POLICY)
+    service = InstallmentService(app.runner, app.settlement, POLICY)
     runner = ProjectionRunner(app.ledger, InstallmentsProjection(view, app.ledger))
     queries = InstallmentQueries(view, app.ledger.log_position, clock, wait_timeout_s=5)
     alices = service.create_plan(ALICE, PlanRequest("alice", Money(1_000, "USD"), 2)).value
@@ -127,7 +127,7 @@ def test_two_schedulers_racing_on_postgres_charge_each_installment_once() -> Non
         first = _postgres_app(env, clock, gateways[0])
         second = _postgres_app({**env, "PAYLEDGER_CREATE_TABLE": "no"}, clock, gateways[1])
         try:
-            services = [InstallmentService(a.runner, a.charges, POLICY) for a in (first, second)]
+            services = [InstallmentService(a.runner, a.settlement, POLICY) for a in (first, second)]
             first.wallets.open_wallet(CALLER, "alice", "USD")
             first.wallets.credit_wallet(CALLER, "alice", 1_000 * RACES, "USD")
             request = PlanRequest(
@@ -188,8 +188,8 @@ def test_a_process_with_a_stale_copy_of_the_plan_still_records_the_outcome(
     a = make_app(clock, ledger=Ledger(env=env))
     b = make_app(clock, ledger=Ledger(env={**env, "CREATE_TABLE": "n"}))
     try:
-        a_service = InstallmentService(a.runner, a.charges, POLICY)
-        b_service = InstallmentService(b.runner, b.charges, POLICY)
+        a_service = InstallmentService(a.runner, a.settlement, POLICY)
+        b_service = InstallmentService(b.runner, b.settlement, POLICY)
         a.wallets.open_wallet(CALLER, "alice", "USD")
         a.wallets.credit_wallet(CALLER, "alice", 500, "USD")
         request = PlanRequest("alice", Money(1_000, "USD"), 1, payment_method=token_of(GOOD_CARD))

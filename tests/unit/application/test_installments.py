@@ -62,7 +62,7 @@ class Scheduling:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.service = InstallmentService(app.runner, app.charges, POLICY)
+        self.service = InstallmentService(app.runner, app.settlement, POLICY)
         self.due = LogDue(app)
         self.scheduler = InstallmentScheduler(
             POPOTrackingRecorder(), self.service, self.due, app.clock
@@ -207,7 +207,7 @@ def test_two_schedulers_racing_on_one_installment_charge_it_once(
     world = Scheduling(app)
     plan_id = world.plan(5_000, 1, payment_method=token_of(GOOD_CARD))
     # A second scheduler with its own runner (its own in-process locks), as in another process.
-    other = InstallmentService(type(app.runner)(app.ledger, clock), app.charges, POLICY)
+    other = InstallmentService(type(app.runner)(app.ledger, clock), app.settlement, POLICY)
     barrier = threading.Barrier(2)
     results: list[UUID | None] = []
 
