@@ -1,6 +1,6 @@
 """The installments projection: keeps the installments read model current from the log.
 
-On any event of a plan, the plan as the log has it (at least as new as the event) is
+On any event of a plan, the plan as that event left it (read from the stored events) is
 presented once, as a single read presents it (statuses as stored: DUE is added when read),
 and stored with, for each installment, the instant it may next be charged. Each change is
 committed with its tracking record (exactly once).
@@ -18,7 +18,6 @@ from eventsourcing.projection import Projection
 from application import results_installments as shown
 from application.ledger import Ledger
 from application.ports.installments import InstallmentsView
-from application.runner import evict
 from domain.installment_plan import InstallmentPlan
 
 _encoder = msgspec.json.Encoder()
@@ -39,13 +38,11 @@ class InstallmentsProjection(Projection[Any]):
         if not type(domain_event).__qualname__.startswith("InstallmentPlan."):
             self.installments.insert_tracking(tracking)
             return
-        plan_id = domain_event.originator_id
+        plan_id, version = domain_event.originator_id, domain_event.originator_version
         try:
-            found: Any = self.ledger.repository.get(plan_id)
-            if found.version < domain_event.originator_version:
-                # A cached copy older than the event (another process changed it): re-read.
-                evict(self.ledger, plan_id)
-                found = self.ledger.repository.get(plan_id)
+            # The plan as this very event left it, from the stored events (never a cached
+            # copy, which another thread's command may be changing).
+            found: Any = self.ledger.repository.get(plan_id, version=version)
         except AggregateNotFoundError:  # cannot happen for an event in the log; stay safe
             self.installments.insert_tracking(tracking)
             return
