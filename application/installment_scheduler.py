@@ -1,9 +1,10 @@
 """The installment scheduler: charges installments when they fall due, and follows the log
 for how their charges end.
 
-- When idle (caught up with the log), at most every `scan_interval_s`, it asks the read
-  model for installments due by the `Clock` (a SCHEDULED one on its date, a FAILED one at
-  its next attempt, on ACTIVE plans) and starts their charges
+- When idle (caught up with the log), and after each batch of events it follows, at most
+  every `scan_interval_s`, it asks the read model for installments due by the `Clock` (a
+  SCHEDULED one on its date, a FAILED one at its next attempt, on ACTIVE plans) and starts
+  their charges
   (`InstallmentService.charge_installment`): wallet first, the plan's payment method for the
   rest, through the charge machinery every charge uses.
 - On `Payment.Succeeded` / `Payment.Failed` of an installment's payment it records the
@@ -97,6 +98,8 @@ class InstallmentScheduler(Projection[Any]):
             if isinstance(event, Payment.Succeeded | Payment.Failed):
                 self._payment_ended(event.originator_id)
         self.view.insert_tracking(items[-1][1])
+        # A busy log never leaves the runner idle: due installments are looked for here too.
+        self.maybe_charge_due()
 
     def _payment_ended(self, payment_id: UUID) -> None:
         ledger = self.installments.runner.ledger

@@ -276,3 +276,14 @@ def test_the_same_idempotency_key_gives_back_the_same_plan(world: Scheduling) ->
     assert again.replayed
     assert again.value.id == first.value.id
     assert count_events(world.app, InstallmentPlan.Created) == 1
+
+
+def test_a_busy_log_does_not_keep_due_installments_waiting(world: Scheduling) -> None:
+    fund(world, 1_000)
+    plan_id = world.plan(1_000, 1)
+    world.scheduler.scan_interval_s = 0
+
+    # Events to follow: the runner is not idle, yet the batch it applies looks for due work.
+    assert world.follower.run_once() > 0
+
+    assert world.state(plan_id).installment(1).status == InstallmentStatus.PAID
