@@ -29,7 +29,7 @@ from application.errors import (
 from application.idempotency import Request, keyed_request, request_digest
 from application.principal import Principal
 from application.results import Written
-from application.results_installments import InstallmentOut, InstallmentPlanOut
+from application.results_installments import InstallmentPage, InstallmentPlanOut
 from application.runner import CommandRunner, UnitOfWork
 from application.settlement import PaymentSettlement
 from domain.errors import DomainError, InvalidScheduleError
@@ -167,8 +167,10 @@ class InstallmentService:
         caller.require_reads(plan.customer_id, InstallmentPlanNotFoundError)
         return self._present(plan)
 
-    def list_installments(self, caller: Principal, plan_id: UUID) -> list[InstallmentOut]:
-        return self.get_plan(caller, plan_id).installments
+    def list_installments(self, caller: Principal, plan_id: UUID) -> InstallmentPage:
+        """A plan's installments, in order (from the log)."""
+        items = self.get_plan(caller, plan_id).installments
+        return InstallmentPage(items, len(items))
 
     def activate_plan(
         self, caller: Principal, plan_id: UUID, idempotency_key: str | None = None

@@ -17,7 +17,6 @@ from application.installment_queries import InstallmentQueries
 from application.installments import InstallmentService, PlanRequest
 from application.principal import Principal
 from application.results_installments import (
-    InstallmentOut,
     InstallmentPage,
     InstallmentPlanOut,
     InstallmentPlanPage,
@@ -170,7 +169,7 @@ class InstallmentController(ApiController):
         order_id: OrderId,
         principal: NamedDependency[Principal],
         installments: FromDishka[InstallmentService],
-    ) -> list[InstallmentOut]:
+    ) -> InstallmentPage:
         return await in_thread(installments.list_installments, principal, order_id)
 
     @post(

@@ -126,7 +126,7 @@ def test_seed_003_plan_is_charged_from_the_wallet_on_each_date_until_completed(
         9_000,
         0,
     )
-    installments = expect(client.get(f"{path}/installments", headers=world.alice), 200)
+    installments = expect(client.get(f"{path}/installments", headers=world.alice), 200)["items"]
     assert [i["attempts"] for i in installments] == [1, 1, 1]
     for item in installments:  # each a wallet-first charge, paid by the wallet
         charge = expect(client.get(f"/charges/{item['payment_id']}", headers=world.alice), 200)
