@@ -21,7 +21,7 @@ from application.ports.views import PositionTracker
 READY_LAG_MAX = 10_000
 CHECK_TIMEOUT_S = 1.5
 
-Positions = tuple[int | None, list[results.ViewProgress]]
+Positions = tuple[int | None, list[results.ViewProgress], results.RelayStatus]
 
 
 def no_failures() -> Sequence[results.FollowerFailure]:
@@ -39,12 +39,14 @@ class ReadinessProbe:
         lag_max: int = READY_LAG_MAX,
         failures: Callable[[], Sequence[results.FollowerFailure]] = no_failures,
         timeout_s: float = CHECK_TIMEOUT_S,
+        relay: Callable[[], results.RelayStatus] | None = None,
     ) -> None:
         self.ledger = ledger
         self.followers = dict(followers)
         self.lag_max = lag_max
         self.failures = failures
         self.timeout_s = timeout_s
+        self.relay = relay  # the NATS relay's status, when one is configured
         # One reader thread: a check that outlives its deadline is joined by the next
         # callers, so a dead database never piles up blocked threads.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness")
@@ -57,13 +59,17 @@ class ReadinessProbe:
         lag_max = self.lag_max if lag_max is None else lag_max
         failures = list(self.failures())
         try:
-            log_position, progress = self._positions().result(timeout=self.timeout_s)
+            log_position, progress, relay = self._positions().result(timeout=self.timeout_s)
         except FutureTimeoutError:
             database = f"unreachable: no answer within {self.timeout_s:g} s"
-            return results.Readiness(False, database, None, None, 0, failures=failures)
+            return results.Readiness(
+                False, database, None, None, 0, failures=failures, relay=self._relay_unknown()
+            )
         except Exception as error:  # any failure to reach the store means not ready
             database = f"unreachable: {type(error).__name__}"
-            return results.Readiness(False, database, None, None, 0, failures=failures)
+            return results.Readiness(
+                False, database, None, None, 0, failures=failures, relay=self._relay_unknown()
+            )
         behind = max(progress, key=lambda p: p.lag, default=None)
         return results.Readiness(
             ready=(behind is None or behind.lag <= lag_max) and not failures,
@@ -73,6 +79,7 @@ class ReadinessProbe:
             view_lag=behind.lag if behind else 0,
             views=progress,
             failures=failures,
+            relay=relay,
         )
 
     def _positions(self) -> Future[Positions]:
@@ -88,7 +95,14 @@ class ReadinessProbe:
             position = follower.max_tracking_id(self.ledger.name)
             lag = max(0, (log_position or 0) - (position or 0))
             progress.append(results.ViewProgress(name, position, lag))
-        return log_position, progress
+        relay = self.relay() if self.relay is not None else results.RELAY_OFF
+        return log_position, progress, relay
+
+    def _relay_unknown(self) -> results.RelayStatus:
+        """The relay's status when the database (its position) cannot be read."""
+        if self.relay is None:
+            return results.RELAY_OFF
+        return results.RelayStatus("unknown", "its position cannot be read")
 
     def close(self) -> None:
         """Stop the reader thread (after the check in flight, if any)."""

@@ -150,6 +150,26 @@ class FollowerFailure(msgspec.Struct, frozen=True):
     error: str
 
 
+class RelayStatus(msgspec.Struct, frozen=True):
+    """The NATS relay as readiness sees it: `off` (no NATS configured) or `on`, where it
+    publishes, its position, and how far behind the log it is (events and seconds since
+    the oldest unpublished event was recorded). It never makes the API unready: payments
+    are taken while NATS is down and published when it is back."""
+
+    status: str
+    destination: str = ""
+    position: int | None = None
+    lag: int = 0
+    lag_s: float = 0.0
+    # Counted by the relay running in this process (0 where it runs elsewhere): messages
+    # acknowledged, and of those, re-sends the stream already had.
+    published_total: int = 0
+    duplicates_total: int = 0
+
+
+RELAY_OFF = RelayStatus("off", "no NATS configured (PAYLEDGER_NATS_URL is empty)")
+
+
 class Readiness(msgspec.Struct, frozen=True):
     """Whether the service can serve: the event store answers, every follower of the log
     keeps up and none is stuck on an event it cannot apply. `view_position` and `view_lag`
@@ -162,6 +182,7 @@ class Readiness(msgspec.Struct, frozen=True):
     view_lag: int
     views: list[ViewProgress] = []
     failures: list[FollowerFailure] = []
+    relay: RelayStatus = RELAY_OFF
 
 
 class PaymentStep(msgspec.Struct, frozen=True):

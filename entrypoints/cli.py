@@ -23,6 +23,7 @@ from application.projection_runner import ProjectionRunner
 from application.readiness import ReadinessProbe
 from domain.money import CURRENCY_EXPONENTS
 from entrypoints.card_secret import ConfigurationError, card_fingerprint_secret
+from entrypoints.cli_events import events
 from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
 from entrypoints.logs import configure_logging
@@ -211,3 +212,4 @@ def _rebuild_with_progress(
 
 main.add_command(users)
 main.add_command(seed_demo)
+main.add_command(events)

@@ -61,8 +61,10 @@ from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
+from entrypoints.container_dashboard import DashboardProvider
 from entrypoints.container_installments import InstallmentRunners, InstallmentsProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
+from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
@@ -284,6 +286,7 @@ class ApplicationProvider(Provider):
         settings: Settings,
         installments_view: InstallmentsView,
         scheduler_tracker: SchedulerTracker,
+        relay: RelayStatusSource,
     ) -> Iterator[ReadinessProbe]:
         """Every follower of the log, by name (a new follower, such as the NATS relay, adds
         its position tracker here and its runner to the workers)."""
@@ -294,7 +297,9 @@ class ApplicationProvider(Provider):
             InstallmentsProjection.name: installments_view,
             InstallmentScheduler.name: scheduler_tracker,
         }
-        probe = ReadinessProbe(ledger, followers, settings.http.ready_lag_max, workers.failures)
+        probe = ReadinessProbe(
+            ledger, followers, settings.http.ready_lag_max, workers.failures, relay=relay.read
+        )
         yield probe
         probe.close()
 
@@ -316,6 +321,7 @@ class WorkersProvider(Provider):
         new_events: NewEvents,
         people: PeopleRunners,
         installments: InstallmentRunners,
+        relay: RelayRunners,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
@@ -330,6 +336,7 @@ class WorkersProvider(Provider):
                 on_idle=processor.maybe_reconcile,
                 new_events=new_events,
             ),
+            *relay,
             new_events=new_events,
         )
 
@@ -340,7 +347,9 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         ApplicationProvider(),
         PeopleProvider(create_tables),
         InstallmentsProvider(create_tables),
+        RelayProvider(create_tables),
         WorkersProvider(),
+        DashboardProvider(),
     ]
 
 

@@ -19,6 +19,7 @@ from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
 from entrypoints.container_people import RegistrationTracker
+from entrypoints.container_relay import CheckpointKey
 from entrypoints.settings import Settings
 
 # Every store that owns tables: resolving it from a create_tables container creates them.
@@ -33,6 +34,7 @@ STORES: tuple[object, ...] = (
     PaymentGateway,
     InstallmentsView,
     SchedulerTracker,
+    CheckpointKey,  # the NATS relay's position and lease (when NATS is configured)
 )
 
 

@@ -163,6 +163,24 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
     format: Literal["text", "json"] = msgspec.field(default="text", name="log_format")
 
 
+class NatsSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The relay of integration events to NATS JetStream (off while `url` is empty)."""
+
+    url: str = msgspec.field(default="", name="nats_url")
+    stream: str = msgspec.field(default="PAYLEDGER", name="nats_stream")
+    subject_prefix: str = msgspec.field(default="payledger", name="nats_subject_prefix")
+    duplicate_window_s: float = msgspec.field(default=120.0, name="nats_duplicate_window_s")
+    max_age_s: float = msgspec.field(default=0.0, name="nats_max_age_s")  # 0: kept
+    publish_timeout_s: float = msgspec.field(default=5.0, name="nats_publish_timeout_s")
+    connect_timeout_s: float = msgspec.field(default=2.0, name="nats_connect_timeout_s")
+    batch_size: int = msgspec.field(default=500, name="nats_batch_size")
+    lease_s: float = msgspec.field(default=10.0, name="nats_lease_s")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting, by concern, with its default."""
 
@@ -175,6 +193,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     trips: TripSettings = msgspec.field(default_factory=TripSettings)
     installments: InstallmentSettings = msgspec.field(default_factory=InstallmentSettings)
+    nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
 
     @property
     def run_workers_in_process(self) -> bool:
@@ -212,6 +231,7 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "auth": AuthSettings,
     "trips": TripSettings,
     "installments": InstallmentSettings,
+    "nats": NatsSettings,
 }
 
 

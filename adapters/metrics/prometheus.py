@@ -18,6 +18,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from application.results import RelayStatus
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 GATEWAY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 SETTLEMENT_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
@@ -43,6 +45,7 @@ class Snapshot:
     followers: Sequence[FollowerState]
     conflicts_total: int
     payments_by_status: Mapping[str, int] | None = None
+    relay: RelayStatus | None = None  # the NATS relay (status `off` when not configured)
 
 
 class PrometheusMetrics:
@@ -116,6 +119,36 @@ class _SnapshotCollector(Collector):
             for status, count in sorted(snapshot.payments_by_status.items()):
                 payments.add_metric([status], count)
             yield payments
+        if snapshot.relay is not None:
+            yield from _relay(snapshot.relay)
+
+
+def _relay(relay: RelayStatus) -> Iterator[Metric]:
+    on = relay.status == "on"
+    yield _gauge("payledger_relay_enabled", "1 when the NATS relay is configured.", int(on))
+    if not on:
+        return
+    yield _gauge(
+        "payledger_relay_position",
+        "Last log position the NATS relay published (acknowledged by the server).",
+        relay.position or 0,
+    )
+    yield _gauge("payledger_relay_lag", "Events the NATS relay is behind the log.", relay.lag)
+    yield _gauge(
+        "payledger_relay_lag_seconds",
+        "Age of the oldest event the NATS relay has not published yet (0 when caught up).",
+        relay.lag_s,
+    )
+    yield CounterMetricFamily(
+        "payledger_relay_published",
+        "Messages the NATS relay of this process had acknowledged (re-sends included).",
+        value=relay.published_total,
+    )
+    yield CounterMetricFamily(
+        "payledger_relay_duplicates",
+        "Re-sent messages the stream already had (dropped by its duplicate window).",
+        value=relay.duplicates_total,
+    )
 
 
 def _followers(followers: Sequence[FollowerState]) -> Iterator[Metric]:

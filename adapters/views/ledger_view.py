@@ -18,6 +18,7 @@ from adapters.views.sql import Row, ViewDatabase
 from adapters.views.tracking import SqlView
 from application.ports.views import LedgerViewRecorder
 from application.results import AccountBalance, HistoryEntry, StatementEntry, Wallet
+from application.results_dashboard import WalletTotals
 
 _WALLET_COLUMNS = (
     "account_id, customer_id, currency, balance_minor, held_minor, overdraft_limit_minor, "
@@ -47,6 +48,11 @@ _CREATE = (
     "balance_minor {bigint} NOT NULL)",
 )
 
+# The dashboard's wallet overview: one grouped read.
+_SELECT_WALLET_TOTALS = (
+    "SELECT currency, COUNT(*) AS n, CAST(SUM(balance_minor) AS {bigint}) AS balance, "
+    "CAST(SUM(held_minor) AS {bigint}) AS held FROM {wallets} GROUP BY currency ORDER BY currency"
+)
 _INSERT_WALLET = "INSERT INTO {wallets} ({wallet_columns}) VALUES (?, ?, ?, 0, 0, ?, 1, ?)"
 # RETURNING tells whether the wallet is there (an empty result: it is not).
 _SET_BALANCE = (
@@ -133,6 +139,7 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
             _SELECT_BALANCES, after="WHERE account_id > ?", limit="LIMIT ?"
         )
         self._select_balances_first = sql(_SELECT_BALANCES, after="", limit="LIMIT ?")
+        self._select_wallet_totals = sql(_SELECT_WALLET_TOTALS)
 
     # Writes: the rows and the tracking record in one transaction.
 
@@ -271,6 +278,14 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
                 read_uuid(row["account_id"]), row["account"], row["currency"], row["balance_minor"]
             )
             for row in rows
+        ]
+
+    def wallet_totals(self) -> list[WalletTotals]:
+        """Customer wallets per currency (count, balances, held), in currency order."""
+        with self._reading() as cursor:
+            rows = cursor.fetch_all(self._select_wallet_totals)
+        return [
+            WalletTotals(row["currency"], row["n"], row["balance"], row["held"]) for row in rows
         ]
 
     def _wallet(self, row: Row) -> Wallet:

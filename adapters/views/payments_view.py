@@ -9,6 +9,8 @@ raises `LookupError` and changes nothing.
 from __future__ import annotations
 
 import functools
+import itertools
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -17,7 +19,7 @@ from eventsourcing.persistence import Tracking
 from adapters.views.sql import Row, ViewDatabase, check_aware
 from adapters.views.tracking import SqlView
 from application.payment_projection import StatusGroup, summary_of
-from application.ports.views import PaymentsViewRecorder
+from application.ports.views import STATUS_COUNT_INTERVALS_MAX, PaymentsViewRecorder
 from application.results import PaymentRow, Summary
 from domain.payment import CREATED, FAILED, PARTIALLY_REFUNDED, REFUNDED, SUCCESS
 
@@ -69,6 +71,11 @@ _SELECT_SUMMARY = (
     "SELECT 1, COALESCE(failure_reason, ''), '', COUNT(*), 0, 0, 0 FROM {payments} "
     "WHERE status = ? GROUP BY COALESCE(failure_reason, '')"
 )
+# One interval of the dashboard's outcomes over time (the created_at index serves it).
+_SELECT_STATUS_COUNTS = (
+    "SELECT status, COUNT(*) AS n FROM {payments} WHERE created_at >= ? AND created_at < ? "
+    "GROUP BY status"
+)
 _SELECT_PAGE = "SELECT {columns} FROM {payments}{where} ORDER BY position DESC LIMIT ?"
 # The list's optional filters, in the order of `_filter_values()`: one bound value each.
 _FILTERS = (
@@ -106,6 +113,7 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
         self._set_captured = sql(_SET_CAPTURED)
         self._add_refunded = sql(_ADD_REFUNDED)
         self._select_summary = sql(_SELECT_SUMMARY)
+        self._select_status_counts = sql(_SELECT_STATUS_COUNTS)
         self._pages: dict[tuple[bool, ...], str] = {}  # a statement per set of filters used
 
     # Writes: the row and the tracking record in one transaction.
@@ -224,6 +232,20 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
         ]
         reasons = [(row["key"], row["n"]) for row in rows if row["part"] == 1]
         return summary_of(groups, reasons)
+
+    def status_counts_between(self, bounds: Sequence[datetime]) -> list[dict[str, int]]:
+        """For each interval `[bounds[i], bounds[i + 1])` of creation time, how many
+        payments have each status; all intervals in one read (one snapshot)."""
+        if len(bounds) - 1 > STATUS_COUNT_INTERVALS_MAX:
+            raise ValueError(f"at most {STATUS_COUNT_INTERVALS_MAX} intervals in one read")
+        bind_time = self.database.bind_time
+        bound = [bind_time(moment) for moment in bounds]
+        counts: list[dict[str, int]] = []
+        with self._reading() as cursor:
+            for start, end in itertools.pairwise(bound):
+                rows = cursor.fetch_all(self._select_status_counts, (start, end))
+                counts.append({row["status"]: row["n"] for row in rows})
+        return counts
 
     def _page(self, used: tuple[bool, ...]) -> str:
         # One of at most 64 statements (one per set of filters), each built once.

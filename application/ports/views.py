@@ -7,6 +7,7 @@ tracking record raises `eventsourcing.persistence.IntegrityError` and changes no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -22,6 +23,10 @@ from application.results import (
     Summary,
     Wallet,
 )
+from application.results_dashboard import WalletTotals
+
+# The most intervals one `status_counts_between` read covers.
+STATUS_COUNT_INTERVALS_MAX = 100
 
 
 class PositionTracker(Protocol):
@@ -81,6 +86,10 @@ class LedgerView(Protocol):
     ) -> list[HistoryEntry]:
         """Entries of all the customer's wallets, newest first, older than
         `before_position` if given."""
+        ...
+
+    def wallet_totals(self) -> list[WalletTotals]:
+        """Customer wallets per currency (count, balances, held), in currency order."""
         ...
 
     def position(self) -> int | None:
@@ -150,6 +159,11 @@ class PaymentsView(Protocol):
         ...
 
     def summary(self) -> Summary: ...
+
+    def status_counts_between(self, bounds: Sequence[datetime]) -> list[dict[str, int]]:
+        """For each interval `[bounds[i], bounds[i + 1])` of creation time, how many
+        payments have each status (one read, at most `STATUS_COUNT_INTERVALS_MAX`)."""
+        ...
 
     def position(self) -> int | None: ...
 

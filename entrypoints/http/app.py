@@ -40,6 +40,11 @@ from entrypoints.http.controllers.transfers import TransferController
 from entrypoints.http.controllers.users import TokenController, UserController
 from entrypoints.http.controllers.wallets import WalletController
 from entrypoints.http.controllers.webhooks import WebhookController
+from entrypoints.http.dashboard.controller import (
+    DashboardController,
+    dashboard_assets_router,
+    dashboard_templates,
+)
 from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
 from entrypoints.http.docs import docs_assets_router, openapi_config, openapi_json
 from entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -104,7 +109,10 @@ def create_app(container: AsyncContainer) -> Litestar:
             InstallmentController,
             openapi_json,
             docs_assets_router(),
+            DashboardController,
+            dashboard_assets_router(),
         ],
+        template_config=dashboard_templates(),
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
         middleware=[PROMETHEUS.middleware, BodyLimitMiddleware()],

@@ -54,3 +54,10 @@ def test_every_variable_compose_sets_is_a_setting(services: dict[str, Any]) -> N
     }
     assert used
     assert used <= known, used - known
+
+
+def test_the_api_and_the_worker_talk_to_the_nats_service(services: dict[str, Any]) -> None:
+    assert "nats" in services
+    for name in ("api", "worker", "migrate"):
+        assert services[name]["environment"]["PAYLEDGER_NATS_URL"] == "nats://nats:4222"
+    assert services["worker"]["depends_on"]["nats"]["condition"] == "service_healthy"

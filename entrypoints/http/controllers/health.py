@@ -116,4 +116,5 @@ def scrape(
         followers=followers,
         conflicts_total=runner.conflicts,
         payments_by_status=by_status,
+        relay=readiness.relay if readiness.database == "ok" else None,
     )

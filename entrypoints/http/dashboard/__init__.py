@@ -1,0 +1,1 @@
+"""The operators' dashboard at `/dashboard`: server-rendered pages, live over SSE."""
