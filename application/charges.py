@@ -125,56 +125,7 @@ class ChargeService:
     def _create(
         self, charge: ChargeRequest, card: Tokenized, digest: str, owner_id: str, uow: UnitOfWork
     ) -> Payment:
-        minor, currency = charge.amount.amount_minor, charge.amount.currency
-        wallet = uow.find(Account, wallet_id(charge.customer_id, currency))
-        # The wallet pays from its own money only: the card pays the rest before any
-        # overdraft would be used.
-        own = max(0, wallet.balance_minor - wallet.held_minor(uow.now)) if wallet else 0
-        wallet_share = min(own, minor)
-        if wallet_share < minor and not card.token:
-            raise InsufficientFundsError(
-                f"The wallet covers {wallet_share} of {minor} and no card was given."
-            )
-        card_part = minor - wallet_share
-        hold_id = uuid5(uow.command_id, "hold") if wallet_share and card_part else None
-        payment = Payment.create(
-            uow.command_id,
-            charge.customer_id,
-            charge.recipient,
-            minor,
-            currency,
-            PaymentMethod.WALLET_FIRST,
-            charge.description,
-            charge.splits,
-            digest,
-            uow.now,
-            card_token=card.token,
-            card_brand=card.brand,
-            card_last4=card.last4,
-            wallet_share_minor=wallet_share,
-            hold_id=hold_id,
-            owner_id=owner_id,
-        )
-        if card_part == 0 and wallet is not None:  # the wallet pays it all, now
-            payment.start_processing(f"{payment.id}:1", uow.now)
-            journal = posting_rules.capture_payment(uuid4(), payment, "", uow.now, wallet)
-            uow.save(payment, wallet, journal)
-        elif hold_id is not None and wallet is not None:  # reserved until the card has paid
-            wallet.place_hold(hold_id, wallet_share, currency, None, uow.now)
-            hold = Hold.place(
-                hold_id,
-                wallet.id,
-                charge.customer_id,
-                wallet_share,
-                currency,
-                None,
-                f"payment {payment.id}",
-                digest,
-            )
-            uow.save(payment, wallet, hold)
-        else:
-            uow.save(payment)
-        return payment
+        return add_charge(uow, uow.command_id, charge, card, digest, owner_id)
 
     def get_charge(self, caller: Principal, charge_id: UUID) -> results.Charge:
         """A charge, from the log (strongly consistent)."""
@@ -197,3 +148,69 @@ class ChargeService:
         if charge.payment_method:
             return Tokenized(charge.payment_method)  # checked as text by create_charge
         return Tokenized()
+
+
+def add_charge(
+    uow: UnitOfWork,
+    payment_id: UUID,
+    charge: ChargeRequest,
+    card: Tokenized,
+    digest: str,
+    owner_id: str,
+    reference: str = "",
+) -> Payment:
+    """Add the charge `payment_id` to the command `uow` (saved with the command's other
+    changes): the wallet's share reserved, or paid at once when it covers everything.
+    Raises `InsufficientFundsError` when the wallet falls short and there is no card.
+    The card's part is settled afterwards (`PaymentSettlement.advance`)."""
+    minor, currency = charge.amount.amount_minor, charge.amount.currency
+    wallet = uow.find(Account, wallet_id(charge.customer_id, currency))
+    # The wallet pays from its own money only: the card pays the rest before any
+    # overdraft would be used.
+    own = max(0, wallet.balance_minor - wallet.held_minor(uow.now)) if wallet else 0
+    wallet_share = min(own, minor)
+    if wallet_share < minor and not card.token:
+        raise InsufficientFundsError(
+            f"The wallet covers {wallet_share} of {minor} and no card was given."
+        )
+    card_part = minor - wallet_share
+    hold_id = uuid5(payment_id, "hold") if wallet_share and card_part else None
+    payment = Payment.create(
+        payment_id,
+        charge.customer_id,
+        charge.recipient,
+        minor,
+        currency,
+        PaymentMethod.WALLET_FIRST,
+        charge.description,
+        charge.splits,
+        digest,
+        uow.now,
+        card_token=card.token,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        wallet_share_minor=wallet_share,
+        hold_id=hold_id,
+        owner_id=owner_id,
+        reference=reference,
+    )
+    if card_part == 0 and wallet is not None:  # the wallet pays it all, now
+        payment.start_processing(f"{payment.id}:1", uow.now)
+        journal = posting_rules.capture_payment(uuid4(), payment, "", uow.now, wallet)
+        uow.save(payment, wallet, journal)
+    elif hold_id is not None and wallet is not None:  # reserved until the card has paid
+        wallet.place_hold(hold_id, wallet_share, currency, None, uow.now)
+        hold = Hold.place(
+            hold_id,
+            wallet.id,
+            charge.customer_id,
+            wallet_share,
+            currency,
+            None,
+            f"payment {payment.id}",
+            digest,
+        )
+        uow.save(payment, wallet, hold)
+    else:
+        uow.save(payment)
+    return payment

@@ -188,3 +188,9 @@ class InvalidPasswordError(ApplicationError):
     """A password holds 8 to 128 characters (and a new one differs from the current)."""
 
     code = "invalid_password"
+
+
+class InstallmentPlanNotFoundError(NotFoundError):
+    """No installment plan has this id."""
+
+    code = "installment_plan_not_found"

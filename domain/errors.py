@@ -229,3 +229,27 @@ class TransactionImmutableError(DomainError):
     """Posted transactions are immutable: only the hold or payment behind one changes."""
 
     code = "transaction_immutable"
+
+
+class InvalidInstallmentCountError(DomainError):
+    """An installment plan has 1 to 24 installments, each of at least one minor unit."""
+
+    code = "invalid_installment_count"
+
+
+class InvalidScheduleError(DomainError):
+    """A schedule lists installments in date order, with time zones and positive amounts."""
+
+    code = "invalid_schedule"
+
+
+class ScheduleTotalMismatchError(DomainError):
+    """The schedule's amounts must add up to the plan's total, to the minor unit."""
+
+    code = "schedule_total_mismatch"
+
+
+class InvalidPlanTransitionError(DomainError):
+    """The installment plan's status (or the installment's) does not allow this change."""
+
+    code = "invalid_plan_transition"

@@ -36,6 +36,8 @@ from adapters.views.factory import (
 from application.charges import ChargeService
 from application.checkout import CheckoutService
 from application.holds import HoldService
+from application.installment_scheduler import InstallmentScheduler, SchedulerTracker
+from application.installments_projection import InstallmentsProjection
 from application.ledger import Ledger
 from application.payment_processor import PaymentProcessor, ProcessorTracker
 from application.payment_projection import PaymentsProjection
@@ -44,6 +46,7 @@ from application.payments import PaymentRules, PaymentService
 from application.ports.clock import Clock
 from application.ports.fingerprint import Fingerprinter
 from application.ports.gateway import GatewayWebhooks, LegacyGateway, PaymentGateway
+from application.ports.installments import InstallmentsView
 from application.ports.metrics import Metrics
 from application.ports.new_events import NewEvents
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
@@ -60,6 +63,7 @@ from application.wallets import WalletService
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_audit import AuditProvider
 from entrypoints.container_dashboard import DashboardProvider
+from entrypoints.container_installments import InstallmentRunners, InstallmentsProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.settings import Settings
@@ -281,6 +285,8 @@ class ApplicationProvider(Provider):
         tracker: ProcessorTracker,
         workers: BackgroundWorkers,
         settings: Settings,
+        installments_view: InstallmentsView,
+        scheduler_tracker: SchedulerTracker,
         relay: RelayStatusSource,
     ) -> Iterator[ReadinessProbe]:
         """Every follower of the log, by name (a new follower, such as the NATS relay, adds
@@ -289,6 +295,8 @@ class ApplicationProvider(Provider):
             LedgerProjection.name: ledger_view,
             PaymentsProjection.name: payments_view,
             PaymentProcessor.name: tracker,
+            InstallmentsProjection.name: installments_view,
+            InstallmentScheduler.name: scheduler_tracker,
         }
         probe = ReadinessProbe(
             ledger, followers, settings.http.ready_lag_max, workers.failures, relay=relay.read
@@ -313,11 +321,13 @@ class WorkersProvider(Provider):
         clock: Clock,
         new_events: NewEvents,
         people: PeopleRunners,
+        installments: InstallmentRunners,
         relay: RelayRunners,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
         return BackgroundWorkers(
             *people,
+            *installments,
             ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
             ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
@@ -337,6 +347,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         AdaptersProvider(settings, create_tables),
         ApplicationProvider(),
         PeopleProvider(create_tables),
+        InstallmentsProvider(create_tables),
         RelayProvider(create_tables),
         WorkersProvider(),
         DashboardProvider(),

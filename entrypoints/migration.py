@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
+from application.installment_scheduler import SchedulerTracker
 from application.ledger import Ledger
 from application.payment_processor import ProcessorTracker
 from application.ports.documents import DocumentView
 from application.ports.gateway import PaymentGateway
+from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from entrypoints.container import build_sync_container
 from entrypoints.container_people import RegistrationTracker
@@ -30,6 +32,8 @@ STORES: tuple[object, ...] = (
     DocumentView,
     RegistrationTracker,
     PaymentGateway,
+    InstallmentsView,
+    SchedulerTracker,
     CheckpointKey,  # the NATS relay's position and lease (when NATS is configured)
 )
 

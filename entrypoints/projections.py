@@ -10,13 +10,15 @@ from collections.abc import Callable
 
 from dishka import Container
 
+from application.installments_projection import InstallmentsProjection
 from application.ledger import Ledger
 from application.payment_projection import PaymentsProjection
+from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, TrackedView
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 
-PROJECTIONS = ("ledger", "payments")
+PROJECTIONS = ("ledger", "payments", "installments")
 
 
 def projection_runner(container: Container, name: str) -> tuple[TrackedView, ProjectionRunner]:
@@ -28,6 +30,10 @@ def projection_runner(container: Container, name: str) -> tuple[TrackedView, Pro
     if name == "payments":
         payments_view = container.get(PaymentsViewRecorder)
         return payments_view, ProjectionRunner(ledger, PaymentsProjection(view=payments_view))
+    if name == "installments":
+        installments_view = container.get(InstallmentsView)
+        projection = InstallmentsProjection(installments_view, ledger)
+        return installments_view, ProjectionRunner(ledger, projection)
     raise ValueError(f"unknown projection {name!r}; use one of {', '.join(PROJECTIONS)}")
 
 

@@ -157,6 +157,18 @@ class AuditSettings(msgspec.Struct, frozen=True, kw_only=True):
         return f"AuditSettings(signing_key={hidden}, interval={self.checkpoint_interval})"
 
 
+class InstallmentSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Installment plans (seed 003): how their scheduler charges and retries."""
+
+    # Attempts at one installment before its plan defaults (the first one included).
+    attempts_max: int = msgspec.field(default=4, name="installment_attempts_max")
+    # The n-th retry waits backoff_s * 2**(n-1) after the failure, at most backoff_max_s.
+    backoff_s: float = msgspec.field(default=3600.0, name="installment_retry_backoff_s")
+    backoff_max_s: float = msgspec.field(default=86400.0, name="installment_retry_backoff_max_s")
+    # How often an idle scheduler looks for installments that fell due.
+    scan_interval_s: float = msgspec.field(default=1.0, name="installment_scan_interval_s")
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Log lines: their level, and plain text or one JSON object per line."""
 
@@ -193,6 +205,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     logging: LogSettings = msgspec.field(default_factory=LogSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     trips: TripSettings = msgspec.field(default_factory=TripSettings)
+    installments: InstallmentSettings = msgspec.field(default_factory=InstallmentSettings)
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
 
@@ -231,6 +244,7 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "logging": LogSettings,
     "auth": AuthSettings,
     "trips": TripSettings,
+    "installments": InstallmentSettings,
     "nats": NatsSettings,
     "audit": AuditSettings,
 }

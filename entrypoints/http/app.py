@@ -32,6 +32,7 @@ from entrypoints.http.controllers.checkout import (
 )
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.holds import HoldController
+from entrypoints.http.controllers.installments import InstallmentController
 from entrypoints.http.controllers.payments import PaymentController
 from entrypoints.http.controllers.registrations import RegistrationController
 from entrypoints.http.controllers.summary import SummaryController
@@ -107,6 +108,7 @@ def create_app(container: AsyncContainer) -> Litestar:
             TripController,
             RegistrationController,
             AuditController,
+            InstallmentController,
             openapi_json,
             docs_assets_router(),
             DashboardController,

@@ -88,6 +88,10 @@ TAGS = [
         description="Admins and auditors: the stored log, point-in-time reads by replay, "
         "and verification (conservation, projections, payments, hash chain).",
     ),
+    Tag(
+        name="installments",
+        description="Installment plans (orders): a total charged in 1 to 24 installments.",
+    ),
 ]
 
 

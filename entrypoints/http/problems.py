@@ -120,6 +120,12 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.InvalidEmailError: 422,
     errors.InvalidFullNameError: 422,
     errors.InvalidTextError: 422,
+    # Installment plans (seed 003).
+    app_errors.InstallmentPlanNotFoundError: 404,
+    errors.InvalidPlanTransitionError: 409,
+    errors.InvalidInstallmentCountError: 422,
+    errors.InvalidScheduleError: 422,
+    errors.ScheduleTotalMismatchError: 422,
     # A new error without a row still gets a client error, never a 500.
     errors.DomainError: 422,
     app_errors.ApplicationError: 422,

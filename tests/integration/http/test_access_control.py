@@ -66,8 +66,8 @@ def client() -> Iterator[TestClient[Any]]:
 
 
 def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[str, str]) -> Owned:
-    """Alice's wallet, hold, payment, charge, transaction and registration; a school and a
-    trip (public objects)."""
+    """Alice's wallet, hold, payment, charge, transaction, registration and installment plan;
+    a school and a trip (public objects)."""
     alice_id = user_id(client, alice)
     wallet = expect(
         client.post("/wallets", json={"customer_id": alice_id, "currency": "USD"}, headers=alice),
@@ -129,8 +129,13 @@ def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[s
         ),
         201,
     )
+    order = expect(
+        client.post("/installments/orders", json={"amount": 300, "count": 3}, headers=alice),
+        201,
+    )
     return Owned(
         {
+            "order_id": order["id"],
             "customer_id": alice_id,
             "account_id": wallet["id"],
             "hold_id": hold["id"],

@@ -84,9 +84,16 @@ OPERATIONS = {
     ("get", "/registrations/{registration_id}"): "GetRegistration",
     ("patch", "/registrations/{registration_id}"): "UpdateRegistration",
     ("delete", "/registrations/{registration_id}"): "CancelRegistration",
+    ("post", "/installments/orders"): "CreateInstallmentOrder",
+    ("get", "/installments/orders"): "ListInstallmentOrders",
+    ("get", "/installments/orders/{order_id}"): "GetInstallmentOrder",
+    ("get", "/installments/orders/{order_id}/installments"): "ListOrderInstallments",
+    ("post", "/installments/orders/{order_id}/activate"): "ActivateInstallmentOrder",
+    ("post", "/installments/orders/{order_id}/cancel"): "CancelInstallmentOrder",
+    ("get", "/installments/due-installments"): "ListDueInstallments",
 }
 # Writes that take no body: the URL and the Idempotency-Key say everything.
-BODYLESS_WRITES = {"RetryPayment"}
+BODYLESS_WRITES = {"RetryPayment", "ActivateInstallmentOrder"}
 # Signed by the gateway, not called by clients: no idempotency key, no position header.
 UNTRACKED_WRITES = {"ReceiveStripeWebhook"}
 # Sign-ins change nothing in the log: no idempotency key, no position header.

@@ -80,6 +80,8 @@ EXPECTED_STATUS = {
     "trip_deleted": 404,
     "user_deleted": 404,
     "transaction_immutable": 409,
+    "installment_plan_not_found": 404,
+    "invalid_plan_transition": 409,
 }
 
 
