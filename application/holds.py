@@ -131,11 +131,11 @@ class HoldService:
         hold = uow.get(Hold, hold_id, HoldNotFoundError)
         caller.require_acts_for(hold.customer_id, HoldNotFoundError)
         holder = uow.wallet(hold.customer_id, hold.currency)
-        hold.require_pending(uow.now)  # the hold's own state answers before the target's
+        amount = hold.amount_minor if amount_minor is None else amount_minor
+        hold.require_postable(amount, uow.now)  # the hold answers before the target wallet
         target = None
         if to_customer_id is not None:
             target = uow.wallet(to_customer_id, hold.currency)
-        amount = hold.amount_minor if amount_minor is None else amount_minor
         journal = posting_rules.post_hold(
             uow.command_id, hold, holder, amount, target, description, uow.now, digest
         )

@@ -107,13 +107,18 @@ class Hold(Aggregate):
 
     def post(self, amount_minor: int, transaction_id: UUID, now: datetime) -> None:
         """Capture part or all of the reserved amount; the rest is released."""
+        self.require_postable(amount_minor, now)
+        self._post(amount_minor, transaction_id)
+
+    def require_postable(self, amount_minor: int, now: datetime) -> None:
+        """Refuse a post this hold cannot take: not pending, expired, or more than it holds
+        (checked before anything else the post names, such as its target wallet)."""
         check_amount(amount_minor)
         self.require_pending(now)
         if amount_minor > self.amount_minor:
             raise HoldAmountExceededError(
                 f"The hold reserved {self.amount_minor}; cannot post {amount_minor}."
             )
-        self._post(amount_minor, transaction_id)
 
     def void(self, reason: str, request_digest: str, now: datetime) -> None:
         """Release the reservation without moving money. An expired hold can be voided."""
