@@ -20,6 +20,7 @@ from application.ports.dashboard import InstallmentsSource, RelayLagSource, Webh
 from application.ports.views import LedgerView, PaymentsView
 from application.principal import Principal
 from application.readiness import ReadinessProbe
+from application.results import RelayStatus
 from application.results_dashboard import DashboardSnapshot, OutcomeBucket, RelayLag
 from domain.payment_terms import UNSETTLED, PaymentStatus
 
@@ -60,19 +61,18 @@ def outcome_buckets(bounds: list[datetime], counts: list[dict[str, int]]) -> lis
     return buckets
 
 
-class FollowerRelayLag:
-    """A `RelayLagSource` for a relay that is one of the readiness probe's followers (its
-    position tracker named `name`): its position and lag from the probe's last check."""
+class ReadinessRelayLag:
+    """A `RelayLagSource` from the relay's status as readiness reports it (position, events
+    behind the log, seconds since the oldest unpublished event)."""
 
-    def __init__(self, probe: ReadinessProbe, name: str) -> None:
-        self.probe = probe
-        self.name = name
+    def __init__(self, status: Callable[[], RelayStatus]) -> None:
+        self.status = status
 
     def relay_lag(self) -> RelayLag:
-        for progress in self.probe.check().views:
-            if progress.name == self.name:
-                return RelayLag(progress.position, progress.lag)
-        raise LookupError(f"no follower named {self.name!r}")
+        relay = self.status()
+        if relay.status == "off":
+            raise LookupError(relay.destination)
+        return RelayLag(relay.position, relay.lag, relay.lag_s)
 
 
 class DashboardQueries:

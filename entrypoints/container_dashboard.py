@@ -1,19 +1,19 @@
-"""The dashboard's query, wired from the read models, the readiness probe and the clock.
-
-The optional panels (installments, webhook deliveries, relay lag) take their source here:
-a feature that has one passes it to `DashboardQueries` (see `application/ports/dashboard.py`);
-until then the page shows those panels as "not available".
-"""
+"""The dashboard's query, wired from the read models, the readiness probe and the clock,
+with the sources of its optional panels (installments, and the relay's lag when a NATS relay
+is configured; a panel without a source shows "not available")."""
 
 from __future__ import annotations
 
 from dishka import Provider, Scope, provide
 
-from application.dashboard import DashboardQueries
+from application.dashboard import DashboardQueries, ReadinessRelayLag
+from application.dashboard_sources import InstallmentsOverviewSource
 from application.payment_queries import PaymentQueries
 from application.ports.clock import Clock
+from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
 from application.readiness import ReadinessProbe
+from entrypoints.container_relay import RelayStatusSource
 
 
 class DashboardProvider(Provider):
@@ -27,5 +27,15 @@ class DashboardProvider(Provider):
         ledger_view: LedgerViewRecorder,
         readiness: ReadinessProbe,
         clock: Clock,
+        installments_view: InstallmentsView,
+        relay: RelayStatusSource,
     ) -> DashboardQueries:
-        return DashboardQueries(payments, payments_view, ledger_view, readiness, clock)
+        return DashboardQueries(
+            payments,
+            payments_view,
+            ledger_view,
+            readiness,
+            clock,
+            installments=InstallmentsOverviewSource(installments_view, clock),
+            relay=ReadinessRelayLag(relay.read) if relay.read is not None else None,
+        )

@@ -15,14 +15,15 @@ from application.dashboard import (
     DEFAULT_WINDOW,
     WINDOWS,
     DashboardQueries,
-    FollowerRelayLag,
+    ReadinessRelayLag,
     bucket_bounds,
 )
 from application.errors import ForbiddenError
 from application.payment_queries import PaymentQueries
 from application.principal import Principal
 from application.readiness import ReadinessProbe
-from application.results_dashboard import InstallmentsOverview, WebhookHealth
+from application.results import RELAY_OFF, RelayStatus
+from application.results_dashboard import InstallmentsOverview, RelayLag, WebhookHealth
 from domain.payment import FAILED, PROCESSING, SUCCESS
 from domain.user import UserRole
 from tests.support.views import memory_ledger_view, memory_payments_view
@@ -153,13 +154,12 @@ def test_a_failing_source_leaves_its_panel_empty_not_the_page(parts: tuple) -> N
     assert snapshot.webhooks == WebhookHealth(2, 10, 1, 0)
 
 
-def test_a_relay_that_is_a_readiness_follower_shows_its_lag(parts: tuple) -> None:
-    dashboard, probe, _ = parts
-    dashboard.relay = FollowerRelayLag(probe, "nats_relay")
-    relay = dashboard.snapshot(CALLER).relay
-    assert relay is not None
-    assert (relay.position, relay.lag_events) == (None, 0)
-    dashboard.relay = FollowerRelayLag(probe, "no_such_follower")
+def test_the_relay_panel_shows_the_lag_readiness_reports(parts: tuple) -> None:
+    dashboard, _, _ = parts
+    status = RelayStatus("on", "nats://127.0.0.1:4222", position=40, lag=7, lag_s=1.5)
+    dashboard.relay = ReadinessRelayLag(lambda: status)
+    assert dashboard.snapshot(CALLER).relay == RelayLag(40, 7, 1.5)
+    dashboard.relay = ReadinessRelayLag(lambda: RELAY_OFF)
     assert dashboard.snapshot(CALLER).relay is None
 
 
