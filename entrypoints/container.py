@@ -47,6 +47,7 @@ from application.ports.gateway import GatewayWebhooks, LegacyGateway, PaymentGat
 from application.ports.metrics import Metrics
 from application.ports.new_events import NewEvents
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
+from application.ports.webhooks import WebhookStore
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import LedgerQueries
@@ -57,8 +58,10 @@ from application.settlement import PaymentSettlement
 from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
+from application.webhook_dispatcher import WebhookDispatcher
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_people import PeopleProvider, PeopleRunners
+from entrypoints.container_webhooks import WebhooksProvider, WebhookWorkers
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
@@ -278,6 +281,7 @@ class ApplicationProvider(Provider):
         tracker: ProcessorTracker,
         workers: BackgroundWorkers,
         settings: Settings,
+        webhook_store: WebhookStore,
     ) -> Iterator[ReadinessProbe]:
         """Every follower of the log, by name (a new follower, such as the NATS relay, adds
         its position tracker here and its runner to the workers)."""
@@ -285,6 +289,7 @@ class ApplicationProvider(Provider):
             LedgerProjection.name: ledger_view,
             PaymentsProjection.name: payments_view,
             PaymentProcessor.name: tracker,
+            WebhookDispatcher.name: webhook_store,
         }
         probe = ReadinessProbe(ledger, followers, settings.http.ready_lag_max, workers.failures)
         yield probe
@@ -307,10 +312,13 @@ class WorkersProvider(Provider):
         clock: Clock,
         new_events: NewEvents,
         people: PeopleRunners,
+        webhooks: WebhookWorkers,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
+        dispatcher, sender = webhooks
         return BackgroundWorkers(
             *people,
+            dispatcher,
             ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
             ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
@@ -321,6 +329,7 @@ class WorkersProvider(Provider):
                 new_events=new_events,
             ),
             new_events=new_events,
+            services=[sender],
         )
 
 
@@ -330,6 +339,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         ApplicationProvider(),
         PeopleProvider(create_tables),
         WorkersProvider(),
+        WebhooksProvider(create_tables),
     ]
 
 

@@ -38,6 +38,8 @@ from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.transfers import TransferController
 from entrypoints.http.controllers.users import TokenController, UserController
 from entrypoints.http.controllers.wallets import WalletController
+from entrypoints.http.controllers.webhook_deliveries import WebhookDeliveryController
+from entrypoints.http.controllers.webhook_endpoints import WebhookEndpointController
 from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.decoding import BODY_LIMIT_STATE_KEY, BodyLimitMiddleware, StrictJSONRequest
 from entrypoints.http.docs import docs_assets_router, openapi_config, openapi_json
@@ -94,7 +96,9 @@ def create_app(container: AsyncContainer) -> Litestar:
             CheckoutController,
             SimulatedGatewayController,
             SeedCheckoutController,
-            WebhookController,
+            WebhookController,  # inbound, first under /webhooks
+            WebhookDeliveryController,
+            WebhookEndpointController,
             UserController,
             TokenController,
             SchoolController,
