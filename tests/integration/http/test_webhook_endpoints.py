@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from application.ports.webhooks import WebhookStore
+from entrypoints.container import build_sync_container
+from entrypoints.settings import load_settings
 from tests.integration.http.people_support import sign_up, user_id
 from tests.integration.http.support import (
     admin_headers,
@@ -348,3 +351,115 @@ def test_no_connection_reaches_a_canary_behind_a_refused_address(
             )
         time.sleep(0.2)
         assert listener.connections == 0
+
+
+def test_a_declined_charge_and_a_refund_send_their_events(
+    client: TestClient[Any], receiver: WebhookReceiver
+) -> None:
+    admin = admin_headers(client)
+    alice = sign_up(client, "alice@example.com")
+    alice_id = user_id(client, alice)
+    url = receiver.script("/events", 200)
+    expect(
+        client.post(
+            "/webhook-endpoints",
+            json={"url": url, "event_types": ["charge.failed", "payment.refunded"]},
+            headers=alice,
+        ),
+        201,
+    )
+    card = {"number": "4000000000000002", "exp_month": 12, "exp_year": 2030}
+    declined = expect(
+        client.post(
+            "/charges",
+            json={
+                "customer_id": alice_id,
+                "amount": 700,
+                "currency": "USD",
+                "recipient": "shop",
+                "card": card,
+            },
+            headers=alice,
+        ),
+        201,
+    )
+    assert declined["status"] == "FAILED"
+    expect(
+        client.post("/wallets", json={"customer_id": alice_id, "currency": "USD"}, headers=alice),
+        201,
+    )
+    expect(
+        client.post(
+            f"/wallets/{alice_id}/credit", json={"amount": 1_000, "currency": "USD"}, headers=admin
+        ),
+        201,
+    )
+    paid = expect(
+        client.post(
+            "/payments",
+            json={"amount": 300, "currency": "USD", "recipient": "shop", "method": "wallet"},
+            headers=alice,
+        ),
+        201,
+    )
+    expect(client.post(f"/payments/{paid['id']}/refund", json={"amount": 100}, headers=admin), 201)
+
+    received = receiver.wait_for("/events", 2, WAIT_S)
+    bodies = {json.loads(r.body)["type"]: json.loads(r.body) for r in received}
+    assert set(bodies) == {"charge.failed", "payment.refunded"}, list(bodies)
+    failed = bodies["charge.failed"]["data"]
+    assert (failed["charge"]["id"], failed["charge"]["status"]) == (declined["id"], "FAILED")
+    assert failed["charge"]["failure_reason"] == declined["failure_reason"]
+    refunded = bodies["payment.refunded"]["data"]
+    assert (refunded["amount"], refunded["currency"]) == (100, "USD")
+    assert refunded["payment"]["id"] == paid["id"]
+    assert refunded["payment"]["status"] == "PARTIALLY_REFUNDED"
+    assert refunded["payment"]["refunded"] == 100
+
+
+def test_configured_global_endpoints_receive_every_event_signed_with_the_configured_secret(
+    receiver: WebhookReceiver,
+) -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    url = receiver.script("/global", 200)
+    settings = memory_settings(
+        webhook_allow_networks="127.0.0.1/32",
+        webhook_poll_interval_s=0.05,
+        webhook_urls=url,
+        webhook_secret=secret,
+    )
+    with running_client(settings) as admin_client:
+        created = expect(
+            admin_client.post(
+                "/payments",
+                json={"amount": 100, "currency": "USD", "recipient": "shop", "method": "legacy"},
+            ),
+            201,
+        )
+        [first, *_] = receiver.wait_for("/global", 1, WAIT_S)
+        assert verify(secret, first.headers, first.body)
+        assert json.loads(first.body)["data"]["id"] == created["id"]
+        endpoints = expect(admin_client.get("/webhook-endpoints"), 200)["endpoints"]
+        assert [(e["url"], e["customer_id"]) for e in endpoints] == [(url, None)]
+        expect_problem(
+            admin_client.delete(f"/webhook-endpoints/{endpoints[0]['id']}"),
+            409,
+            "webhook_endpoint_configured",
+        )
+
+
+def test_webhook_urls_without_a_secret_do_not_start() -> None:
+    settings = memory_settings(webhook_urls="https://hooks.example/")
+    container = build_sync_container(settings)
+    try:
+        with pytest.raises(ValueError, match="PAYLEDGER_WEBHOOK_SECRET"):
+            container.get(WebhookStore)
+    finally:
+        container.close()
+
+
+def test_seed_001s_webhook_url_is_a_global_endpoint() -> None:
+    settings = load_settings(
+        {"WEBHOOK_URL": "https://seed.example/hook", "PAYLEDGER_WEBHOOK_URLS": "https://a.example/"}
+    )
+    assert settings.webhooks.url_list == ["https://a.example/", "https://seed.example/hook"]
