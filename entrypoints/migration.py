@@ -15,6 +15,7 @@ from application.payment_processor import ProcessorTracker
 from application.ports.documents import DocumentView
 from application.ports.gateway import PaymentGateway
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
+from application.ports.webhooks import WebhookStore
 from entrypoints.container import build_sync_container
 from entrypoints.container_people import RegistrationTracker
 from entrypoints.settings import Settings
@@ -29,6 +30,7 @@ STORES: tuple[object, ...] = (
     DocumentView,
     RegistrationTracker,
     PaymentGateway,
+    WebhookStore,
 )
 
 
