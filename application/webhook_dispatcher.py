@@ -12,6 +12,7 @@ type, and every global endpoint (configuration) that does.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -21,7 +22,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import Projection
 
 from application import presenters
@@ -178,6 +179,16 @@ class WebhookDispatcher(Projection[Any]):
             customer_ids=tuple(dict.fromkeys(c for c in (paid.payer_id, paid.owner_id) if c)),
             position=tracking.notification_id,
         )
+
+
+def start_at_log_end(store: WebhookStore, application_name: str, log_end: int | None) -> None:
+    """A dispatcher that has never run starts at the end of the log, not its beginning: the
+    events before webhooks existed were never promised to anyone (and would flood the global
+    endpoints with years of history). A replica that got there first wins; nothing changes."""
+    if log_end is None or store.max_tracking_id(application_name) is not None:
+        return
+    with contextlib.suppress(IntegrityError):
+        store.insert_tracking(Tracking(application_name, log_end))
 
 
 def charge_data(paid: Payment) -> ChargeData:

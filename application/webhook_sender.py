@@ -68,6 +68,7 @@ class WebhookSender:
         self.rng = rng or random.Random()
         self.lease_s = policy.timeout_s * 3 + LEASE_MARGIN_S
         self._pool = ThreadPoolExecutor(policy.concurrency, thread_name_prefix="webhook")
+        self._pool_closed = False
         self._lock = threading.Lock()
         self._in_flight: dict[UUID, int] = {}
         self._stop = threading.Event()
@@ -167,6 +168,9 @@ class WebhookSender:
             self._wake.wait(self.policy.poll_interval_s)
 
     def start(self) -> None:
+        if self._pool_closed:  # started again after a stop: a new pool
+            self._pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
+            self._pool_closed = False
         self._stop.clear()
         self._thread = threading.Thread(target=self.run_forever, daemon=True, name=self.name)
         self._thread.start()
@@ -179,3 +183,4 @@ class WebhookSender:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool_closed = True

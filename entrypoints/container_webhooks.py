@@ -19,7 +19,7 @@ from application.ports.clock import Clock
 from application.ports.new_events import NewEvents
 from application.ports.webhooks import UrlGuard, WebhookStore, WebhookTransport
 from application.projection_runner import ProjectionRunner
-from application.webhook_dispatcher import WebhookDispatcher
+from application.webhook_dispatcher import WebhookDispatcher, start_at_log_end
 from application.webhook_sender import WebhookSender
 from application.webhook_signing import is_valid_secret
 from application.webhooks import ALL_EVENT_TYPES, WebhookPolicy, WebhookService
@@ -112,6 +112,7 @@ class WebhooksProvider(Provider):
         def load_payment(payment_id: UUID, version: int) -> Payment:
             return cast(Payment, ledger.repository.get(payment_id, version=version))
 
+        start_at_log_end(store, Ledger.name, ledger.log_position())
         dispatcher = WebhookDispatcher(store, load_payment, clock, policy.horizon_s)
         runner = ProjectionRunner(ledger, dispatcher, new_events=new_events)
         return WebhookWorkers((runner, sender))

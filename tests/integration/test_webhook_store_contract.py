@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from adapters.views.factory import open_view_database, open_webhook_store
 from adapters.views.webhooks_store import SqlWebhookStore, delivery_id_of
 from application.ports.webhooks import AttemptOutcome, DeliveryFilter, OutboundMessage
+from application.webhook_dispatcher import start_at_log_end
 from application.webhook_results import (
     DeliveryStatus,
     EndpointStatus,
@@ -212,3 +213,14 @@ def test_a_disabled_or_deleted_endpoint_gets_no_new_deliveries(opener: Opener) -
     assert store.get_endpoint(deleted) is None
     assert store.count_endpoints("alice") == 1
     assert store.record_messages([message(1, "alice")], Tracking(APP, 1), T0, HORIZON_S) == 0
+
+
+def test_a_new_dispatcher_starts_at_the_end_of_the_log_once(opener: Opener) -> None:
+    store = opener()
+    start_at_log_end(store, APP, None)  # an empty log: from the start
+    assert store.max_tracking_id(APP) is None
+    start_at_log_end(store, APP, 5)
+    start_at_log_end(store, APP, 9)  # it has run: its position stays
+    assert store.max_tracking_id(APP) == 5
+    assert store.record_messages([message(6, "alice")], Tracking(APP, 6), T0, HORIZON_S) == 0
+    assert store.max_tracking_id(APP) == 6
