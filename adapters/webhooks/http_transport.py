@@ -4,14 +4,18 @@ Each attempt vets the URL again (`AddressGuard.vet`) and connects to one of the 
 vetted then, never resolving the name a second time, so DNS rebinding cannot reach an
 address the guard refused; TLS still checks the certificate against the host name (SNI).
 Redirects are never followed (http.client does not), every socket operation has the
-timeout, and only a bounded part of the answer is read.
+timeout, the whole attempt has a deadline (`TOTAL_TIMEOUT_FACTOR` times the timeout: a
+receiver that drips its answer a byte at a time is cut off), and only a bounded part of the
+answer is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 
@@ -20,6 +24,7 @@ from application.errors import WebhookUrlRefusedError
 from application.ports.webhooks import AttemptOutcome
 
 RESPONSE_READ_MAX_BYTES = 4_096
+TOTAL_TIMEOUT_FACTOR = 2.0
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -88,13 +93,25 @@ class HttpWebhookTransport:
             )
         else:
             connection = _PinnedHTTPConnection(target.host, target.port, address, timeout_s)
+        # The deadline of the whole attempt: shutting the socket down wakes a blocked read.
+        deadline = threading.Timer(timeout_s * TOTAL_TIMEOUT_FACTOR, _cut_off, (connection,))
+        deadline.daemon = True
+        deadline.start()
         try:
             connection.request("POST", target.target, body=body, headers=dict(headers))
             response = connection.getresponse()
             response.read(RESPONSE_READ_MAX_BYTES)
             return response.status
         finally:
+            deadline.cancel()
             connection.close()
+
+
+def _cut_off(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _elapsed_ms(started: float) -> int:
