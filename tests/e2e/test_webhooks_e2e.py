@@ -9,13 +9,23 @@ import base64
 import hashlib
 import hmac
 import json
+import signal
+import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.e2e import api
-from tests.support.server import running_server
+from tests.support.server import (
+    PROJECT_ROOT,
+    SERVER_POOL_SIZE,
+    payledger_command,
+    postgres_url,
+    running_server,
+    server_env,
+)
 from tests.support.webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.e2e
@@ -84,3 +94,58 @@ def test_two_replicas_deliver_every_event_exactly_once_and_a_hung_receiver_slows
             assert len(delivered) == 3 * PAYMENTS
             assert {d["attempts"] for d in delivered} == {1}
             assert {d["response_code"] for d in delivered} == {200}
+
+
+def test_a_worker_process_sends_the_webhooks_when_serve_runs_no_workers(tmp_path: Path) -> None:
+    with webhook_receiver() as receiver:
+        url = receiver.script("/worker", 200)
+        settings = {
+            "PAYLEDGER_WEBHOOK_URLS": url,
+            "PAYLEDGER_WEBHOOK_SECRET": SECRET,
+            "PAYLEDGER_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
+            "PAYLEDGER_WEBHOOK_POLL_INTERVAL_S": "0.05",
+        }
+        off = {**settings, "PAYLEDGER_PROJECTIONS_IN_PROCESS": "false"}
+        with running_server("postgres", extra_settings=off) as server:
+            payer = api.new_customer("worker-hooks")
+            with api.client(server.base_url) as http:
+                api.open_wallet(http, payer)
+                api.expect(api.credit(http, payer, 1_000), 201)
+                body = {"amount": 250, "currency": "USD", "recipient": "shop", "method": "wallet"}
+                created = api.expect(http.post("/payments", json={**body, "payer_id": payer}), 201)
+            time.sleep(0.5)
+            assert receiver.at("/worker") == []  # nobody sends: serve runs no workers
+
+            env = server_env(
+                {
+                    **settings,
+                    "PAYLEDGER_DATABASE_URL": postgres_url(),
+                    "PAYLEDGER_DATABASE_SCHEMA": str(server.schema),
+                    "PAYLEDGER_DATABASE_POOL_SIZE": str(SERVER_POOL_SIZE),
+                    "PAYLEDGER_WORKER_HEALTH_FILE": str(tmp_path / "health.json"),
+                    "PAYLEDGER_LOG_LEVEL": "warning",
+                }
+            )
+            log = (tmp_path / "worker.log").open("wb")
+            worker = subprocess.Popen(
+                payledger_command("worker"),
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                received = receiver.wait_for("/worker", 3, WAIT_S)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(WAIT_S)
+                log.close()
+            # Attempts run concurrently: order by the events' log positions.
+            bodies = sorted((json.loads(r.body) for r in received), key=lambda b: b["position"])
+            statuses = [b["data"]["status"] for b in bodies]
+            assert statuses == ["CREATED", "PROCESSING", "SUCCESS"], (
+                statuses,
+                (tmp_path / "worker.log").read_text(),
+            )
+            assert {json.loads(r.body)["data"]["id"] for r in received} == {created["id"]}
+            assert all(verify(r.headers, r.body) for r in received)
