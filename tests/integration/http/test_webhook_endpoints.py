@@ -228,7 +228,7 @@ def test_a_charge_is_delivered_signed_with_its_splits_and_metadata(
 
     # CREATED, PROCESSING, SUCCESS, and the charge's own event.
     received = receiver.wait_for("/alice", 4, WAIT_S)
-    bodies = [json.loads(r.body) for r in received]
+    bodies = sorted((json.loads(r.body) for r in received), key=lambda b: b["position"])
     types = [b["type"] for b in bodies]
     assert "charge.succeeded" in types, types
     assert types.count("payment.status_changed") >= 2, types
