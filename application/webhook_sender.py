@@ -18,6 +18,7 @@ import functools
 import logging
 import random
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -71,6 +72,7 @@ class WebhookSender:
         self._pool_closed = False
         self._lock = threading.Lock()
         self._in_flight: dict[UUID, int] = {}
+        self._futures: set[Future[None]] = set()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,6 +95,8 @@ class WebhookSender:
             with self._lock:
                 self._in_flight[claim.endpoint_id] = self._in_flight.get(claim.endpoint_id, 0) + 1
             future = self._pool.submit(self.attempt, claim)
+            with self._lock:
+                self._futures.add(future)
             future.add_done_callback(functools.partial(self._done, claim.endpoint_id))
             futures.append(future)
         return futures
@@ -105,8 +109,9 @@ class WebhookSender:
             future.result(0)  # an attempt's bug surfaces in the test
         return len(futures)
 
-    def _done(self, endpoint_id: UUID, _: Future[None]) -> None:
+    def _done(self, endpoint_id: UUID, future: Future[None]) -> None:
         with self._lock:
+            self._futures.discard(future)
             left = self._in_flight.get(endpoint_id, 1) - 1
             if left:
                 self._in_flight[endpoint_id] = left
@@ -176,11 +181,15 @@ class WebhookSender:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop claiming; attempts in flight end within their timeouts (not waited for:
-        an unrecorded one is claimed again once its lease runs out)."""
+        """Stop claiming, and wait (up to `timeout_s`) for the attempts in flight to be
+        recorded; one still running then is claimed again once its lease runs out."""
+        started = time.monotonic()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        with self._lock:
+            running = list(self._futures)
+        wait(running, timeout=max(0.0, timeout_s - (time.monotonic() - started)))
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool_closed = True

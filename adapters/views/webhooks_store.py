@@ -341,38 +341,46 @@ class SqlWebhookStore(SqlView):
             due = cursor.fetch_all(
                 self._sql(_DUE), (PENDING, at, at, limit * CLAIM_CANDIDATES_FACTOR)
             )
-        claimed: list[ClaimedDelivery] = []
-        taken: dict[UUID, int] = {}
+        wanted = []
+        taken: set[UUID] = set()
         for candidate in due:
-            if len(claimed) >= limit:
-                break
             endpoint_id = db.read_uuid(candidate["endpoint_id"])
-            if endpoint_id in skip_endpoints or taken.get(endpoint_id, 0) >= 1:
+            if endpoint_id in skip_endpoints or endpoint_id in taken:
                 continue  # one attempt per endpoint per round: a busy endpoint waits its turn
-            token = uuid.uuid4().hex
-            params = (until, token, candidate["delivery_id"], PENDING, at, at)
-            with self._writing() as cursor:
+            taken.add(endpoint_id)
+            wanted.append(candidate["delivery_id"])
+            if len(wanted) >= limit:
+                break
+        if not wanted:
+            return []
+        token = uuid.uuid4().hex
+        claimed: list[ClaimedDelivery] = []
+        # The round's claims in one transaction: one commit, not one per delivery.
+        with self._writing() as cursor:
+            for delivery_id in wanted:
+                params = (until, token, delivery_id, PENDING, at, at)
                 row = cursor.fetch_one(self._sql(_CLAIM), params)
                 if row is None:
                     continue  # another sender took it
                 endpoint = cursor.fetch_one(self._sql(_CLAIMED_ENDPOINT), (row["endpoint_id"],))
-            assert endpoint is not None
-            taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
-            claimed.append(
-                ClaimedDelivery(
-                    delivery_id=db.read_uuid(row["delivery_id"]),
-                    message_id=row["message_id"],
-                    endpoint_id=endpoint_id,
-                    url=endpoint["url"],
-                    secret=endpoint["secret"],
-                    endpoint_active=endpoint["status"] == ACTIVE,
-                    payload=row["payload"].encode(),
-                    attempts=row["attempts"],
-                    expires_at=db.read_time(row["expires_at"]),
-                    claim_token=token,
-                )
-            )
+                assert endpoint is not None
+                claimed.append(self._claimed(row, endpoint, token))
         return claimed
+
+    def _claimed(self, row: Row, endpoint: Row, token: str) -> ClaimedDelivery:
+        db = self.database
+        return ClaimedDelivery(
+            delivery_id=db.read_uuid(row["delivery_id"]),
+            message_id=row["message_id"],
+            endpoint_id=db.read_uuid(row["endpoint_id"]),
+            url=endpoint["url"],
+            secret=endpoint["secret"],
+            endpoint_active=endpoint["status"] == ACTIVE,
+            payload=row["payload"].encode(),
+            attempts=row["attempts"],
+            expires_at=db.read_time(row["expires_at"]),
+            claim_token=token,
+        )
 
     def finish_attempt(
         self,

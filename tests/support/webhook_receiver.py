@@ -111,6 +111,7 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 def webhook_receiver() -> Iterator[WebhookReceiver]:
     class Server(ThreadingHTTPServer):
         daemon_threads = True
+        request_queue_size = 128  # many senders connect at once
 
     receiver = WebhookReceiver()
     server = receiver.server = Server(("127.0.0.1", 0), _handler(receiver))
