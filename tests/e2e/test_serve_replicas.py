@@ -149,4 +149,5 @@ def test_two_serve_processes_settle_each_payment_once_and_views_equal_the_log(
                 "ledger_view": end,
                 "payments_view": end,
                 "payment_processor": end,
+                "webhook_dispatcher": end,
             }, ready
