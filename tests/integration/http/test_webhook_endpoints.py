@@ -272,24 +272,30 @@ def test_a_replay_sends_the_same_message_again(
         ),
         201,
     )
-    payment = expect(
+    settled = expect(
         client.post(
             "/payments",
+            params={"wait": "true"},
             json={"amount": 100, "currency": "USD", "recipient": "shop", "method": "legacy"},
             headers=alice,
         ),
         201,
     )
-    assert payment["id"]
-    sent = receiver.wait_for("/replay", 1, WAIT_S)
-    assert sent
-    log = wait_for_deliveries(client, alice, len(sent), status="succeeded")
-    target = log[-1]
+    assert settled["status"] in ("SUCCESS", "FAILED")
+    # CREATED, PROCESSING and the outcome: all sent before the replay.
+    sent = receiver.wait_for("/replay", 3, WAIT_S)
+    assert len(sent) == 3
+    log = wait_for_deliveries(client, alice, 3, status="succeeded")
+    target = log[-1]  # the oldest: CREATED
 
     replayed = expect(client.post(f"/webhooks/{target['id']}/replay", headers=alice), 202)
     assert replayed["id"] == target["id"]
-    again = receiver.wait_for("/replay", len(receiver.at("/replay")) + 1, WAIT_S)
+    again = receiver.wait_for("/replay", 4, WAIT_S)
+    assert len(again) == 4
     assert again[-1].headers["webhook-id"] == target["message_id"]
+    assert again[-1].body == next(
+        r.body for r in sent if r.headers["webhook-id"] == target["message_id"]
+    )
     assert verify(endpoint["secret"], again[-1].headers, again[-1].body)
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
@@ -397,6 +403,7 @@ def test_a_declined_charge_and_a_refund_send_their_events(
     paid = expect(
         client.post(
             "/payments",
+            params={"wait": "true"},
             json={"amount": 300, "currency": "USD", "recipient": "shop", "method": "wallet"},
             headers=alice,
         ),
