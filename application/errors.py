@@ -194,3 +194,49 @@ class InstallmentPlanNotFoundError(NotFoundError):
     """No installment plan has this id."""
 
     code = "installment_plan_not_found"
+
+
+class WebhookEndpointNotFoundError(NotFoundError):
+    """No webhook endpoint has this id."""
+
+    code = "webhook_endpoint_not_found"
+
+
+class WebhookDeliveryNotFoundError(NotFoundError):
+    """No webhook delivery has this id."""
+
+    code = "webhook_delivery_not_found"
+
+
+class WebhookUrlRefusedError(ApplicationError):
+    """The webhook URL is refused: http(s) to a public address only (see `reason`)."""
+
+    code = "webhook_url_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The webhook URL is refused: {reason}.")
+        self.reason = reason
+
+
+class UnknownWebhookEventTypeError(ApplicationError):
+    """An event type is not one PayLedger sends (see the README's list)."""
+
+    code = "unknown_webhook_event_type"
+
+
+class WebhookEndpointsLimitError(ApplicationError):
+    """This customer has as many webhook endpoints as allowed: delete one first."""
+
+    code = "webhook_endpoints_limit"
+
+
+class WebhookEndpointConfiguredError(ApplicationError):
+    """This endpoint comes from configuration (PAYLEDGER_WEBHOOK_URLS): change it there."""
+
+    code = "webhook_endpoint_configured"
+
+
+class WebhookEndpointDisabledError(ApplicationError):
+    """The delivery's endpoint is disabled or deleted: nothing can be sent to it."""
+
+    code = "webhook_endpoint_disabled"

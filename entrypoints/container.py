@@ -50,6 +50,7 @@ from application.ports.installments import InstallmentsView
 from application.ports.metrics import Metrics
 from application.ports.new_events import NewEvents
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder, PositionTracker
+from application.ports.webhooks import WebhookStore
 from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 from application.queries import LedgerQueries
@@ -60,12 +61,14 @@ from application.settlement import PaymentSettlement
 from application.transactions import TransactionService
 from application.view_positions import LEDGER_VIEW, PAYMENTS_VIEW, ViewPositions
 from application.wallets import WalletService
+from application.webhook_dispatcher import WebhookDispatcher
 from entrypoints.card_secret import card_fingerprint_secret
 from entrypoints.container_audit import AuditProvider
 from entrypoints.container_dashboard import DashboardProvider
 from entrypoints.container_installments import InstallmentRunners, InstallmentsProvider
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
+from entrypoints.container_webhooks import WebhooksProvider, WebhookWorkers
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
@@ -288,6 +291,7 @@ class ApplicationProvider(Provider):
         installments_view: InstallmentsView,
         scheduler_tracker: SchedulerTracker,
         relay: RelayStatusSource,
+        webhook_store: WebhookStore,
     ) -> Iterator[ReadinessProbe]:
         """Every follower of the log, by name (a new follower, such as the NATS relay, adds
         its position tracker here and its runner to the workers)."""
@@ -297,6 +301,7 @@ class ApplicationProvider(Provider):
             PaymentProcessor.name: tracker,
             InstallmentsProjection.name: installments_view,
             InstallmentScheduler.name: scheduler_tracker,
+            WebhookDispatcher.name: webhook_store,
         }
         probe = ReadinessProbe(
             ledger, followers, settings.http.ready_lag_max, workers.failures, relay=relay.read
@@ -323,11 +328,14 @@ class WorkersProvider(Provider):
         people: PeopleRunners,
         installments: InstallmentRunners,
         relay: RelayRunners,
+        webhooks: WebhookWorkers,
     ) -> BackgroundWorkers:
         processor = PaymentProcessor(tracker, settlement, clock, payments_view)
+        dispatcher, sender = webhooks
         return BackgroundWorkers(
             *people,
             *installments,
+            dispatcher,
             ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
             ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
             ProjectionRunner(
@@ -339,6 +347,7 @@ class WorkersProvider(Provider):
             ),
             *relay,
             new_events=new_events,
+            services=[sender],
         )
 
 
@@ -352,6 +361,7 @@ def providers(settings: Settings, create_tables: bool) -> list[Provider]:
         WorkersProvider(),
         DashboardProvider(),
         AuditProvider(),
+        WebhooksProvider(create_tables),
     ]
 
 

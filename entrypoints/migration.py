@@ -17,6 +17,7 @@ from application.ports.documents import DocumentView
 from application.ports.gateway import PaymentGateway
 from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
+from application.ports.webhooks import WebhookStore
 from entrypoints.container import build_sync_container
 from entrypoints.container_people import RegistrationTracker
 from entrypoints.container_relay import CheckpointKey
@@ -35,6 +36,7 @@ STORES: tuple[object, ...] = (
     InstallmentsView,
     SchedulerTracker,
     CheckpointKey,  # the NATS relay's position and lease (when NATS is configured)
+    WebhookStore,
 )
 
 

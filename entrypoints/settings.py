@@ -169,6 +169,37 @@ class InstallmentSettings(msgspec.Struct, frozen=True, kw_only=True):
     scan_interval_s: float = msgspec.field(default=1.0, name="installment_scan_interval_s")
 
 
+class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Outbound webhooks: global endpoints, the SSRF allow-list, retries and concurrency."""
+
+    # Comma-separated URLs that get every event (seed 001's WEBHOOK_URL is added to them),
+    # signed with `secret` (whsec_...).
+    urls: str = msgspec.field(default="", name="webhook_urls")
+    secret: str = msgspec.field(default="", name="webhook_secret")
+    # Comma-separated networks webhooks may call although the SSRF guard refuses them
+    # (e.g. 10.0.0.0/8 for receivers inside a private network; tests: 127.0.0.1/32).
+    allow_networks: str = msgspec.field(default="", name="webhook_allow_networks")
+    horizon_s: float = msgspec.field(default=3 * 24 * 3600.0, name="webhook_retry_horizon_s")
+    timeout_s: float = msgspec.field(default=10.0, name="webhook_timeout_s")
+    concurrency: int = msgspec.field(default=16, name="webhook_concurrency")
+    per_endpoint_max: int = msgspec.field(default=2, name="webhook_per_endpoint_max")
+    backoff_base_s: float = msgspec.field(default=5.0, name="webhook_backoff_base_s")
+    backoff_max_s: float = msgspec.field(default=6 * 3600.0, name="webhook_backoff_max_s")
+    poll_interval_s: float = msgspec.field(default=0.5, name="webhook_poll_interval_s")
+
+    @property
+    def url_list(self) -> list[str]:
+        return [url.strip() for url in self.urls.split(",") if url.strip()]
+
+    @property
+    def network_list(self) -> list[str]:
+        return [net.strip() for net in self.allow_networks.split(",") if net.strip()]
+
+    def __repr__(self) -> str:  # a secret never reaches a log line
+        hidden = "<hidden>" if self.secret else "<unset>"
+        return f"WebhookSettings(urls={self.urls!r}, secret={hidden})"
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Log lines: their level, and plain text or one JSON object per line."""
 
@@ -208,6 +239,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     installments: InstallmentSettings = msgspec.field(default_factory=InstallmentSettings)
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
 
     @property
     def run_workers_in_process(self) -> bool:
@@ -247,7 +279,9 @@ _GROUPS: dict[str, type[msgspec.Struct]] = {
     "installments": InstallmentSettings,
     "nats": NatsSettings,
     "audit": AuditSettings,
+    "webhooks": WebhookSettings,
 }
+SEED_WEBHOOK_URL = "WEBHOOK_URL"  # seed 001's one receiver of every status change
 
 
 def all_env_names() -> set[str]:
@@ -265,5 +299,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             for variable, field in env_names(group).items()
             if variable in environ
         }
+        if name == "webhooks" and environ.get(SEED_WEBHOOK_URL):
+            raw["webhook_urls"] = ",".join(
+                url for url in (raw.get("webhook_urls", ""), environ[SEED_WEBHOOK_URL]) if url
+            )
         groups[name] = msgspec.convert(raw, group, strict=False)
     return Settings(**groups)

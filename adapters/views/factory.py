@@ -15,6 +15,7 @@ from adapters.views.postgres import PostgresConnection, PostgresViewDatabase
 from adapters.views.sql import ViewDatabase
 from adapters.views.sqlite import SQLiteViewDatabase
 from adapters.views.tracking import SqlTrackingRecorder
+from adapters.views.webhooks_store import SqlWebhookStore
 
 DEFAULT_APPLICATION_NAME = "payledger"
 
@@ -83,3 +84,13 @@ def open_tracker(
     `adopt_from` names an older tracking table to take positions from once."""
     tracker = SqlTrackingRecorder(database, tracking_table_name, adopt_from=adopt_from)
     return _opened(tracker, create_table)
+
+
+def open_webhook_store(
+    database: ViewDatabase,
+    *,
+    application_name: str = DEFAULT_APPLICATION_NAME,
+    create_table: bool = True,
+) -> SqlWebhookStore:
+    """Webhook endpoints, deliveries and attempts (and the dispatcher's position)."""
+    return _opened(SqlWebhookStore(database, application_name), create_table)

@@ -40,6 +40,8 @@ from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.transfers import TransferController
 from entrypoints.http.controllers.users import TokenController, UserController
 from entrypoints.http.controllers.wallets import WalletController
+from entrypoints.http.controllers.webhook_deliveries import WebhookDeliveryController
+from entrypoints.http.controllers.webhook_endpoints import WebhookEndpointController
 from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.dashboard.controller import (
     DashboardController,
@@ -101,7 +103,9 @@ def create_app(container: AsyncContainer) -> Litestar:
             CheckoutController,
             SimulatedGatewayController,
             SeedCheckoutController,
-            WebhookController,
+            WebhookController,  # inbound, first under /webhooks
+            WebhookDeliveryController,
+            WebhookEndpointController,
             UserController,
             TokenController,
             SchoolController,

@@ -55,6 +55,13 @@ ERROR_STATUS: dict[type[Exception], int] = {
     app_errors.PaymentNotFoundError: 404,
     app_errors.AccountNotFoundError: 404,
     app_errors.ChargeNotFoundError: 404,
+    app_errors.WebhookEndpointNotFoundError: 404,
+    app_errors.WebhookDeliveryNotFoundError: 404,
+    app_errors.WebhookEndpointConfiguredError: 409,
+    app_errors.WebhookEndpointDisabledError: 409,
+    app_errors.WebhookUrlRefusedError: 422,
+    app_errors.UnknownWebhookEventTypeError: 422,
+    app_errors.WebhookEndpointsLimitError: 422,
     # The request is sound but conflicts with the current state.
     errors.WalletExistsError: 409,
     errors.HoldNotPendingError: 409,

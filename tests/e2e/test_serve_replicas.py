@@ -151,4 +151,5 @@ def test_two_serve_processes_settle_each_payment_once_and_views_equal_the_log(
                 "payment_processor": end,
                 "installments_view": end,
                 "installment_scheduler": end,
+                "webhook_dispatcher": end,
             }, ready

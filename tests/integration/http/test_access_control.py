@@ -4,6 +4,7 @@ an object: another customer's object is not found (404), never shown or changed.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -61,14 +62,21 @@ class Owned:
 
 @pytest.fixture
 def client() -> Iterator[TestClient[Any]]:
-    with running_client(memory_settings(), signed_in=False) as client:
+    # Webhooks may call 127.0.0.1 (alice's endpoint: a closed port, so delivery attempts fail
+    # fast and nothing leaves the machine).
+    settings = memory_settings(webhook_allow_networks="127.0.0.1/32", webhook_timeout_s=1)
+    with running_client(settings, signed_in=False) as client:
         yield client
 
 
 def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[str, str]) -> Owned:
-    """Alice's wallet, hold, payment, charge, transaction, registration and installment plan;
-    a school and a trip (public objects)."""
+    """Alice's wallet, hold, payment, charge, transaction, registration, installment plan,
+    webhook endpoint and a delivery to it; a school and a trip (public objects)."""
     alice_id = user_id(client, alice)
+    endpoint = expect(
+        client.post("/webhook-endpoints", json={"url": "http://127.0.0.1:9/"}, headers=alice),
+        201,
+    )
     wallet = expect(
         client.post("/wallets", json={"customer_id": alice_id, "currency": "USD"}, headers=alice),
         201,
@@ -133,9 +141,12 @@ def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[s
         client.post("/installments/orders", json={"amount": 300, "count": 3}, headers=alice),
         201,
     )
+    delivery = first_delivery(client, alice)
     return Owned(
         {
             "order_id": order["id"],
+            "endpoint_id": endpoint["id"],
+            "delivery_id": delivery["id"],
             "customer_id": alice_id,
             "account_id": wallet["id"],
             "hold_id": hold["id"],
@@ -148,6 +159,17 @@ def alices_objects(client: TestClient[Any], admin: dict[str, str], alice: dict[s
             "trip_id": trip["id"],
         }
     )
+
+
+def first_delivery(client: TestClient[Any], headers: dict[str, str]) -> Any:
+    """One of the caller's webhook deliveries, once the dispatcher has made it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = expect(client.get("/webhooks", headers=headers), 200)["deliveries"]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("no webhook delivery was made")
 
 
 def operations_with_ids(client: TestClient[Any]) -> list[tuple[str, str, str]]:

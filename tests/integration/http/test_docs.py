@@ -91,13 +91,23 @@ OPERATIONS = {
     ("post", "/installments/orders/{order_id}/activate"): "ActivateInstallmentOrder",
     ("post", "/installments/orders/{order_id}/cancel"): "CancelInstallmentOrder",
     ("get", "/installments/due-installments"): "ListDueInstallments",
+    ("post", "/webhook-endpoints"): "CreateWebhookEndpoint",
+    ("get", "/webhook-endpoints"): "ListWebhookEndpoints",
+    ("get", "/webhook-endpoints/{endpoint_id}"): "GetWebhookEndpoint",
+    ("delete", "/webhook-endpoints/{endpoint_id}"): "DeleteWebhookEndpoint",
+    ("get", "/webhooks"): "ListWebhookDeliveries",
+    ("get", "/webhooks/{delivery_id}"): "GetWebhookDelivery",
+    ("post", "/webhooks/{delivery_id}/replay"): "ReplayWebhookDelivery",
 }
 # Writes that take no body: the URL and the Idempotency-Key say everything.
-BODYLESS_WRITES = {"RetryPayment", "ActivateInstallmentOrder"}
+BODYLESS_WRITES = {"RetryPayment", "ActivateInstallmentOrder", "ReplayWebhookDelivery"}
 # Signed by the gateway, not called by clients: no idempotency key, no position header.
 UNTRACKED_WRITES = {"ReceiveStripeWebhook"}
 # Sign-ins change nothing in the log: no idempotency key, no position header.
 UNTRACKED_WRITES |= {"Token", "LoginAccessToken"}
+# Webhook endpoints and deliveries live in tables, not in the log: no position header, and
+# registering twice makes two endpoints (each with its own secret), as a client asks.
+UNTRACKED_WRITES |= {"CreateWebhookEndpoint", "ReplayWebhookDelivery"}
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 

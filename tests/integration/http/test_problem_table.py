@@ -40,6 +40,7 @@ ERRORS = sorted(
 ARGUMENTS: dict[type[Exception], tuple[str, ...]] = {
     app_errors.CardRejectedError: ("INVALID_CARD", "The card number fails the Luhn check."),
     app_errors.WebhookRejectedError: ("bad_signature",),
+    app_errors.WebhookUrlRefusedError: ("a loopback address: 127.0.0.1",),
 }
 EXPECTED_STATUS = {
     "wallet_not_found": 404,
@@ -48,6 +49,10 @@ EXPECTED_STATUS = {
     "payment_not_found": 404,
     "account_not_found": 404,
     "charge_not_found": 404,
+    "webhook_endpoint_not_found": 404,
+    "webhook_delivery_not_found": 404,
+    "webhook_endpoint_configured": 409,
+    "webhook_endpoint_disabled": 409,
     "wallet_exists": 409,
     "hold_not_pending": 409,
     "hold_expired": 409,
