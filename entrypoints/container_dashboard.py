@@ -1,6 +1,6 @@
 """The dashboard's query, wired from the read models, the readiness probe and the clock,
-with the sources of its optional panels (installments, and the relay's lag when a NATS relay
-is configured; a panel without a source shows "not available")."""
+with the sources of its optional panels: installments, webhook deliveries, and the relay's
+lag when a NATS relay is configured (a panel without a source shows "not available")."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from application.payment_queries import PaymentQueries
 from application.ports.clock import Clock
 from application.ports.installments import InstallmentsView
 from application.ports.views import LedgerViewRecorder, PaymentsViewRecorder
+from application.ports.webhooks import WebhookStore
 from application.readiness import ReadinessProbe
 from entrypoints.container_relay import RelayStatusSource
 
@@ -29,6 +30,7 @@ class DashboardProvider(Provider):
         clock: Clock,
         installments_view: InstallmentsView,
         relay: RelayStatusSource,
+        webhooks: WebhookStore,
     ) -> DashboardQueries:
         return DashboardQueries(
             payments,
@@ -37,5 +39,6 @@ class DashboardProvider(Provider):
             readiness,
             clock,
             installments=InstallmentsOverviewSource(installments_view, clock),
+            webhooks=webhooks,
             relay=ReadinessRelayLag(relay.read) if relay.read is not None else None,
         )

@@ -25,6 +25,7 @@ from application.ports.webhooks import (
     DeliveryFilter,
     OutboundMessage,
 )
+from application.results_dashboard import WebhookHealth
 from application.webhook_results import (
     GLOBAL_CUSTOMER,
     DeliveryStatus,
@@ -80,6 +81,12 @@ _UPSERT_GLOBAL = (
 )
 _SELECT_GLOBALS = "SELECT endpoint_id FROM {endpoints} WHERE is_global = 1 AND status <> ?"
 _COUNT_ENDPOINTS = "SELECT COUNT(*) AS n FROM {endpoints} WHERE customer_id = ? AND status <> ?"
+_ACTIVE_ENDPOINTS = "SELECT COUNT(*) AS n FROM {endpoints} WHERE status = ?"
+_DELIVERIES_BY_STATUS = "SELECT status, COUNT(*) AS n FROM {deliveries} GROUP BY status"
+_LAST_ERROR = (
+    "SELECT last_error FROM {deliveries} WHERE last_error IS NOT NULL "
+    "ORDER BY position DESC LIMIT 1"
+)
 _SELECT_ENDPOINT = (
     "SELECT {endpoint_columns} FROM {endpoints} WHERE endpoint_id = ? AND status <> ?"
 )
@@ -225,6 +232,22 @@ class SqlWebhookStore(SqlView):
         with self._reading() as cursor:
             row = cursor.fetch_one(self._sql(_COUNT_ENDPOINTS), (customer_id, DELETED))
         return 0 if row is None else int(row["n"])
+
+    def webhook_health(self) -> WebhookHealth:
+        with self._reading() as cursor:
+            endpoints = cursor.fetch_one(self._sql(_ACTIVE_ENDPOINTS), (ACTIVE,))
+            counts = {
+                str(row["status"]): int(row["n"])
+                for row in cursor.fetch_all(self._sql(_DELIVERIES_BY_STATUS))
+            }
+            error = cursor.fetch_one(self._sql(_LAST_ERROR))
+        return WebhookHealth(
+            endpoints=0 if endpoints is None else int(endpoints["n"]),
+            delivered=counts.get(SUCCEEDED, 0),
+            pending=counts.get(PENDING, 0),
+            failed=counts.get(FAILED, 0),
+            last_error=None if error is None else str(error["last_error"]),
+        )
 
     def get_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint | None:
         params = (self.database.bind_uuid(endpoint_id), DELETED)

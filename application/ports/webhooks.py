@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
+from application.results_dashboard import WebhookHealth
 from application.webhook_results import (
     DeliveryStatus,
     WebhookDelivery,
@@ -84,6 +85,11 @@ class WebhookStore(Protocol):
 
     def get_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint | None:
         """The endpoint (None when there is none or it was deleted)."""
+        ...
+
+    def webhook_health(self) -> WebhookHealth:
+        """Active endpoints, deliveries by outcome and the newest error (the dashboard's
+        panel: this makes the store a `WebhookHealthSource`)."""
         ...
 
     def list_endpoints(self, customer_id: str | None, limit: int) -> list[WebhookEndpoint]:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from adapters.views.factory import open_view_database, open_webhook_store
 from adapters.views.webhooks_store import SqlWebhookStore, delivery_id_of
 from application.ports.webhooks import AttemptOutcome, DeliveryFilter, OutboundMessage
+from application.results_dashboard import WebhookHealth
 from application.webhook_dispatcher import start_at_log_end
 from application.webhook_results import (
     DeliveryStatus,
@@ -224,3 +225,30 @@ def test_a_new_dispatcher_starts_at_the_end_of_the_log_once(opener: Opener) -> N
     assert store.max_tracking_id(APP) == 5
     assert store.record_messages([message(6, "alice")], Tracking(APP, 6), T0, HORIZON_S) == 0
     assert store.max_tracking_id(APP) == 6
+
+
+def test_health_counts_active_endpoints_and_deliveries_by_outcome(opener: Opener) -> None:
+    store = opener()
+    assert store.webhook_health() == WebhookHealth(0, 0, 0, 0, None)
+    for customer in ("alice", "carol", "dave"):
+        add_endpoint(store, customer)
+    gone = add_endpoint(store, "bob")
+    store.record_messages(
+        [message(1, "alice"), message(2, "carol"), message(3, "dave")],
+        Tracking(APP, 3),
+        T0,
+        HORIZON_S,
+    )
+    first, second, _ = store.claim_due(T0, 3, 60, frozenset())
+    later = T0 + timedelta(seconds=1)
+    assert store.finish_attempt(
+        first, AttemptOutcome(200, 12), later, DeliveryStatus.SUCCEEDED, None, None
+    )
+    refused = AttemptOutcome(500, 30, "HTTP 500 from the receiver")
+    assert store.finish_attempt(second, refused, later, DeliveryStatus.FAILED, None, None)
+    assert store.delete_endpoint(gone, later)
+
+    health = store.webhook_health()
+    assert (health.endpoints, health.delivered, health.pending, health.failed) == (3, 1, 1, 1)
+    assert health.last_error is not None
+    assert "500" in health.last_error
