@@ -26,6 +26,7 @@ from application.results_installments import (
     InstallmentPlanOut,
     InstallmentPlanPage,
 )
+from application.view_positions import require_in_log
 
 PAGE_SIZE_DEFAULT = 50
 
@@ -102,6 +103,9 @@ class InstallmentQueries:
 
     def _wait(self, min_position: int | None) -> None:
         # Without a position, the log's end now: a sequential client reads its own writes.
-        position = min_position if min_position is not None else self.log_end()
+        end = self.log_end() or 0
+        if min_position is not None:
+            require_in_log(min_position, end)
+        position = min_position if min_position is not None else end
         if position and not self.view.wait_for(position, self.wait_timeout_s):
             raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")

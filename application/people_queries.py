@@ -28,6 +28,7 @@ from application.results_people import (
     UserOut,
     UserPage,
 )
+from application.view_positions import require_in_log
 
 T = TypeVar("T")
 PAGE_SIZE_DEFAULT = 50
@@ -111,7 +112,10 @@ class PeopleQueries:
         before = decode_position_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         # Without a position, the log's end now: a sequential client reads its own writes.
-        position = min_position if min_position is not None else self.log_end()
+        end = self.log_end() or 0
+        if min_position is not None:
+            require_in_log(min_position, end)
+        position = min_position if min_position is not None else end
         if position and not self.view.wait_for(position, self.wait_timeout_s):
             raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")
         rows = self.view.page(kind, owner, parent, before, limit + 1)

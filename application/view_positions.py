@@ -50,9 +50,13 @@ class ViewPositions:
     def check_in_log(self, position: int) -> None:
         """Raise `PositionBeyondLogError` when the log has not reached `position`: waiting
         for it would only end in a timeout."""
-        end = self.ledger.log_position() or 0
-        if position > end:
-            raise PositionBeyondLogError(
-                f"Position {position} is beyond the end of the log ({end}); "
-                "pass a position a write returned."
-            )
+        require_in_log(position, self.ledger.log_position() or 0)
+
+
+def require_in_log(position: int, end: int) -> None:
+    """Raise `PositionBeyondLogError` when `position` lies beyond the log's `end`."""
+    if position > end:
+        raise PositionBeyondLogError(
+            f"Position {position} is beyond the end of the log ({end}); "
+            "pass a position a write returned."
+        )

@@ -9,6 +9,7 @@ UPDATE next to the deliveries it claims. Who did what to an endpoint is in the r
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,16 +78,18 @@ def parse_event_types(names: Sequence[str] | None) -> list[WebhookEventType]:
     return chosen
 
 
+DELIVERY_CURSOR_PATTERN = "^pos_[1-9][0-9]{0,17}_[0-9a-f]{32}$"
+
+
 def encode_cursor(position: int, delivery_id: UUID) -> str:
-    return f"{position}.{delivery_id.hex}"
+    return f"pos_{position}_{delivery_id.hex}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, UUID]:
-    position, _, hex_id = cursor.partition(".")
-    try:
-        return int(position), UUID(hex=hex_id)
-    except ValueError:
-        raise InvalidCursorError() from None
+    if re.fullmatch(DELIVERY_CURSOR_PATTERN.strip("^$"), cursor) is None:
+        raise InvalidCursorError()
+    _, position, hex_id = cursor.split("_")
+    return int(position), UUID(hex=hex_id)
 
 
 class WebhookService:

@@ -7,7 +7,9 @@ settings, never the environment.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import multiprocessing
 import signal
 import socket
@@ -27,6 +29,8 @@ from entrypoints.cli_audit import audit
 from entrypoints.cli_events import events
 from entrypoints.cli_people import ensure_first_admin, seed_demo, users
 from entrypoints.container import build_container, build_sync_container
+from entrypoints.http.app import create_app
+from entrypoints.http.docs import contract_document
 from entrypoints.logs import configure_logging
 from entrypoints.migration import migrate
 from entrypoints.projections import PROJECTIONS, projection_runner, rebuild
@@ -215,3 +219,14 @@ main.add_command(users)
 main.add_command(seed_demo)
 main.add_command(events)
 main.add_command(audit)
+
+
+@main.command("openapi")
+def openapi() -> None:
+    """Print the API's OpenAPI document (the contract `docs/openapi.json` holds)."""
+    # The document depends on the routes only: the app is built, never started, so no
+    # database is opened; the container is closed unused.
+    container = build_container(Settings())
+    app = create_app(container)
+    click.echo(json.dumps(contract_document(app), indent=2, sort_keys=True))
+    asyncio.run(container.close())

@@ -32,7 +32,7 @@ class AccountEntry(msgspec.Struct, frozen=True):
     description: str
 
 
-class PaymentStep(msgspec.Struct, frozen=True):
+class AuditPaymentStep(msgspec.Struct, frozen=True):
     """One transition of a payment as the log recorded it."""
 
     position: int
@@ -141,7 +141,7 @@ class PaymentFold:
     captured: int = 0
     refunded: int = 0
     last_position: int = 0
-    history: list[PaymentStep] = field(default_factory=list)
+    history: list[AuditPaymentStep] = field(default_factory=list)
     postings: list[PaymentPosting] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -198,7 +198,7 @@ class PaymentFold:
     def _step(self, position: int, status: PaymentStatus, reason: str, at: datetime) -> None:
         self.status = status
         self.last_position = position
-        self.history.append(PaymentStep(position, status, reason, at))
+        self.history.append(AuditPaymentStep(position, status, reason, at))
 
 
 def journal_amount(journal: d.Recorded | d.Journal) -> int | None:

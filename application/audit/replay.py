@@ -17,7 +17,7 @@ import msgspec
 
 from application.audit import decoding as d
 from application.audit.folds import AccountEntry, AccountFold, PaymentFold, PaymentPosting
-from application.audit.folds import PaymentStep as PaymentStep
+from application.audit.folds import AuditPaymentStep as AuditPaymentStep
 from application.errors import AccountNotFoundError, PaymentNotFoundError
 from application.ports.audit_log import AuditLog, Row
 from domain.payment_terms import PaymentStatus
@@ -103,7 +103,7 @@ class PaymentAsOf(msgspec.Struct, frozen=True):
     as_of_position: int
     as_of_time: datetime | None
     last_event_position: int
-    history: list[PaymentStep]
+    history: list[AuditPaymentStep]
     postings: list[PaymentPosting]
 
 

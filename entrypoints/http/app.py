@@ -17,6 +17,8 @@ from dishka import AsyncContainer
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 from litestar.plugins.prometheus import PrometheusConfig
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from application.ledger import Ledger
 from application.ports.fingerprint import Fingerprinter
@@ -65,6 +67,31 @@ BODY_CEILING_BYTES = 16 * 1024 * 1024
 PROMETHEUS = PrometheusConfig(
     app_name="payledger", prefix="payledger_http", group_path=True, exclude=["^/metrics$"]
 )
+
+
+_ALLOWED_STATE_KEY = "payledger_allowed_methods"  # each path's methods, for `Allow`
+
+
+async def _allow_every_method(message: Message, scope: Scope) -> None:
+    """Answer OPTIONS with every method of the path. Litestar's own OPTIONS handler lists
+    the methods of one controller only when several declare the path (`/charges`: POST
+    without GET), so its `Allow` is rewritten from the app's merged routes."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    if message["status"] != 204:
+        return
+    app = scope["litestar_app"]
+    allowed: dict[str, bytes] | None = app.state.get(_ALLOWED_STATE_KEY)
+    if allowed is None:
+        allowed = app.state[_ALLOWED_STATE_KEY] = {}
+        for route in app.routes:
+            if isinstance(route, HTTPRoute):  # by template, with and without param types
+                listed = ", ".join(sorted(route.methods)).encode()
+                allowed[route.path] = allowed[route.path_format] = listed
+    methods = allowed.get(scope.get("path_template", ""))
+    if methods is not None:
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", methods)]
 
 
 def create_app(container: AsyncContainer) -> Litestar:
@@ -125,6 +152,7 @@ def create_app(container: AsyncContainer) -> Litestar:
         request_max_body_size=BODY_CEILING_BYTES,
         openapi_config=openapi_config(),
         lifespan=[lifespan],
+        before_send=[_allow_every_method],
         # Logging is configured once per process (entrypoints/logs.py), not by the framework.
         logging_config=None,
     )

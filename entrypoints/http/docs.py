@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, Router, get
+import msgspec
+from litestar import Litestar, Request, Response, Router, get
 from litestar.enums import MediaType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -28,6 +29,7 @@ from litestar.openapi.spec import (
 )
 from litestar.static_files import create_static_files_router
 
+from entrypoints.http.contract import finish_document
 from entrypoints.http.problems import problem, problem_response
 
 DOCS_PATH = "/docs"
@@ -37,11 +39,14 @@ API_TITLE = "PayLedger API"
 API_VERSION = "0.1.0"
 SWAGGER_UI_VERSION = "5.35.0"
 SWAGGER_UI_DIR = Path(__file__).parent / "static" / "swagger-ui"
+_DOCUMENT_STATE_KEY = "payledger_openapi_document"
 
 API_DESCRIPTION = """\
 An event-sourced, double-entry payments ledger.
 
-* **Amounts** are integer minor units: `"amount": 25000` is 250.00 USD.
+* **Amounts** are integer minor units: `"amount": 25000` is 250.00 USD. Integers are written
+  as integers: `25000.0` is refused (422 `validation_error`), so an amount in major units
+  (`250.00`) never passes for minor units.
 * **Idempotency**: every `POST` takes an optional `Idempotency-Key` header; a replay returns the
   original status and body with `Idempotent-Replayed: true`; the same key with a different
   request is a 422 `idempotency_key_reused` problem.
@@ -106,8 +111,38 @@ def _problem_for_html_404(response: Response[Any]) -> Response[Any]:
     return response
 
 
+class _ContractSwagger(SwaggerRenderPlugin):
+    """Swagger UI showing the finished contract (the same document as `/openapi.json`)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, contract_document(request.app))
+
+
+def contract_document(app: Litestar) -> dict[str, Any]:
+    """The app's finished OpenAPI document, built once per app."""
+    document: dict[str, Any] | None = app.state.get(_DOCUMENT_STATE_KEY)
+    if document is None:
+        # `to_builtins`: defaults in the schema can be structs (a body's default value).
+        generated = msgspec.to_builtins(app.openapi_schema.to_schema())
+        document = finish_document(generated, project_structs())
+        app.state[_DOCUMENT_STATE_KEY] = document
+    return document
+
+
+def project_structs() -> list[type[msgspec.Struct]]:
+    """Every msgspec struct this project defines (request bodies among them)."""
+    found: list[type[msgspec.Struct]] = []
+    pending = list(msgspec.Struct.__subclasses__())
+    while pending:
+        struct = pending.pop()
+        pending.extend(struct.__subclasses__())
+        if struct.__module__.split(".")[0] in ("entrypoints", "application", "domain"):
+            found.append(struct)
+    return found
+
+
 def openapi_config() -> OpenAPIConfig:
-    swagger = SwaggerRenderPlugin(
+    swagger = _ContractSwagger(
         path="/",
         js_url=_asset("swagger-ui-bundle.js"),
         css_url=_asset("swagger-ui.css"),
@@ -131,8 +166,8 @@ def openapi_config() -> OpenAPIConfig:
 
 @get(SPEC_PATH, include_in_schema=False, media_type=MediaType.JSON)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The OpenAPI document (built once, then cached by Litestar)."""
-    return request.app.openapi_schema.to_schema()
+    """The OpenAPI document: the contract (built once per app)."""
+    return contract_document(request.app)
 
 
 def docs_assets_router() -> Router:

@@ -3,17 +3,64 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar.params import PathParameter, QueryParameter
 
-from application.queries import PAGE_SIZE_MAX
+from application.queries import (
+    ACCOUNT_CURSOR_PATTERN,
+    PAGE_SIZE_MAX,
+    POSITION_CURSOR_PATTERN,
+    SEQUENCE_CURSOR_PATTERN,
+)
+from application.webhooks import DELIVERY_CURSOR_PATTERN
 from domain.money import CUSTOMER_ID_LENGTH_MAX
 from entrypoints.http.bodies import TEXT_PATTERN
 from entrypoints.http.problems import FieldError, ProblemError
 
 POSITION_MAX = 2**63 - 1  # positions are PostgreSQL bigints
+# An instant in a query: RFC 3339 with its time zone (a number is not an instant here).
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def query(**constraints: Any) -> Any:
+    """A query parameter's definition. Litestar leaves falsy bounds (`ge=0`) out of the
+    OpenAPI document and writes big ones as floats (2**63 - 1 rounds up): the bounds are
+    restated exactly, so the contract says what the server checks."""
+    keys = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+    exact = {keys[k]: v for k, v in constraints.items() if k in keys and isinstance(v, int)}
+    return QueryParameter(schema_extra=exact or None, **constraints)
+
+
+def instant_query(description: str) -> Any:
+    return QueryParameter(
+        pattern=INSTANT_PATTERN,
+        max_length=40,
+        schema_extra={"format": "date-time"},
+        description=f"{description} (RFC 3339 with a time zone, e.g. `2026-02-26T10:00:00Z`).",
+    )
+
+
+def parse_instant(name: str, text: str | None) -> datetime | None:
+    """An instant that matched `INSTANT_PATTERN`, or a 422 problem for an impossible date
+    (the pattern lets 31 February through)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ProblemError(
+            422,
+            "validation_error",
+            f"`{name}` is not a date that exists (query {name}).",
+            [FieldError("query", name, "Not a date that exists.")],
+        ) from None
+
+
 CURSOR_LENGTH_MAX = 100
 PAGE_SIZE_DEFAULT = 50
 
@@ -27,7 +74,7 @@ CustomerIdPath = Annotated[
 ]
 MinPosition = Annotated[
     int | None,
-    QueryParameter(
+    query(
         ge=0,
         le=POSITION_MAX,
         description="A log position from a write's `PayLedger-Position` header: the read waits "
@@ -35,14 +82,22 @@ MinPosition = Annotated[
         "`view_not_caught_up`; a position beyond the log's end is 422 `position_beyond_log`.",
     ),
 ]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
+
+
+def _cursor(pattern: str) -> object:
+    return QueryParameter(
         min_length=1,
         max_length=CURSOR_LENGTH_MAX,
+        pattern=pattern,
         description="The `next_cursor` of the previous page.",
-    ),
-]
+    )
+
+
+# Each list has one kind of cursor, and documents its pattern.
+Cursor = Annotated[str | None, _cursor(POSITION_CURSOR_PATTERN)]  # by log position
+SequenceCursor = Annotated[str | None, _cursor(SEQUENCE_CURSOR_PATTERN)]  # a wallet's entries
+AccountCursor = Annotated[str | None, _cursor(ACCOUNT_CURSOR_PATTERN)]  # balances
+DeliveryCursor = Annotated[str | None, _cursor(DELIVERY_CURSOR_PATTERN)]  # webhook deliveries
 PageSize = Annotated[
     int,
     QueryParameter(
@@ -79,19 +134,8 @@ HistoryOf = Annotated[
         description="Whose history (admins and auditors; none: your own).",
     ),
 ]
-CreatedFrom = Annotated[
-    datetime | None,
-    QueryParameter(
-        description="Only payments created at or after this instant (ISO 8601 with a time "
-        "zone, e.g. `2026-02-26T10:00:00Z`).",
-    ),
-]
-CreatedTo = Annotated[
-    datetime | None,
-    QueryParameter(
-        description="Only payments created before this instant (ISO 8601 with a time zone).",
-    ),
-]
+CreatedFrom = Annotated[str | None, instant_query("Only payments created at or after this")]
+CreatedTo = Annotated[str | None, instant_query("Only payments created before this instant")]
 WAIT_TIMEOUT_S_MAX = 30.0
 WAIT_TIMEOUT_S_DEFAULT = 10.0
 Wait = Annotated[
@@ -103,7 +147,7 @@ Wait = Annotated[
 ]
 WaitTimeout = Annotated[
     float,
-    QueryParameter(
+    query(
         ge=0,
         le=WAIT_TIMEOUT_S_MAX,
         description="How long `wait=true` waits at most, in seconds.",

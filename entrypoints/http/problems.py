@@ -70,10 +70,10 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.InvalidPaymentTransitionError: 409,
     errors.PaymentNotRetryableError: 409,
     errors.RetryLimitReachedError: 409,
-    # The read model lags behind the position asked for, webhooks are not set up, or the
+    # The read model lags behind the position asked for, or the
     # database cannot be reached (see `handle_store_unavailable`).
     app_errors.ViewNotCaughtUpError: 503,
-    app_errors.WebhooksNotConfiguredError: 503,
+    app_errors.WebhooksNotConfiguredError: 404,
     app_errors.ServiceUnavailableError: 503,
     # A cursor the client was never given, a status filter naming no status, a webhook
     # whose signature does not verify.
@@ -362,25 +362,19 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 
 # OpenAPI: the problems each operation can answer with.
 
+# Each problem response's summary; the OpenAPI contract adds the status's codes
+# (`entrypoints/http/contract.py`).
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON (`malformed_json`), a key twice in one object (`duplicate_json_key`) "
-    "or a bad cursor (`invalid_cursor`).",
-    404: "No such resource (`wallet_not_found`, `hold_not_found`, `transaction_not_found`, "
-    "`payment_not_found`, `account_not_found`).",
-    409: "Conflicts with the current state (`wallet_exists`, `hold_not_pending`, "
-    "`hold_expired`, `concurrency_conflict`, `invalid_payment_transition`, "
-    "`payment_not_retryable`, `retry_limit_reached`).",
-    413: "The body is too large (`payload_too_large`).",
-    415: "The body is not `application/json` (`unsupported_media_type`).",
-    422: "Invalid request (`validation_error`, with `errors`) or a broken business rule "
-    "(`insufficient_funds`, `unknown_currency`, `idempotency_key_reused`, "
-    "`refund_exceeds_captured`, `invalid_split`, `position_beyond_log`, `card_number_in_text`, "
-    "`invalid_text`...).",
-    500: "Unexpected server error (`internal_error`).",
-    502: "The payment gateway refused (`gateway_refund_failed`); nothing was changed.",
-    503: "Not available yet (`view_not_caught_up`: the read model has not reached "
-    "`min_position`; `too_many_view_waits`; `not_ready`; `service_unavailable`: the database "
-    "cannot be reached); retry after `Retry-After` seconds.",
+    400: "Malformed JSON, a key twice in one object, or a cursor this list never gave.",
+    404: "No such resource (or not one the caller may see).",
+    409: "Conflicts with the current state.",
+    413: "The body is too large.",
+    415: "The body is not `application/json`.",
+    422: "Invalid request (`validation_error`, with `errors`) or a broken business rule.",
+    500: "Unexpected server error.",
+    502: "A partner (the payment gateway) refused or could not be reached; nothing changed.",
+    503: "Not available now (a read model behind `min_position`, too many waiting reads, not "
+    "ready, or the database cannot be reached): retry after `Retry-After` seconds.",
 }
 
 

@@ -8,7 +8,6 @@ application/x-ndjson` or `?format=jsonl`, for exports of any size.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -25,7 +24,7 @@ from application.audit.service import AuditService
 from application.audit.verify import VerificationReport
 from application.principal import Principal
 from entrypoints.http.auth import ApiController
-from entrypoints.http.params import POSITION_MAX
+from entrypoints.http.params import POSITION_MAX, instant_query, parse_instant, query
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
 
@@ -34,31 +33,22 @@ _encoder = msgspec.json.Encoder()
 
 Position = Annotated[
     int | None,
-    QueryParameter(ge=0, le=POSITION_MAX, description="As of this log position (inclusive)."),
+    query(ge=0, le=POSITION_MAX, description="As of this log position (inclusive)."),
 ]
-At = Annotated[
-    datetime | None,
-    QueryParameter(description="As of this time: events stamped at or before it."),
-]
-After = Annotated[
-    int, QueryParameter(ge=0, le=POSITION_MAX, description="Events after this position.")
-]
+At = Annotated[str | None, instant_query("As of this time: events stamped at or before it")]
+After = Annotated[int, query(ge=0, le=POSITION_MAX, description="Events after this position.")]
 Upto = Annotated[
     int | None,
-    QueryParameter(ge=0, le=POSITION_MAX, description="Events up to this position (inclusive)."),
+    query(ge=0, le=POSITION_MAX, description="Events up to this position (inclusive)."),
 ]
-Since = Annotated[datetime | None, QueryParameter(description="Events stamped at or after.")]
-Until = Annotated[datetime | None, QueryParameter(description="Events stamped at or before.")]
-EventsLimit = Annotated[
-    int, QueryParameter(ge=1, le=EVENTS_LIMIT_MAX, description="Events per page.")
-]
+Since = Annotated[str | None, instant_query("Events stamped at or after this instant")]
+Until = Annotated[str | None, instant_query("Events stamped at or before this instant")]
+EventsLimit = Annotated[int, query(ge=1, le=EVENTS_LIMIT_MAX, description="Events per page.")]
 Format = Annotated[
     Literal["json", "jsonl"] | None,
     QueryParameter(description="`jsonl`: stream every event in range as JSON Lines."),
 ]
-EntriesMax = Annotated[
-    int, QueryParameter(ge=0, le=ENTRIES_MAX, description="Latest entries to show.")
-]
+EntriesMax = Annotated[int, query(ge=0, le=ENTRIES_MAX, description="Latest entries to show.")]
 AccountId = Annotated[UUID, PathParameter(description="A ledger account's id.")]
 AuditPaymentId = Annotated[UUID, PathParameter(description="The payment's id.")]
 
@@ -89,9 +79,10 @@ class AuditController(ApiController):
         wants_lines = format == "jsonl" or (
             format is None and NDJSON in request.headers.get("accept", "")
         )
+        start, end = parse_instant("since", since), parse_instant("until", until)
         if not wants_lines:
-            return await in_thread(audit.events, principal, after, upto, limit, since, until)
-        pages = await in_thread(audit.stream_events, principal, after, upto, since, until)
+            return await in_thread(audit.events, principal, after, upto, limit, start, end)
+        pages = await in_thread(audit.stream_events, principal, after, upto, start, end)
         # The handler's own media type (JSON) would win over `media_type`: set the header.
         return Stream(  # type: ignore[return-value]
             _lines(pages), media_type=NDJSON, headers={"content-type": NDJSON}
@@ -113,7 +104,10 @@ class AuditController(ApiController):
         at: At = None,
         entries: EntriesMax = 100,
     ) -> AccountAsOf:
-        return await in_thread(audit.account_as_of, principal, account_id, position, at, entries)
+        moment = parse_instant("at", at)
+        return await in_thread(
+            audit.account_as_of, principal, account_id, position, moment, entries
+        )
 
     @get(
         "/payments/{payment_id:uuid}",
@@ -130,7 +124,8 @@ class AuditController(ApiController):
         position: Position = None,
         at: At = None,
     ) -> PaymentAsOf:
-        return await in_thread(audit.payment_as_of, principal, payment_id, position, at)
+        moment = parse_instant("at", at)
+        return await in_thread(audit.payment_as_of, principal, payment_id, position, moment)
 
     @get(
         "/verify",

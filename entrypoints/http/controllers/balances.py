@@ -11,7 +11,7 @@ from application.queries import LedgerQueries
 from application.results import BalancePage
 from application.view_positions import LEDGER_VIEW, ViewPositions
 from entrypoints.http.auth import ApiController
-from entrypoints.http.params import PAGE_SIZE_DEFAULT, Cursor, MinPosition, PageSize
+from entrypoints.http.params import PAGE_SIZE_DEFAULT, AccountCursor, MinPosition, PageSize
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import in_thread
@@ -33,7 +33,7 @@ class BalanceController(ApiController):
         principal: NamedDependency[Principal],
         queries: FromDishka[LedgerQueries],
         positions: FromDishka[ViewPositions],
-        cursor: Cursor = None,
+        cursor: AccountCursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> BalancePage:

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, get, post
+from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
@@ -40,17 +41,17 @@ from application.results import Payment
 from domain.money import AMOUNT_MINOR_MAX, check_currency
 from domain.payment_terms import PaymentStatus
 from entrypoints.http.auth import ANONYMOUS
+from entrypoints.http.bodies import CURRENCY_PATTERN
+from entrypoints.http.params import query
 from entrypoints.http.problems import ProblemError, problem_responses
 from entrypoints.http.writes import in_thread
 from entrypoints.settings import Settings
 
 Price = Annotated[
     int,
-    QueryParameter(
-        gt=0, le=AMOUNT_MINOR_MAX, description="Amount in minor units (5000 = 50.00 USD)."
-    ),
+    query(gt=0, le=AMOUNT_MINOR_MAX, description="Amount in minor units (5000 = 50.00 USD)."),
 ]
-Currency = Annotated[str, QueryParameter(min_length=3, max_length=3, description="ISO 4217 code.")]
+Currency = Annotated[str, QueryParameter(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")]
 PaymentRef = Annotated[
     str | None,
     QueryParameter(max_length=100, description="Our payment's id, as the return URL has it."),
@@ -153,6 +154,7 @@ class CheckoutController(Controller):
     @get(
         "/success",
         operation_id="CheckoutSuccess",
+        media_type=MediaType.HTML,
         responses=problem_responses(),
         summary="Where the gateway sends payers: their payment as it really stands",
     )
@@ -165,6 +167,7 @@ class CheckoutController(Controller):
     @get(
         "/cancel",
         operation_id="CheckoutCancel",
+        media_type=MediaType.HTML,
         responses=problem_responses(),
         summary="Where cancelled checkouts land: the checkout is closed and recorded cancelled",
     )

@@ -44,7 +44,7 @@ from entrypoints.http.params import (
     PaymentStatus,
     Wait,
     WaitTimeout,
-    require_time_zone,
+    parse_instant,
 )
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.view_waits import wait_for_writes
@@ -127,7 +127,7 @@ class PaymentController(ApiController):
         operation_id="CreatePayment",
         summary="Create a payment (recorded FAILED with a reason if it breaks a rule)",
         status_code=201,
-        responses=problem_responses(409, 413, 415),
+        responses=problem_responses(404, 409, 413, 415),
         response_headers=WRITE_HEADERS,
     )
     @inject
@@ -180,8 +180,8 @@ class PaymentController(ApiController):
             principal,
             status=status,
             payer_id=payer_id,
-            created_from=require_time_zone("created_from", created_from),
-            created_to=require_time_zone("created_to", created_to),
+            created_from=parse_instant("created_from", created_from),
+            created_to=parse_instant("created_to", created_to),
             cursor=cursor,
             limit=limit,
         )

@@ -24,10 +24,10 @@ from entrypoints.http.auth import ApiController
 from entrypoints.http.bodies import CURRENCY_PATTERN, CreditCreate, DebitCreate, WalletCreate
 from entrypoints.http.params import (
     PAGE_SIZE_DEFAULT,
-    Cursor,
     CustomerIdPath,
     MinPosition,
     PageSize,
+    SequenceCursor,
 )
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.view_waits import wait_for_view, wait_for_writes
@@ -134,7 +134,7 @@ class WalletController(ApiController):
         queries: FromDishka[LedgerQueries],
         positions: FromDishka[ViewPositions],
         currency: StatementCurrency = None,
-        cursor: Cursor = None,
+        cursor: SequenceCursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
         min_position: MinPosition = None,
     ) -> Statement:

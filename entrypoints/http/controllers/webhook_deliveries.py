@@ -23,7 +23,7 @@ from application.webhook_results import (
 )
 from application.webhooks import WebhookService
 from entrypoints.http.auth import ApiController
-from entrypoints.http.params import PAGE_SIZE_DEFAULT, Cursor, PageSize
+from entrypoints.http.params import PAGE_SIZE_DEFAULT, DeliveryCursor, PageSize
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.writes import in_thread
 
@@ -48,7 +48,7 @@ class WebhookDeliveryController(ApiController):
         endpoint_id: Annotated[UUID | None, QueryParameter()] = None,
         status: Annotated[DeliveryStatus | None, QueryParameter()] = None,
         event_type: Annotated[WebhookEventType | None, QueryParameter()] = None,
-        cursor: Cursor = None,
+        cursor: DeliveryCursor = None,
         limit: PageSize = PAGE_SIZE_DEFAULT,
     ) -> WebhookDeliveryPage:
         return await in_thread(

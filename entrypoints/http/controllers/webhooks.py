@@ -36,7 +36,7 @@ class WebhookController(Controller):
         operation_id="ReceiveStripeWebhook",
         summary="Stripe events (signed): settle payments whose outcome was pending",
         status_code=200,
-        responses=problem_responses(400, 503),
+        responses=problem_responses(400, 404, 503),
     )
     @inject
     async def stripe(

@@ -267,10 +267,11 @@ def test_balances_come_a_page_at_a_time_each_account_once(client: TestClient[Any
     assert ids == sorted(ids) == [row["account_id"] for row in everything]
 
 
-def test_a_balance_cursor_from_elsewhere_is_a_400_problem(client: TestClient[Any]) -> None:
+def test_a_balance_cursor_from_elsewhere_is_a_422_problem(client: TestClient[Any]) -> None:
     open_wallet(client, "q1")
-    statement_cursor = "c2VxOjE"  # a statement's cursor (seq:1), not a balance page's
-    for cursor in (statement_cursor, "not-a-cursor"):
+    statement_cursor = "seq_1"  # a statement's cursor, not a balance page's
+    for cursor in (statement_cursor, "not-a-cursor", "acct_" + "0" * 31):
         response = client.get("/balances", params={"cursor": cursor})
-        assert response.status_code == 400, response.text
-        assert response.json()["code"] == "invalid_cursor"
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["errors"][0]["path"] == "cursor"

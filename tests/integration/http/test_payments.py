@@ -730,8 +730,8 @@ def test_the_status_filter_offers_exactly_the_payment_statuses() -> None:
         ({"created_from": "2026-01-01T00:00:00"}, 422, "validation_error"),
         ({"created_to": "2026-01-01T00:00:00"}, 422, "validation_error"),
         ({"min_position": -1}, 422, "validation_error"),
-        ({"cursor": "zzz"}, 400, "invalid_cursor"),
-        ({"cursor": "c2VxOjU"}, 400, "invalid_cursor"),  # a statement's cursor, not ours
+        ({"cursor": "zzz"}, 422, "validation_error"),
+        ({"cursor": "seq_5"}, 422, "validation_error"),  # a statement's cursor, not ours
     ],
 )
 def test_a_bad_list_parameter_is_a_problem(

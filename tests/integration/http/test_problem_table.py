@@ -68,7 +68,7 @@ EXPECTED_STATUS = {
     "invalid_payment_status": 400,
     "not_found": 404,
     "invalid_signature": 400,
-    "webhooks_not_configured": 503,
+    "webhooks_not_configured": 404,
     "service_unavailable": 503,
     "email_taken": 409,
     "forbidden": 403,
@@ -279,12 +279,14 @@ def test_a_malformed_id_in_the_path_is_a_404_problem(
     expect_problem(response, 404, "not_found")
 
 
-def test_a_bad_cursor_is_a_400_problem(funded_client: TestClient[Any]) -> None:
-    for cursor in ("zzz", "c2VxOi0x", "%%%"):
+def test_a_cursor_not_of_the_lists_pattern_is_a_422_problem(
+    funded_client: TestClient[Any],
+) -> None:
+    for cursor in ("zzz", "seq_-1", "seq_0", "pos_5", "%%%"):
         response = funded_client.get(
             "/wallets/alice/ledger", params={"currency": "USD", "cursor": cursor}
         )
-        expect_problem(response, 400, "invalid_cursor")
+        expect_problem(response, 422, "validation_error")
 
 
 def test_a_view_behind_the_position_asked_for_is_a_503_with_retry_after() -> None:

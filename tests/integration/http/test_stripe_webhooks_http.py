@@ -349,9 +349,9 @@ def test_without_a_secret_webhooks_are_not_configured_and_change_nothing() -> No
 
         for secret in (SECRET, "whsec_someone_else"):
             response = deliver(api.client, payload, secret=secret)
-            expect_problem(response, 503, "webhooks_not_configured")
+            expect_problem(response, 404, "webhooks_not_configured")
         unsigned = deliver(api.client, payload, header="")
-        expect_problem(unsigned, 503, "webhooks_not_configured")
+        expect_problem(unsigned, 404, "webhooks_not_configured")
 
         assert ledger_state(api.client) == before
         assert payment(api.client, payment_id) == waiting

@@ -333,9 +333,10 @@ def test_another_customers_deliveries_are_hidden(
 
 
 def test_the_inbound_stripe_webhook_still_answers_at_its_path(client: TestClient[Any]) -> None:
-    # Not configured here: the route is still the inbound one (503), not a delivery lookup.
+    # Not configured here: the route is still the inbound one (404 `webhooks_not_configured`),
+    # not a delivery lookup (which would be `webhook_delivery_not_found`).
     response = client.post("/webhooks/stripe", content=b"{}", headers={"stripe-signature": "x"})
-    assert response.status_code in (400, 503), response.text
+    assert response.status_code in (400, 404), response.text
     assert response.json()["code"] in ("webhooks_not_configured", "invalid_signature")
 
 

@@ -1,0 +1,153 @@
+"""Schemathesis hooks for the contract test (loaded through SCHEMATHESIS_HOOKS).
+
+- Who calls: each generated request is sent as one of three people, an admin and two
+  customers, drawn per request (so customers also meet each other's resources and the
+  admin-only routes). Their tokens come from signing in; a token the server stops honouring
+  (a password changed, a user deleted by a generated request) is dropped, and a customer who
+  can no longer sign in is replaced by a fresh sign-up.
+- What counts as accepted: Schemathesis's `positive_data_acceptance` wants every
+  schema-valid request to succeed (or fail with 401/403/404/409). Some rules cannot be written
+  in JSON Schema (an unknown currency code, a debit beyond the balance, a key reused); the
+  document lists their problem codes per operation and status (`x-problem-codes`). The
+  check here accepts a 400 or 422 only when its `code` is one of those and is not a
+  validation error, which schema-valid data must never get. One exception, documented in
+  the API's description: JSON Schema counts `25000.0` as an integer, the API does not (so
+  an amount in major units, `250.00`, can never pass for minor units): a request holding
+  such a number may get a validation error.
+
+Configuration from the environment: PAYLEDGER_CONTRACT_BASE_URL, PAYLEDGER_CONTRACT_ADMIN
+(`email:password`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import uuid
+from typing import Any
+
+import httpx
+import schemathesis
+
+BASE_URL = os.environ.get("PAYLEDGER_CONTRACT_BASE_URL", "")
+ADMIN = os.environ.get("PAYLEDGER_CONTRACT_ADMIN", ":")
+CUSTOMER_PASSWORD = "contract-customer-password"
+# Operations on the caller's own account that would lock the admin out for the rest of the
+# run (a changed email or password): only customers, who can be replaced, call them.
+CUSTOMER_ONLY = {"UpdateMe", "ChangeMyPassword", "DeleteMe"}
+NEVER_ACCEPTED = {"validation_error", "malformed_json", "duplicate_json_key"}
+
+
+class Identity:
+    """One person the test acts as, and their current token."""
+
+    def __init__(self, email: str, password: str, replaceable: bool) -> None:
+        self.email = email
+        self.password = password
+        self.replaceable = replaceable
+        self.token: str | None = None
+
+    def bearer(self) -> str:
+        if self.token is None:
+            self.token = self._sign_in() or self._replace()
+        return self.token
+
+    def _sign_in(self) -> str | None:
+        form = {"username": self.email, "password": self.password}
+        response = httpx.post(f"{BASE_URL}/token", data=form, timeout=30.0)
+        if response.status_code == 200:
+            token: str = response.json()["access_token"]
+            return token
+        return None
+
+    def _replace(self) -> str:
+        if not self.replaceable:
+            raise RuntimeError(f"{self.email} can no longer sign in")
+        self.email = f"contract-{uuid.uuid4().hex[:12]}@example.com"
+        body = {"email": self.email, "password": self.password, "full_name": "Contract"}
+        created = httpx.post(f"{BASE_URL}/users", json=body, timeout=30.0)
+        created.raise_for_status()
+        token = self._sign_in()
+        if token is None:
+            raise RuntimeError(f"a new customer {self.email} cannot sign in")
+        return token
+
+
+_lock = threading.Lock()
+_admin_email, _, _admin_password = ADMIN.partition(":")
+ADMIN_IDENTITY = Identity(_admin_email, _admin_password, replaceable=False)
+CUSTOMERS = [
+    Identity(f"contract-{name}-{uuid.uuid4().hex[:8]}@example.com", CUSTOMER_PASSWORD, True)
+    for name in ("alice", "bob")
+]
+_by_token: dict[str, Identity] = {}
+_random = random.Random(20261201)
+
+
+@schemathesis.auth(refresh_interval=None)
+class ThreePeople:
+    """An admin and two customers, drawn per request."""
+
+    def get(self, case: Any, context: Any) -> str:
+        operation_id = context.operation.definition.raw.get("operationId")
+        with _lock:
+            people = CUSTOMERS if operation_id in CUSTOMER_ONLY else [ADMIN_IDENTITY, *CUSTOMERS]
+            identity = _random.choice(people)
+            token = identity.bearer()
+            _by_token[token] = identity
+            return token
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """A token answered 401 is stale: its owner signs in again on their next request."""
+    if response.status_code != 401:
+        return
+    header = (case.headers or {}).get("Authorization", "")
+    with _lock:
+        identity = _by_token.pop(header.removeprefix("Bearer "), None)
+        if identity is not None and identity.token == header.removeprefix("Bearer "):
+            identity.token = None
+
+
+def _integral_float(value: Any) -> bool:
+    """Whether a JSON value holds a number like `12.0` anywhere."""
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(_integral_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_integral_float(v) for v in value)
+    return False
+
+
+def documented_codes(operation: Any, status: int) -> set[str]:
+    responses = operation.definition.raw.get("responses", {})
+    return set(responses.get(str(status), {}).get("x-problem-codes", []))
+
+
+@schemathesis.check
+def business_rules_documented(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Schema-valid requests succeed, or fail for a documented rule the schema cannot state."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    status = response.status_code
+    if status not in (400, 422):
+        return None  # 2xx-3xx pass; 401/403/404/409/429 are states; 5xx: not_a_server_error
+    try:
+        code = response.json().get("code")
+    except ValueError:
+        code = None
+    if code == "validation_error" and _integral_float(case.body):
+        return None  # the documented exception (module docstring)
+    if code in NEVER_ACCEPTED or code not in documented_codes(case.operation, status):
+        raise AssertionError(
+            f"Schema-valid request rejected with {status} `{code}`, which is not a documented "
+            f"rule of {case.operation.label}: {response.text[:300]}"
+        )
+    return None
