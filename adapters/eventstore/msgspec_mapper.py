@@ -121,6 +121,7 @@ _encoder = msgspec.json.Encoder()
 _raw_decoder = msgspec.json.Decoder()
 
 _ID_FIELDS = ("originator_id", "originator_version")
+_DomainEvent = DomainEventProtocol[Any]  # subscripted once: it costs a call per event
 _CLASS_VERSION = "class_version"
 _TAG = "__t"
 
@@ -452,7 +453,7 @@ class MsgspecMapper(Mapper[Any]):
         event_state["originator_version"] = stored_event.originator_version
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
-        return cast(DomainEventProtocol[Any], domain_event)
+        return cast(_DomainEvent, domain_event)
 
 
 def _decode_current(plan: _Plan, data: bytes) -> dict[str, Any] | None:
