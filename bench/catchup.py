@@ -2,9 +2,15 @@
 
 Writes a log of about --events events (wallets, credits, transfers, holds, wallet and card
 payments, refunds) through the application, then times what `payledger projections rebuild
-NAME` does for each view (reset, then catch up in batches of 500) and prints the median of
---rounds rounds in events/s. The log is written once per backend and kept when --data or
---schema name an existing one, so runs on different code compare the same log.
+NAME` does for each view (reset, then catch up in the batches its runner reads) and prints
+the median of --rounds rounds in events/s. The log is written once per backend and kept
+when --data or --schema name an existing one, so runs on different code compare the same
+log.
+
+The raw limit, measured in the same run on the same log: the stored events table read in
+pages of PAGE_SIZE rows (SELECT and fetch of the columns a runner reads, nothing decoded), with
+the backend's own driver. A rebuild reads every one of those rows and then does more, so
+each view's figure is also printed as a ratio to it.
 
 Usage: uv run python bench/catchup.py [--backend sqlite|postgres|both] [--events 20000]
        [--rounds 3] [--data DIR] [--schema NAME] [--dsn postgresql://...]
@@ -15,11 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +56,9 @@ from entrypoints.settings import Settings, load_settings
 
 CUSTOMERS = 200
 ROUNDS_MAX = 1_000
+# As the view runners' batches (VIEW_BATCH_SIZE in entrypoints/projections.py).
+PAGE_SIZE = 2_000
+EVENTS_TABLE = "payledger_events"  # PostgreSQL; the SQLite table is `stored_events`
 
 
 def write_log(settings: Settings, events: int) -> int:
@@ -112,16 +123,51 @@ def rebuild_rates(settings: Settings, name: str, rounds: int) -> list[float]:
     return rates
 
 
+def raw_read_rate(settings: Settings) -> float:
+    """Events/s of reading the stored events table in pages of `PAGE_SIZE` rows."""
+    if settings.database.backend == "sqlite":
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
+        with contextlib.closing(sqlite3.connect(settings.database.sqlite_path)) as conn:
+            return _paged_read_rate(lambda after: conn.execute(statement, (after, PAGE_SIZE)))
+    query = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+        "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    ).format(Identifier(settings.database.schema), Identifier(EVENTS_TABLE))
+    with psycopg.connect(settings.database.url) as conn, conn.cursor() as cur:
+        return _paged_read_rate(lambda after: cur.execute(query, (after, PAGE_SIZE), prepare=True))
+
+
+def _paged_read_rate(select: Callable[[int], Any]) -> float:
+    started = time.perf_counter()
+    after, count = 0, 0
+    while rows := select(after).fetchall():
+        count += len(rows)
+        after = rows[-1][0]
+    return count / (time.perf_counter() - started)
+
+
 def measure(label: str, settings: Settings, events: int, rounds: int) -> None:
     migrate(settings)
     started = time.perf_counter()
     length = write_log(settings, events)
     print(f"{label}: log of {length:,} events ready in {time.perf_counter() - started:.0f} s")
+    raw_rates = [raw_read_rate(settings) for _ in range(rounds)]
+    raw = statistics.median(raw_rates)
+    print(
+        f"{label} raw limit, the events table read in pages of {PAGE_SIZE}: {raw:,.0f} events/s "
+        f"(median of {rounds}; {', '.join(f'{r:,.0f}' for r in raw_rates)})",
+        flush=True,
+    )
     for name in ("ledger", "payments"):
         rates = rebuild_rates(settings, name, rounds)
+        median = statistics.median(rates)
         print(
-            f"{label} {name} view catch-up: {statistics.median(rates):,.0f} events/s "
-            f"(median of {rounds}; {', '.join(f'{r:,.0f}' for r in rates)})",
+            f"{label} {name} view catch-up: {median:,.0f} events/s "
+            f"(median of {rounds}; {', '.join(f'{r:,.0f}' for r in rates)}) "
+            f"= {median / raw:.3f} x raw",
             flush=True,
         )
 

@@ -69,6 +69,7 @@ from entrypoints.container_installments import InstallmentRunners, InstallmentsP
 from entrypoints.container_people import PeopleProvider, PeopleRunners
 from entrypoints.container_relay import RelayProvider, RelayRunners, RelayStatusSource
 from entrypoints.container_webhooks import WebhooksProvider, WebhookWorkers
+from entrypoints.projections import VIEW_BATCH_SIZE
 from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
@@ -336,8 +337,18 @@ class WorkersProvider(Provider):
             *people,
             *installments,
             dispatcher,
-            ProjectionRunner(ledger, LedgerProjection(view=ledger_view), new_events=new_events),
-            ProjectionRunner(ledger, PaymentsProjection(view=payments_view), new_events=new_events),
+            ProjectionRunner(
+                ledger,
+                LedgerProjection(view=ledger_view),
+                batch_size=VIEW_BATCH_SIZE,
+                new_events=new_events,
+            ),
+            ProjectionRunner(
+                ledger,
+                PaymentsProjection(view=payments_view),
+                batch_size=VIEW_BATCH_SIZE,
+                new_events=new_events,
+            ),
             ProjectionRunner(
                 ledger,
                 processor,

@@ -7,8 +7,10 @@ ledger's log; `rebuild` empties the view and catches it up from the start of the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from dishka import Container
+from eventsourcing.projection import Projection
 
 from application.installments_projection import InstallmentsProjection
 from application.ledger import Ledger
@@ -19,6 +21,12 @@ from application.projection_runner import ProjectionRunner
 from application.projections import LedgerProjection
 
 PROJECTIONS = ("ledger", "payments", "installments")
+# Events per batch for the ledger and payments views. They write a batch in a few
+# multi-row statements, so past a few hundred events a batch costs mostly its commit (a
+# flush of the write-ahead log): 2,000 events a commit instead of 500 took a rebuild of
+# either view from about 20,000 to about 30,000 events/s here. Other followers keep the
+# runner's default, as they do work per event.
+VIEW_BATCH_SIZE = 2_000
 
 
 def projection_runner(container: Container, name: str) -> tuple[TrackedView, ProjectionRunner]:
@@ -26,10 +34,12 @@ def projection_runner(container: Container, name: str) -> tuple[TrackedView, Pro
     ledger = container.get(Ledger)
     if name == "ledger":
         ledger_view = container.get(LedgerViewRecorder)
-        return ledger_view, ProjectionRunner(ledger, LedgerProjection(view=ledger_view))
+        projection: Projection[Any] = LedgerProjection(view=ledger_view)
+        return ledger_view, ProjectionRunner(ledger, projection, batch_size=VIEW_BATCH_SIZE)
     if name == "payments":
         payments_view = container.get(PaymentsViewRecorder)
-        return payments_view, ProjectionRunner(ledger, PaymentsProjection(view=payments_view))
+        projection = PaymentsProjection(view=payments_view)
+        return payments_view, ProjectionRunner(ledger, projection, batch_size=VIEW_BATCH_SIZE)
     if name == "installments":
         installments_view = container.get(InstallmentsView)
         projection = InstallmentsProjection(installments_view, ledger)

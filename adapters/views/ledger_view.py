@@ -4,17 +4,25 @@ Written once for every `ViewDatabase` (SQLite in memory or in a file, PostgreSQL
 write stores its rows and the event's tracking record in one transaction, so each event
 changes the view exactly once; an event of a wallet the view never saw opened raises
 `LookupError` and changes nothing.
+
+In a batch the changes are kept in memory and written when it ends (or before a read in
+it), in a few multi-row statements: each wallet's row is written once with where the batch
+left it, and each system account's balance once with the batch's postings summed. A wallet
+opened in the batch is inserted as it ends; the others are updated first, so an event of a
+wallet opened only later in the batch still finds it missing and raises `LookupError` (in
+the batch's last statements, which roll it back; the runner then narrows it down).
 """
 
 from __future__ import annotations
 
 import functools
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.views.sql import Row, ViewDatabase
+from adapters.views.sql import Row, SqlCursor, ViewDatabase
 from adapters.views.tracking import SqlView
 from application.ports.views import LedgerViewRecorder
 from application.results import AccountBalance, HistoryEntry, StatementEntry, Wallet
@@ -53,24 +61,27 @@ _SELECT_WALLET_TOTALS = (
     "SELECT currency, COUNT(*) AS n, CAST(SUM(balance_minor) AS {bigint}) AS balance, "
     "CAST(SUM(held_minor) AS {bigint}) AS held FROM {wallets} GROUP BY currency ORDER BY currency"
 )
-_INSERT_WALLET = "INSERT INTO {wallets} ({wallet_columns}) VALUES (?, ?, ?, 0, 0, ?, 1, ?)"
-# RETURNING tells whether the wallet is there (an empty result: it is not).
-_SET_BALANCE = (
-    "UPDATE {wallets} SET balance_minor = ?, version = ?, updated_at = ? "
-    "WHERE account_id = ? RETURNING account_id"
+# `{rows}` is a query of the batch's rows (see `ViewDatabase.rows_statement`).
+_INSERT_WALLETS = "INSERT INTO {wallets} ({wallet_columns}) {rows}"
+_WALLET_TYPES = ("uuid", "text", "text", "bigint", "bigint", "bigint", "int", "timestamp")
+# Wallets opened before the batch: the balance of its last entry (NULL: none), the sum of
+# its held changes, and the version and time of its last event. RETURNING tells which
+# wallets are there.
+_UPDATE_WALLETS = (
+    "WITH v (id, balance, held, version, updated_at) AS ({rows}) "
+    "UPDATE {wallets} AS w SET balance_minor = COALESCE(v.balance, w.balance_minor), "
+    "held_minor = w.held_minor + v.held, version = v.version, updated_at = v.updated_at "
+    "FROM v WHERE w.account_id = v.id RETURNING account_id"
 )
-_ADD_HELD = (
-    "UPDATE {wallets} SET held_minor = held_minor + ?, version = ?, updated_at = ? "
-    "WHERE account_id = ? RETURNING account_id"
-)
-_INSERT_ENTRY = (
-    "INSERT INTO {entries} (account_id, {entry_columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_WALLET_CHANGE_TYPES = ("uuid", "bigint", "bigint", "int", "timestamp")
+_INSERT_ENTRIES = "INSERT INTO {entries} (account_id, {entry_columns}) {rows}"
+_ENTRY_TYPES = ("uuid", "int", "uuid", "text", "bigint", "bigint", "text", "timestamp", "bigint")
 _ADD_SYSTEM = (
     "INSERT INTO {system} AS s (account_id, account, currency, balance_minor) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE "
+    "{rows} ON CONFLICT (account_id) DO UPDATE "
     "SET balance_minor = s.balance_minor + excluded.balance_minor"
 )
+_SYSTEM_TYPES = ("uuid", "text", "text", "bigint")
 _SELECT_WALLETS = "SELECT {wallet_columns} FROM {wallets} WHERE customer_id = ? ORDER BY currency"
 _SELECT_ENTRIES = (
     "SELECT {entry_columns} FROM {entries} WHERE account_id = ? ORDER BY sequence DESC LIMIT ?"
@@ -121,11 +132,16 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         sql = functools.partial(
             self.sql, wallet_columns=_WALLET_COLUMNS, entry_columns=_ENTRY_COLUMNS
         )
-        self._insert_wallet = sql(_INSERT_WALLET)
-        self._set_balance = sql(_SET_BALANCE)
-        self._add_held = sql(_ADD_HELD)
-        self._insert_entry = sql(_INSERT_ENTRY)
-        self._add_system = sql(_ADD_SYSTEM)
+        names = {
+            **self._names,
+            "wallet_columns": _WALLET_COLUMNS,
+            "entry_columns": _ENTRY_COLUMNS,
+        }
+        rows = functools.partial(database.rows_statement, names=names)
+        self._insert_wallets = rows(_INSERT_WALLETS, _WALLET_TYPES)
+        self._update_wallets = rows(_UPDATE_WALLETS, _WALLET_CHANGE_TYPES)
+        self._insert_entries = rows(_INSERT_ENTRIES, _ENTRY_TYPES)
+        self._add_system = rows(_ADD_SYSTEM, _SYSTEM_TYPES)
         self._select_wallets = sql(_SELECT_WALLETS)
         self._select_entries = sql(_SELECT_ENTRIES)
         self._select_entries_before = sql(_SELECT_ENTRIES_BEFORE)
@@ -154,11 +170,13 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
     ) -> None:
         """Add a wallet with zero balance and nothing held."""
         db = self.database
-        params = (db.bind_uuid(account_id), customer_id, currency, overdraft_limit)
-        opened = db.bind_time(opened_at)
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            cursor.execute(self._insert_wallet, (*params, opened))
+        row = [db.bind_uuid(account_id), customer_id, currency, 0, 0, overdraft_limit, 1]
+        row.append(db.bind_time(opened_at))
+        changes: _LedgerChanges
+        with self._recording(tracking) as changes:
+            if account_id in changes.opened:
+                raise IntegrityError(f"wallet {account_id} is opened twice")
+            changes.opened[account_id] = row
 
     def record_wallet_entry(
         self,
@@ -186,34 +204,74 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
             posted,
             tracking.notification_id,
         )
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            changed = cursor.fetch_one(
-                self._set_balance, (balance_after, sequence, posted, account)
-            )
-            _check_wallet(changed, account_id)
-            cursor.execute(self._insert_entry, entry)
+        changes: _LedgerChanges
+        with self._recording(tracking) as changes:
+            opened = changes.opened.get(account_id)
+            if opened is not None:
+                opened[3], opened[6], opened[7] = balance_after, sequence, posted
+            else:
+                change = changes.changed.get(account_id)
+                if change is None:
+                    changes.changed[account_id] = [account, balance_after, 0, sequence, posted]
+                else:
+                    change[1], change[3], change[4] = balance_after, sequence, posted
+            changes.entries.append(entry)
 
     def record_held_change(
         self, account_id: UUID, sequence: int, delta: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """Add `delta` (negative on release) to the wallet's held amount."""
         db = self.database
-        params = (delta, sequence, db.bind_time(changed_at), db.bind_uuid(account_id))
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            _check_wallet(cursor.fetch_one(self._add_held, params), account_id)
+        changed_on = db.bind_time(changed_at)
+        changes: _LedgerChanges
+        with self._recording(tracking) as changes:
+            opened = changes.opened.get(account_id)
+            if opened is not None:
+                opened[4] += delta
+                opened[6], opened[7] = sequence, changed_on
+            else:
+                change = changes.changed.get(account_id)
+                if change is None:
+                    account = db.bind_uuid(account_id)
+                    changes.changed[account_id] = [account, None, delta, sequence, changed_on]
+                else:
+                    change[2] += delta
+                    change[3], change[4] = sequence, changed_on
 
     def record_system_postings(
         self, postings: list[tuple[UUID, str, str, int]], tracking: Tracking
     ) -> None:
         """Add (account_id, account, currency, amount) postings to system balances."""
         bind_uuid = self.database.bind_uuid
-        rows = [(bind_uuid(posting[0]), *posting[1:]) for posting in postings]
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            for row in rows:
-                cursor.execute(self._add_system, row)
+        changes: _LedgerChanges
+        with self._recording(tracking) as changes:
+            system = changes.system
+            for account_id, account, currency, amount in postings:
+                row = system.get(account_id)
+                if row is None:  # the first posting names the account if it is new
+                    system[account_id] = [bind_uuid(account_id), account, currency, amount]
+                else:
+                    row[3] += amount
+
+    def _pending(self) -> _LedgerChanges:
+        return _LedgerChanges()
+
+    def _flush(self, cursor: SqlCursor, pending: _LedgerChanges) -> None:
+        if pending.changed:
+            rows = list(pending.changed.values())
+            found = {row["account_id"] for row in self._update_wallets.fetch_all(cursor, rows)}
+            if len(found) < len(rows):
+                # An event for a wallet the view never saw opened means the view is
+                # incomplete: fail (and roll back) rather than record the position and
+                # lose the change.
+                missing = next(key for key, row in pending.changed.items() if row[0] not in found)
+                raise LookupError(f"wallet {missing} is not in the ledger view")
+        if pending.opened:
+            self._insert_wallets.execute(cursor, list(pending.opened.values()))
+        if pending.entries:
+            self._insert_entries.execute(cursor, pending.entries)
+        if pending.system:
+            self._add_system.execute(cursor, list(pending.system.values()))
 
     # Reads.
 
@@ -315,8 +373,19 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         )
 
 
-def _check_wallet(changed: Row | None, account_id: UUID) -> None:
-    # An event for a wallet the view never saw opened means the view is incomplete: fail
-    # (and roll back) rather than record the position and lose the change.
-    if changed is None:
-        raise LookupError(f"wallet {account_id} is not in the ledger view")
+class _LedgerChanges:
+    """What a batch changed in the ledger view, as rows to write when it ends."""
+
+    __slots__ = ("changed", "entries", "opened", "system")
+
+    def __init__(self) -> None:
+        # Wallets opened in the batch: their row as the batch leaves it.
+        self.opened: dict[UUID, list[Any]] = {}
+        # Other wallets: [id, balance or None, held delta, version, updated_at].
+        self.changed: dict[UUID, list[Any]] = {}
+        self.entries: list[tuple[Any, ...]] = []
+        # System accounts: [id, account, currency, amount to add].
+        self.system: dict[UUID, list[Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.opened or self.changed or self.entries or self.system)

@@ -4,6 +4,12 @@ Written once for every `ViewDatabase` (SQLite in memory or in a file, PostgreSQL
 write stores its row change and the event's tracking record in one transaction, so each
 event changes the view exactly once; a change to a payment the view never saw created
 raises `LookupError` and changes nothing.
+
+In a batch the changes are kept in memory and written when it ends (or before a read in
+it), in a few multi-row statements: a payment created in the batch is inserted once, as the
+batch leaves it; every other payment it changed is updated once, with its changes folded
+into one (see `_UPDATE_PAYMENTS`). Those updates go first, so a change to a payment created
+only later in the batch still finds it missing and raises `LookupError`.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import functools
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.views.sql import Row, ViewDatabase, check_aware
+from adapters.views.sql import Row, SqlCursor, ViewDatabase, check_aware
 from adapters.views.tracking import SqlView
 from application.payment_projection import StatusGroup, summary_of
 from application.ports.views import STATUS_COUNT_INTERVALS_MAX, PaymentsViewRecorder
@@ -42,25 +49,32 @@ _CREATE = (
     "CREATE INDEX IF NOT EXISTS {created_at_index} ON {payments} (created_at, position)",
 )
 
-_INSERT_PAYMENT = (
-    "INSERT INTO {payments} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?, ?)"
+# `{rows}` is a query of the batch's rows (see `ViewDatabase.rows_statement`).
+_INSERT_PAYMENTS = "INSERT INTO {payments} ({columns}) {rows}"
+_PAYMENT_TYPES = (
+    *("uuid", "text", "bigint", "text", "text", "text", "text", "text"),
+    *("bigint", "bigint", "timestamp", "timestamp", "bigint"),
 )
-# RETURNING tells whether the payment is there (an empty result: it is not).
-_SET_STATUS = (
-    "UPDATE {payments} SET status = ?, failure_reason = ?, updated_at = ? "
-    "WHERE payment_id = ? RETURNING payment_id"
+# Payments created before the batch, each with the batch's changes folded into one row:
+# the status its last change set (NULL when that was a refund), whether a change set the
+# failure reason and the last one it set, the amount its last capture set (NULL: none), the
+# refunds summed, and the time of its last change. A refund sets REFUNDED once the refunds
+# add up to the amount captured, PARTIALLY_REFUNDED before; when the last change is a refund
+# the refunds before it are all in the sum and the capture it compared with is the last
+# one, so the one comparison below is the one that refund made. Right-hand sides read the
+# row as it was; RETURNING tells which payments are there.
+_UPDATE_PAYMENTS = (
+    "WITH v (id, status, set_reason, reason, captured, refunded, updated_at) AS "
+    "({rows}) "
+    "UPDATE {payments} AS p SET status = COALESCE(v.status, CASE "
+    "WHEN p.refunded_minor + v.refunded = COALESCE(v.captured, p.captured_minor) "
+    "THEN ? ELSE ? END), "
+    "failure_reason = CASE WHEN v.set_reason = 1 THEN v.reason ELSE p.failure_reason END, "
+    "captured_minor = COALESCE(v.captured, p.captured_minor), "
+    "refunded_minor = p.refunded_minor + v.refunded, updated_at = v.updated_at "
+    "FROM v WHERE p.payment_id = v.id RETURNING payment_id"
 )
-_SET_CAPTURED = (
-    "UPDATE {payments} SET status = ?, captured_minor = ?, updated_at = ? "
-    "WHERE payment_id = ? RETURNING payment_id"
-)
-# Right-hand sides read the row as it was: REFUNDED once the refunds add up to the capture,
-# PARTIALLY_REFUNDED before.
-_ADD_REFUNDED = (
-    "UPDATE {payments} SET refunded_minor = refunded_minor + ?, "
-    "status = CASE WHEN refunded_minor + ? = captured_minor THEN ? ELSE ? END, "
-    "updated_at = ? WHERE payment_id = ? RETURNING payment_id"
-)
+_PAYMENT_CHANGE_TYPES = ("uuid", "text", "int", "text", "bigint", "bigint", "timestamp")
 _SELECT_SUMMARY = (
     "SELECT 0 AS part, status AS key, currency, COUNT(*) AS n, "
     "CAST(SUM(amount_minor) AS {bigint}) AS amount, "
@@ -108,10 +122,11 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
     ) -> None:
         super().__init__(database, application_name, tracking_table_name)
         sql = functools.partial(self.sql, columns=_COLUMNS)
-        self._insert_payment = sql(_INSERT_PAYMENT)
-        self._set_status = sql(_SET_STATUS)
-        self._set_captured = sql(_SET_CAPTURED)
-        self._add_refunded = sql(_ADD_REFUNDED)
+        names = {**self._names, "columns": _COLUMNS}
+        self._insert_payments = database.rows_statement(_INSERT_PAYMENTS, _PAYMENT_TYPES, names)
+        self._update_payments = database.rows_statement(
+            _UPDATE_PAYMENTS, _PAYMENT_CHANGE_TYPES, names, (REFUNDED, PARTIALLY_REFUNDED)
+        )
         self._select_summary = sql(_SELECT_SUMMARY)
         self._select_status_counts = sql(_SELECT_STATUS_COUNTS)
         self._pages: dict[tuple[bool, ...], str] = {}  # a statement per set of filters used
@@ -132,10 +147,13 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
         """Add a CREATED payment, listed at the log position of `tracking`."""
         db = self.database
         created = db.bind_time(created_at)
-        row = (db.bind_uuid(payment_id), CREATED, amount, currency, payer_id, recipient, method)
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            cursor.execute(self._insert_payment, (*row, created, created, tracking.notification_id))
+        row = [db.bind_uuid(payment_id), CREATED, amount, currency, payer_id, recipient, method]
+        row += [None, 0, 0, created, created, tracking.notification_id]
+        changes: _PaymentChanges
+        with self._recording(tracking) as changes:
+            if payment_id in changes.created:
+                raise IntegrityError(f"payment {payment_id} is created twice")
+            changes.created[payment_id] = row
 
     def record_status_changed(
         self,
@@ -146,37 +164,71 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
         tracking: Tracking,
     ) -> None:
         """Set the status and the failure reason (None clears it)."""
-        db = self.database
-        params = (status, failure_reason, db.bind_time(changed_at), db.bind_uuid(payment_id))
-        self._change(self._set_status, params, payment_id, tracking)
+        changed = self.database.bind_time(changed_at)
+        changes: _PaymentChanges
+        with self._recording(tracking) as changes:
+            created = changes.created.get(payment_id)
+            if created is not None:
+                created[1], created[7], created[11] = status, failure_reason, changed
+            else:
+                change = self._change(changes, payment_id)
+                change[1], change[2], change[3], change[6] = status, 1, failure_reason, changed
 
     def record_payment_captured(
         self, payment_id: UUID, captured: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """SUCCESS, with `captured` the amount paid out to the payees."""
-        db = self.database
-        params = (SUCCESS, captured, db.bind_time(changed_at), db.bind_uuid(payment_id))
-        self._change(self._set_captured, params, payment_id, tracking)
+        changed = self.database.bind_time(changed_at)
+        changes: _PaymentChanges
+        with self._recording(tracking) as changes:
+            created = changes.created.get(payment_id)
+            if created is not None:
+                created[1], created[8], created[11] = SUCCESS, captured, changed
+            else:
+                change = self._change(changes, payment_id)
+                change[1], change[4], change[6] = SUCCESS, captured, changed
 
     def record_payment_refunded(
         self, payment_id: UUID, amount: int, changed_at: datetime, tracking: Tracking
     ) -> None:
         """Add `amount` to the refunded total; REFUNDED once it reaches the captured amount."""
-        db = self.database
-        changed, payment = db.bind_time(changed_at), db.bind_uuid(payment_id)
-        params = (amount, amount, REFUNDED, PARTIALLY_REFUNDED, changed, payment)
-        self._change(self._add_refunded, params, payment_id, tracking)
+        changed = self.database.bind_time(changed_at)
+        changes: _PaymentChanges
+        with self._recording(tracking) as changes:
+            created = changes.created.get(payment_id)
+            if created is not None:
+                refunded = created[9] + amount
+                created[1] = REFUNDED if refunded == created[8] else PARTIALLY_REFUNDED
+                created[9], created[11] = refunded, changed
+            else:
+                change = self._change(changes, payment_id)
+                change[1] = None  # the update compares the refunds with the capture
+                change[5] += amount
+                change[6] = changed
 
-    def _change(
-        self, statement: str, params: tuple[object, ...], payment_id: UUID, tracking: Tracking
-    ) -> None:
-        with self._writing() as cursor:
-            self._track(cursor, tracking)
-            if cursor.fetch_one(statement, params) is None:
+    def _change(self, changes: _PaymentChanges, payment_id: UUID) -> list[Any]:
+        """The batch's folded change of a payment created before it."""
+        change = changes.changed.get(payment_id)
+        if change is None:
+            bound = self.database.bind_uuid(payment_id)
+            change = changes.changed[payment_id] = [bound, None, 0, None, None, 0, None]
+        return change
+
+    def _pending(self) -> _PaymentChanges:
+        return _PaymentChanges()
+
+    def _flush(self, cursor: SqlCursor, pending: _PaymentChanges) -> None:
+        if pending.changed:
+            rows = list(pending.changed.values())
+            found = {row["payment_id"] for row in self._update_payments.fetch_all(cursor, rows)}
+            if len(found) < len(rows):
                 # A change to a payment the view never saw created means the view is
                 # incomplete: fail (and roll back) rather than record the position and lose
                 # the change.
-                raise LookupError(f"payment {payment_id} is not in the payments view")
+                missing = next(key for key, row in pending.changed.items() if row[0] not in found)
+                raise LookupError(f"payment {missing} is not in the payments view")
+        if pending.created:
+            self._insert_payments.execute(cursor, list(pending.created.values()))
 
     # Reads.
 
@@ -272,3 +324,19 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
             updated_at=read_time(row["updated_at"]),
             position=row["position"],
         )
+
+
+class _PaymentChanges:
+    """What a batch changed in the payments view, as rows to write when it ends."""
+
+    __slots__ = ("changed", "created")
+
+    def __init__(self) -> None:
+        # Payments created in the batch: their row as the batch leaves it.
+        self.created: dict[UUID, list[Any]] = {}
+        # Other payments: [id, status or None, reason set (1/0), reason, captured or None,
+        # refunds summed, updated_at].
+        self.changed: dict[UUID, list[Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.changed)

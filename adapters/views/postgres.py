@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.postgres import PostgresDatastore
 
-from adapters.views.sql import Params, Row, SqlCursor, ViewDatabase, quote
+from adapters.views.sql import Params, Row, RowsStatement, SqlCursor, ViewDatabase, quote
 
 LIBPQ_CONNECT_TIMEOUT_S = 5
 
@@ -34,6 +34,24 @@ class _PostgresCursor(SqlCursor):
     def fetch_all(self, statement: str, params: Params = ()) -> list[Row]:
         self._cursor.execute(statement, params, prepare=True)
         return list(self._cursor.fetchall())
+
+
+class _ArrayRowsStatement(RowsStatement):
+    """`{rows}` as `unnest()` of one array parameter per column: one statement text, one
+    round trip and one plan execution whatever the number of rows."""
+
+    def __init__(self, statement: str, after: Params) -> None:
+        self._statement = statement
+        self._after = tuple(after)
+
+    def execute(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> None:
+        cursor.execute(self._statement, self._params(rows))
+
+    def fetch_all(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> list[Row]:
+        return cursor.fetch_all(self._statement, self._params(rows))
+
+    def _params(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        return [*map(list, zip(*rows, strict=True)), *self._after]
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,14 @@ class PostgresViewDatabase(ViewDatabase):
 
     def table(self, name: str) -> str:
         return f"{quote(self.schema)}.{quote(name)}"
+
+    def rows_statement(
+        self, template: str, types: Sequence[str], names: Mapping[str, str], after: Params = ()
+    ) -> RowsStatement:
+        # Arrays go in binary (`%b`): psycopg dumps a list several times faster so.
+        arrays = ", ".join(f"CAST(%b AS {self.types[name]}[])" for name in types)
+        rows = self.sql("SELECT * FROM unnest({arrays})", {"arrays": arrays})
+        return _ArrayRowsStatement(self.sql(template, {**names, "rows": rows}), after)
 
     def _wrap(self, cursor: Cursor[DictRow]) -> SqlCursor:
         return _PostgresCursor(cursor)

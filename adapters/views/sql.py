@@ -17,9 +17,10 @@ database errors to `eventsourcing.persistence` errors (a unique key violated rai
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -32,6 +33,10 @@ Row = Mapping[str, Any]
 Params = Sequence[Any]
 
 POLL_DELAY_MAX_S = 0.05
+# Rows per multi-row VALUES statement: a batch's rows go out in chunks of these sizes
+# (largest first), so a statement has a few texts whatever the batch holds, and stays far
+# below the limit on parameters.
+ROWS_PER_STATEMENT = (256, 64, 16, 4, 1)
 
 # Names are constants or settings: checked, then quoted (never formatted from user input).
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -84,6 +89,19 @@ class ViewDatabase(ABC):
     def table(self, name: str) -> str:
         """A table's name, quoted (and qualified with its schema where there is one)."""
 
+    def rows_statement(
+        self, template: str, types: Sequence[str], names: Mapping[str, str], after: Params = ()
+    ) -> RowsStatement:
+        """A statement over many rows at once: `template`'s `{rows}` field is a query of
+        rows whose columns have the `types` (fields of `types`: `uuid`, `bigint`...), usable
+        after INSERT's column list or in a WITH clause; `after` are the values of the
+        placeholders that follow it in the template. Here: multi-row VALUES lists."""
+
+        def sql(rows: str) -> str:
+            return self.sql(template, {**names, "rows": rows})
+
+        return ValuesRowsStatement(sql, len(types), after)
+
     def index(self, name: str) -> str:
         """An index's name, quoted: an index lives in its table's schema."""
         return quote(name)
@@ -135,3 +153,45 @@ class ViewDatabase(ABC):
     def close(self) -> None:
         """Close the connections."""
         self.datastore.close()
+
+
+class RowsStatement(ABC):
+    """One statement over many rows at once, from a template whose `{rows}` field takes a
+    query of the rows (see `ViewDatabase.rows_statement`)."""
+
+    @abstractmethod
+    def execute(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> None:
+        """Run the statement over `rows`."""
+
+    @abstractmethod
+    def fetch_all(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> list[Row]:
+        """Run the statement over `rows`; what it returned for all of them."""
+
+
+class ValuesRowsStatement(RowsStatement):
+    """`{rows}` as a multi-row VALUES list, in chunks of `ROWS_PER_STATEMENT` rows."""
+
+    def __init__(self, sql: Callable[[str], str], width: int, after: Params = ()) -> None:
+        row = f"({', '.join(['?'] * width)})"
+        self._texts = [
+            (size, sql(f"VALUES {', '.join([row] * size)}")) for size in ROWS_PER_STATEMENT
+        ]
+        self._after = tuple(after)
+
+    def execute(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> None:
+        for statement, params in self._chunks(rows):
+            cursor.execute(statement, params)
+
+    def fetch_all(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> list[Row]:
+        returned: list[Row] = []
+        for statement, params in self._chunks(rows):
+            returned.extend(cursor.fetch_all(statement, params))
+        return returned
+
+    def _chunks(self, rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, list[Any]]]:
+        start, count = 0, len(rows)
+        for size, statement in self._texts:
+            while count - start >= size:
+                chunk = rows[start : start + size]
+                start += size
+                yield statement, [*itertools.chain.from_iterable(chunk), *self._after]

@@ -8,6 +8,8 @@ the position in one transaction, the rows roll back with it. That is exactly-onc
 
 `SqlView` adds what every read model shares: batches (many events in one transaction),
 `position()`, `wait_for()` and `reset()`. A read model subclasses it and adds its tables.
+A read model may also keep a batch's changes in memory and write them when the batch ends,
+in a few multi-row statements instead of some per event (`_recording()`, `_flush()`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from typing import ClassVar
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
@@ -159,16 +161,11 @@ class SqlTrackingRecorder(TrackingRecorder):
         database's writer is not kept waiting for its own reader), or a read."""
         return self._batch_cursor_or(self.database.reading)
 
-    @contextmanager
     def _batch_cursor_or(
         self, open_cursor: Callable[[], AbstractContextManager[SqlCursor]]
-    ) -> Iterator[SqlCursor]:
+    ) -> AbstractContextManager[SqlCursor]:
         cursor: SqlCursor | None = getattr(self._batch_state, "cursor", None)
-        if cursor is not None:
-            yield cursor
-            return
-        with open_cursor() as cursor:
-            yield cursor
+        return open_cursor() if cursor is None else nullcontext(cursor)
 
 
 class SqlView(SqlTrackingRecorder):
@@ -210,18 +207,60 @@ class SqlView(SqlTrackingRecorder):
             return
         with self.database.transaction() as cursor:
             state = self._batch_state
-            state.cursor, state.positions = cursor, {}
+            state.cursor, state.positions, state.pending = cursor, {}, self._pending()
             try:
                 yield
+                self._write_pending(cursor)
                 for name, (written, last) in state.positions.items():
                     if last != written:
                         self._write_position(cursor, name, last)
             finally:
-                state.cursor, state.positions = None, {}
+                state.cursor, state.positions, state.pending = None, {}, None
+
+    def _pending(self) -> Any:
+        """A new, empty record of the changes a batch keeps in memory until it ends (None
+        for a view that writes each change at once)."""
+        return None
+
+    def _flush(self, cursor: SqlCursor, pending: Any) -> None:
+        """Write the changes kept in `pending` (as `_pending()` made it) on `cursor`; a
+        change the view cannot apply raises, and the batch rolls back."""
+
+    def _recording(self, tracking: Tracking) -> AbstractContextManager[Any]:
+        """The open batch's pending changes, with `tracking` recorded: the caller adds its
+        change to them and the batch writes it when it ends. Outside a batch the change is
+        a batch of its own (one transaction, written at the end of the block)."""
+        state = self._batch_state
+        cursor: SqlCursor | None = getattr(state, "cursor", None)
+        if cursor is None:
+            return self._recording_alone(tracking)
+        self._track(cursor, tracking)
+        return nullcontext(state.pending)  # far cheaper, per event, than a generator's
+
+    @contextmanager
+    def _recording_alone(self, tracking: Tracking) -> Iterator[Any]:
+        with self.batch(), self._recording(tracking) as pending:
+            yield pending
+
+    def _write_pending(self, cursor: SqlCursor) -> None:
+        # Before anything reads through the batch's cursor, and when the batch ends.
+        state = self._batch_state
+        pending = getattr(state, "pending", None)
+        if pending:
+            state.pending = self._pending()
+            self._flush(cursor, pending)
+
+    def _reading(self) -> AbstractContextManager[SqlCursor]:
+        # A read inside a batch sees the batch's changes: they are written first.
+        cursor: SqlCursor | None = getattr(self._batch_state, "cursor", None)
+        if cursor is not None:
+            self._write_pending(cursor)
+        return super()._reading()
 
     def reset(self) -> None:
         """Empty the view and forget its tracking: the next run rebuilds it from the log."""
         with self._writing() as cursor:
+            self._write_pending(cursor)  # in a batch: what it changed goes too
             for statement in self._reset_statements:
                 cursor.execute(statement)
             cursor.execute(self._delete_tracking, (self.application_name,))

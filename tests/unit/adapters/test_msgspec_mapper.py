@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 import msgspec
 import pytest
 from eventsourcing.application import Application
+from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.domain import Aggregate, Snapshot, event
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -428,6 +429,81 @@ def test_v3_event_round_trips_without_upcasting(mapper: MsgspecMapper) -> None:
         reference=uuid4(),
     )
     assert round_trip(mapper, ev) == ev
+
+
+# --- many at once ------------------------------------------------------------------
+
+
+def _mixed_log(mapper: MsgspecMapper) -> list[StoredEvent]:
+    """Stored events of several classes, current and older class versions, interleaved."""
+    owner = uuid4()
+    credited = Account.Credited(
+        originator_id=owner,
+        originator_version=2,
+        timestamp=now(),
+        amount_minor=5,
+        transaction_id=uuid4(),
+    )
+    audited = Audited(originator_id=owner, originator_version=3, timestamp=now(), note="n")
+    v3 = DepositedV3(
+        originator_id=uuid4(),
+        originator_version=1,
+        timestamp=now(),
+        amount_minor=100,
+        fee_minor=1,
+        reference=uuid4(),
+    )
+    stored_v1 = _stored_v1(mapper, amount_minor=700)
+    # A class at version 1 whose stored state names another version: decoded all the same.
+    odd = {**msgspec.to_builtins(vars(credited)), "class_version": 4}
+    del odd["originator_id"], odd["originator_version"]
+    odd_state = msgspec.json.encode(odd)
+    if mapper.compressor is not None:
+        odd_state = mapper.compressor.compress(odd_state)
+    return [
+        mapper.to_stored_event(credited),
+        retarget(stored_v1, DepositedV3),  # upcast twice
+        mapper.to_stored_event(audited),
+        mapper.to_stored_event(v3),
+        retarget(stored_v1, DepositedV2),  # upcast once
+        mapper.to_stored_event(credited),
+        _corrupt(mapper.to_stored_event(credited), odd_state),
+        mapper.to_stored_event(v3),
+    ]
+
+
+def test_many_at_once_are_the_events_one_at_a_time_gives(mapper: MsgspecMapper) -> None:
+    log = _mixed_log(mapper)
+    one_at_a_time = [mapper.to_domain_event(stored) for stored in log]
+
+    at_once = mapper.to_domain_events(log)
+
+    assert at_once == one_at_a_time
+    assert [type(got) for got in at_once] == [type(got) for got in one_at_a_time]
+    assert [list(vars(got)) for got in at_once] == [list(vars(got)) for got in one_at_a_time]
+    fees = [getattr(got, "fee_minor", None) for got in at_once]
+    assert fees == [None, 7, None, 1, 7, None, None, 1]  # the old versions were upcast
+
+
+def test_many_at_once_raise_what_one_at_a_time_raises(mapper: MsgspecMapper) -> None:
+    log = _mixed_log(mapper)
+    log[3] = _corrupt(log[3], b'{"timestamp": "2025-01-01T00:00:00Z", "class_version": 3}')
+    with pytest.raises(MapperDeserialisationError) as one:
+        [mapper.to_domain_event(stored) for stored in log]
+
+    with pytest.raises(MapperDeserialisationError) as many:
+        mapper.to_domain_events(log)
+
+    assert str(many.value) == str(one.value)
+
+
+def test_many_at_once_with_a_compressor_are_the_same_events() -> None:
+    compressing = MsgspecMapper(transcoder=JSONTranscoder(), compressor=ZlibCompressor())
+    log = _mixed_log(compressing)
+
+    assert compressing.to_domain_events(log) == [
+        compressing.to_domain_event(stored) for stored in log
+    ]
 
 
 # --- errors ----------------------------------------------------------------------
