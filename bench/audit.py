@@ -115,13 +115,14 @@ def timed(action: Callable[[], int], rounds: int) -> list[float]:
     return rates
 
 
-def show(label: str, rates: list[float], raw: float) -> None:
+def show(label: str, rates: list[float], raw: float) -> float:
     median = statistics.median(rates)
     print(
         f"{label}: {median:,.0f} events/s (median of {len(rates)}: "
         f"{', '.join(f'{r:,.0f}' for r in rates)}) = {median / raw:.2f} x raw",
         flush=True,
     )
+    return median
 
 
 def main() -> None:
@@ -131,12 +132,20 @@ def main() -> None:
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--schema", help="keep (and reuse) the log in this schema")
     args = parser.parse_args()
-    schema = args.schema or f"bench_audit_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
+    run(args.events, args.rounds, args.dsn, args.schema)
+
+
+def run(
+    events: int, rounds: int, dsn: str, keep_schema: str | None = None
+) -> tuple[float, dict[str, float]]:
+    """Seeds the log, prints and returns the raw limit and `measure`'s medians. The schema
+    is dropped at the end unless `keep_schema` names it."""
+    schema = keep_schema or f"bench_audit_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
     settings = load_settings(
         {
-            "PAYLEDGER_DATABASE_URL": args.dsn,
+            "PAYLEDGER_DATABASE_URL": dsn,
             "PAYLEDGER_DATABASE_SCHEMA": schema,
             "PAYLEDGER_DATABASE_POOL_SIZE": "2",
             "PAYLEDGER_CARD_FINGERPRINT_SECRET": secrets.token_urlsafe(32),
@@ -148,20 +157,21 @@ def main() -> None:
     try:
         migrate(settings)
         started = time.perf_counter()
-        length = seed(settings, args.events)
+        length = seed(settings, events)
         print(f"log of {length:,} events ready in {time.perf_counter() - started:.0f} s")
-        raw, count = raw_rate(args.dsn, schema)
-        raw_rates = [raw] + [raw_rate(args.dsn, schema)[0] for _ in range(args.rounds - 1)]
+        raw, count = raw_rate(dsn, schema)
+        raw_rates = [raw] + [raw_rate(dsn, schema)[0] for _ in range(rounds - 1)]
         raw = statistics.median(raw_rates)
         print(f"raw limit (paged SELECT + fetch of {count:,} rows): {raw:,.0f} events/s")
-        measure(settings, raw, args.rounds)
+        return raw, measure(settings, raw, rounds)
     finally:
-        if not args.schema:
-            with psycopg.connect(args.dsn, autocommit=True) as conn:
+        if not keep_schema:
+            with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
 
 
-def measure(settings: Settings, raw: float, rounds: int) -> None:
+def measure(settings: Settings, raw: float, rounds: int) -> dict[str, float]:
+    """Prints and returns the medians: verification, wallet and system balance, events/s."""
     from adapters.signing import Ed25519Checker
 
     container = build_sync_container(settings, create_tables=False)
@@ -176,7 +186,7 @@ def measure(settings: Settings, raw: float, rounds: int) -> None:
             reports.append(report)
             return report.events
 
-        show("full verification", timed(verify, rounds), raw)
+        medians = {"verification": show("full verification", timed(verify, rounds), raw)}
         print("  checks:", ", ".join(f"{c.name}={c.checked}" for c in reports[-1].checks))
         events = reports[-1].events
         wallet = Account.create_id("cust-1", "USD")
@@ -190,8 +200,11 @@ def measure(settings: Settings, raw: float, rounds: int) -> None:
             replay.account_as_of(funding)
             return events
 
-        show("point-in-time wallet balance", timed(wallet_balance, rounds), raw)
-        show("point-in-time system balance", timed(system_balance, rounds), raw)
+        rates = timed(wallet_balance, rounds)
+        medians["wallet_balance"] = show("point-in-time wallet balance", rates, raw)
+        rates = timed(system_balance, rounds)
+        medians["system_balance"] = show("point-in-time system balance", rates, raw)
+        return medians
     finally:
         container.close()
 

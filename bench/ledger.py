@@ -7,32 +7,28 @@ Prints, all measured in this run on a fresh schema (dropped at the end):
 and the ratios (b)/(a) and (c)/(a).
 
 Usage: uv run python bench/ledger.py [--seconds 10] [--http-workers 1] [--dsn postgresql://...]
-The HTTP load comes from wrk when it is installed (apt-get install wrk), else from httpx.
+The HTTP load comes from wrk (apt-get install wrk), signed in as an admin.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import secrets
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Server, secrets_env, wrk
+from http_figures import transfers_script
 
 from application.principal import SYSTEM
 from application.runner import CommandRunner
@@ -107,111 +103,19 @@ def app_transfers(settings: Settings, producers: int, seconds: float) -> tuple[f
     return sum(counts) / seconds, conflicts
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def http_load(base: str, connections: int, seconds: float) -> tuple[float, list[float]]:
-    names = customers()
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker(i: int) -> None:
-            rng = random.Random(1000 + i)
-            while time.monotonic() < deadline:
-                a, b = rng.sample(names, 2)
-                body = {"from_customer_id": a, "to_customer_id": b, "amount": 1, "currency": "USD"}
-                started = time.perf_counter()
-                response = await client.post("/transfers", json=body)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    raise RuntimeError(f"{response.status_code}: {response.text}")
-
-        await asyncio.gather(*(worker(i) for i in range(connections)))
-    return len(latencies) / seconds, latencies
-
-
-WRK_SCRIPT = """
-local wallets = %d
-request = function()
-  local a = math.random(0, wallets - 1)
-  local b = math.random(0, wallets - 2)
-  if b >= a then b = b + 1 end
-  local body = string.format(
-    '{"from_customer_id":"bench-%%d","to_customer_id":"bench-%%d","amount":1,"currency":"USD"}',
-    a, b)
-  return wrk.format("POST", "/transfers", {["Content-Type"] = "application/json"}, body)
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%f %%f %%d %%d\\n", summary.requests,
-    summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.status, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
-end
-"""
-
-
-def wrk_load(base: str, connections: int, seconds: float) -> tuple[float, float, float]:
-    """Load from wrk (C, light on the CPU the server needs): rate, p50 ms, p99 ms."""
-    script = Path(tempfile.mkdtemp()) / "transfers.lua"
-    script.write_text(WRK_SCRIPT % WALLETS)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), base],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
-    requests, duration_us, p50_us, p99_us, bad_status, socket_errors = line.split()[1:]
-    if int(bad_status) or int(socket_errors):
-        raise RuntimeError(f"wrk saw {bad_status} non-2xx and {socket_errors} socket errors")
-    return int(requests) / (int(duration_us) / 1e6), float(p50_us) / 1000, float(p99_us) / 1000
-
-
 def http_transfers(
     settings_env: dict[str, str], workers: int, connections: int, seconds: float
 ) -> tuple[float, float, float]:
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings_env,
-        "PAYLEDGER_PORT": str(port),
-        "PAYLEDGER_PROJECTIONS_IN_PROCESS": "false",
-        "PAYLEDGER_LOG_LEVEL": "warning",
-    }
-    exe = Path(sys.executable).parent / "payledger"
-    server = subprocess.Popen(
-        [str(exe), "serve", "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        asyncio.run(http_load(base, connections, 1.0))  # warm caches and connections
-        if shutil.which("wrk"):
-            return wrk_load(base, connections, seconds)
-        rate, latencies = asyncio.run(http_load(base, connections, seconds))
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    quantiles = statistics.quantiles(latencies, n=100)
-    return rate, quantiles[49] * 1000, quantiles[98] * 1000
+    """Transfers/s over HTTP (wrk, signed in as an admin): rate, p50 ms, p99 ms."""
+    env = {**settings_env, "PAYLEDGER_PROJECTIONS_IN_PROCESS": "false", **secrets_env()}
+    with Server(env, workers=workers) as server:
+        wrk(server.base, transfers_script(server.token), connections, 1)  # warm up
+        result = wrk(server.base, transfers_script(server.token), connections, seconds)
+    if result.bad_status or result.socket_errors:
+        raise RuntimeError(
+            f"wrk saw {result.bad_status} non-2xx and {result.socket_errors} socket errors"
+        )
+    return result.rate, result.p50_ms, result.p99_ms
 
 
 def main() -> None:

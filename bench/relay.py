@@ -147,24 +147,31 @@ def main() -> None:
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    run(args.events, args.backend, args.batch, args.in_flight, args.nats, args.dsn)
 
+
+def run(
+    events: int, backend: str, batch: int, in_flight: int | None, url: str, dsn: str
+) -> tuple[float, float, float]:
+    """Writes the log, measures (a) and (b), prints them; returns (a) msg/s, (b) events/s
+    and (b)'s seconds. The stream and the schema are removed at the end."""
     token = uuid.uuid4().hex[:10]
     stream = f"BENCH_{token}"
     env = {
-        "PAYLEDGER_NATS_URL": args.nats,
+        "PAYLEDGER_NATS_URL": url,
         "PAYLEDGER_NATS_STREAM": stream,
         "PAYLEDGER_NATS_SUBJECT_PREFIX": f"bench{token}",
-        "PAYLEDGER_NATS_BATCH_SIZE": str(args.batch),
+        "PAYLEDGER_NATS_BATCH_SIZE": str(batch),
         "PAYLEDGER_DATABASE_POOL_SIZE": "2",
         "PAYLEDGER_JWT_SECRET": "bench-secret-long-enough-for-hs256-tokens!!",
         "PAYLEDGER_CARD_FINGERPRINT_SECRET": "bench-fingerprint-secret-of-32-bytes!!",
     }
     schema = f"bench_relay_{token}"
     workdir = tempfile.mkdtemp(prefix="payledger-bench-relay-")
-    if args.backend == "postgres":
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
+    if backend == "postgres":
+        with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
-        env.update(PAYLEDGER_DATABASE_URL=args.dsn, PAYLEDGER_DATABASE_SCHEMA=schema)
+        env.update(PAYLEDGER_DATABASE_URL=dsn, PAYLEDGER_DATABASE_SCHEMA=schema)
     else:
         env.update(PAYLEDGER_DATA_DIR=workdir)
     settings = load_settings(env)
@@ -174,35 +181,33 @@ def main() -> None:
         try:
             ledger = container.get(Ledger)
             started = time.perf_counter()
-            end = write_log(ledger, args.events)
-            print(
-                f"log: {end} events written in {time.perf_counter() - started:.1f} s "
-                f"({args.backend})"
-            )
+            end = write_log(ledger, events)
+            print(f"log: {end} events written in {time.perf_counter() - started:.1f} s ({backend})")
             bodies = sample_bodies(ledger, 1_000)
-            raw = run_on_relay_loop(raw_publish(args.nats, bodies, end))
+            raw = run_on_relay_loop(raw_publish(url, bodies, end))
             print(f"(a) raw nats-py publish_async, {end} messages: {raw:,.0f} msg/s")
 
             (relay,) = container.get(RelayRunners)
-            if args.in_flight is not None:
-                relay.in_flight = args.in_flight  # type: ignore[attr-defined]
+            if in_flight is not None:
+                relay.in_flight = in_flight  # type: ignore[attr-defined]
             started = time.perf_counter()
             relay.catch_up()
             took_s = time.perf_counter() - started
             rate = end / took_s
             print(
-                f"(b) relay catch-up of {end} events (batch {args.batch}, "
+                f"(b) relay catch-up of {end} events (batch {batch}, "
                 f"{getattr(relay, 'in_flight', '?')} in flight): {took_s:.2f} s, "
                 f"{rate:,.0f} events/s = {rate / raw:.2f} x raw"
             )
         finally:
             container.close()
-        stored = asyncio.run(delete_stream(args.nats, stream))
+        stored = asyncio.run(delete_stream(url, stream))
         assert stored == end, f"the stream held {stored} messages for {end} events"
         print(f"stream held {stored} messages: one per event")
+        return raw, rate, took_s
     finally:
-        if args.backend == "postgres":
-            with psycopg.connect(args.dsn, autocommit=True) as conn:
+        if backend == "postgres":
+            with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
 
 
