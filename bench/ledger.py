@@ -43,6 +43,8 @@ from entrypoints.settings import Settings, load_settings
 
 WALLETS = 400
 START_BALANCE = 10**12
+ADMIN_EMAIL = "admin@bench.test"
+ADMIN_PASSWORD = "bench-admin-password"
 
 
 def raw_inserts(dsn: str, schema: str, clients: int, seconds: float) -> float:
@@ -113,12 +115,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def http_load(base: str, connections: int, seconds: float) -> tuple[float, list[float]]:
+async def http_load(
+    base: str, token: str, connections: int, seconds: float
+) -> tuple[float, list[float]]:
     names = customers()
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
 
         async def worker(i: int) -> None:
             rng = random.Random(1000 + i)
@@ -137,6 +144,7 @@ async def http_load(base: str, connections: int, seconds: float) -> tuple[float,
 
 WRK_SCRIPT = """
 local wallets = %d
+local bearer = "Bearer %s"
 request = function()
   local a = math.random(0, wallets - 1)
   local b = math.random(0, wallets - 2)
@@ -144,7 +152,8 @@ request = function()
   local body = string.format(
     '{"from_customer_id":"bench-%%d","to_customer_id":"bench-%%d","amount":1,"currency":"USD"}',
     a, b)
-  return wrk.format("POST", "/transfers", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/transfers",
+    {["Content-Type"] = "application/json", ["Authorization"] = bearer}, body)
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%f %%f %%d %%d\\n", summary.requests,
@@ -155,10 +164,10 @@ end
 """
 
 
-def wrk_load(base: str, connections: int, seconds: float) -> tuple[float, float, float]:
+def wrk_load(base: str, token: str, connections: int, seconds: float) -> tuple[float, float, float]:
     """Load from wrk (C, light on the CPU the server needs): rate, p50 ms, p99 ms."""
     script = Path(tempfile.mkdtemp()) / "transfers.lua"
-    script.write_text(WRK_SCRIPT % WALLETS)
+    script.write_text(WRK_SCRIPT % (WALLETS, token))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), base],
         capture_output=True,
@@ -182,6 +191,10 @@ def http_transfers(
         "PAYLEDGER_PORT": str(port),
         "PAYLEDGER_PROJECTIONS_IN_PROCESS": "false",
         "PAYLEDGER_LOG_LEVEL": "warning",
+        # Every request carries the first admin's token and is checked, as in production.
+        "PAYLEDGER_JWT_SECRET": secrets.token_urlsafe(32),
+        "PAYLEDGER_ADMIN_EMAIL": ADMIN_EMAIL,
+        "PAYLEDGER_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     exe = Path(sys.executable).parent / "payledger"
     server = subprocess.Popen(
@@ -200,10 +213,12 @@ def http_transfers(
                 time.sleep(0.1)
         else:
             raise RuntimeError("server did not start")
-        asyncio.run(http_load(base, connections, 1.0))  # warm caches and connections
+        form = {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        token = httpx.post(f"{base}/token", data=form, timeout=30).json()["access_token"]
+        asyncio.run(http_load(base, token, connections, 1.0))  # warm caches and connections
         if shutil.which("wrk"):
-            return wrk_load(base, connections, seconds)
-        rate, latencies = asyncio.run(http_load(base, connections, seconds))
+            return wrk_load(base, token, connections, seconds)
+        rate, latencies = asyncio.run(http_load(base, token, connections, seconds))
     finally:
         server.send_signal(signal.SIGINT)
         try:
