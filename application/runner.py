@@ -13,16 +13,9 @@ runner does the rest, the same way for every use case:
    (bounded, with jittered backoff), unless the request's key was taken meanwhile, in which
    case it returns the first request's result;
 4. on a refusal it first looks for a replay of the key; a `DomainError` then runs the
-   command once more on state as the log has it now (`UnitOfWork.fresh`): aggregates
+   command once more on state read straight from the log (`UnitOfWork.fresh`): aggregates
    come from a cache that is not re-read before each command, and a stale wallet could
    wrongly look too poor. Only a refusal on fresh state is reported.
-
-Reads that must be current (`read`, `read_wallet`, a re-run's `fresh` reads) start from the
-cached copy and ask the log only for its events after the cached version (`current`): one
-indexed probe that almost always finds nothing, instead of a snapshot probe and every event.
-What the log holds when the probe runs is what the reader gets, so a sequential client reads
-its own writes whichever process made them. A keyed command reads nothing before it writes:
-its claim's insert collides when the key was used, and only then is the first result read.
 """
 
 from __future__ import annotations
@@ -32,12 +25,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from copy import deepcopy
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, project_aggregate
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -93,7 +85,7 @@ class UnitOfWork:
     def __init__(self, ledger: Ledger, now: datetime, fresh: bool, command_id: UUID) -> None:
         self._ledger = ledger
         self.now = now
-        # True when re-running a refusal: every read is checked against the log (`current`).
+        # True when re-running a refusal: every read goes to the log, not the cache.
         self.fresh = fresh
         # The id the command's new aggregate takes: the key's id, or a new random one.
         self.command_id = command_id
@@ -101,12 +93,10 @@ class UnitOfWork:
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate if it exists and is a `cls`, else None."""
+        if self.fresh:
+            evict(self._ledger, aggregate_id)
         try:
-            found: Any = (
-                current(self._ledger, aggregate_id)
-                if self.fresh
-                else self._ledger.repository.get(aggregate_id)
-            )
+            found: Any = self._ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, cls) else None
@@ -208,7 +198,7 @@ class CommandRunner:
         return Written(present(original), None, True)
 
     def read(self, cls: type[A], aggregate_id: UUID, missing: type[NotFoundError]) -> A:
-        """An aggregate as the log has it now (see `current`): strongly consistent."""
+        """An aggregate as the log has it now (not a cached copy): strongly consistent."""
         uow = UnitOfWork(self.ledger, self.clock.now(), True, aggregate_id)
         return uow.get(cls, aggregate_id, missing)
 
@@ -236,39 +226,6 @@ class CommandRunner:
         recordings = self.ledger.save(*to_save)
         ids = [r.notification.id for r in recordings if r.notification.id is not None]
         return max(ids) if ids else None
-
-
-def current(ledger: Ledger, aggregate_id: UUID) -> Any:
-    """The aggregate as the log has it now (a copy the caller may change), or
-    `AggregateNotFoundError`.
-
-    A cached copy is brought up to date with the events recorded after its version (another
-    process may have written them); usually there are none, and that one indexed query is
-    all the read costs. Without a cached copy the aggregate is read whole and cached."""
-    repository = ledger.repository
-    cache = repository.cache
-    if not cache:
-        return repository.get(aggregate_id)
-    try:
-        cached: Any = cache.get(aggregate_id)
-    except KeyError:
-        return repository.get(aggregate_id)
-    newer = list(repository.event_store.get(originator_id=aggregate_id, gt=cached.version))
-    if not newer:
-        return deepcopy(cached)
-    # Cached copies are never changed in place (readers may be copying them): the events
-    # are applied to a copy, which replaces the cached one.
-    aggregate: Any = project_aggregate(deepcopy(cached), newer)
-    try:
-        latest: Any = cache.get(aggregate_id)
-    except KeyError:
-        latest = None
-    # A command of this process may have cached a newer version meanwhile: keep it. (A put
-    # racing past this check can only leave an older copy, which the next probe or the
-    # command's version check in the event store catches.)
-    if latest is None or latest.version < aggregate.version:
-        cache.put(aggregate_id, aggregate)
-    return deepcopy(aggregate)
 
 
 def evict(ledger: Ledger, *aggregate_ids: UUID) -> None:
