@@ -74,22 +74,25 @@ class PaymentProcessor(Projection[Any]):
         self._advance(event.originator_id, tracking)
 
     def process_batch(self, items: list[tuple[Any, Tracking]]) -> None:
-        """Advance the batch's payments concurrently (gateway calls overlap; each payment is
+        """Settle the batch's wallet payments together (one commit for many: they need no
+        gateway), advance the rest concurrently (gateway calls overlap; each payment is
         serialized by its own lock in the ledger), then record the batch's last position.
-        If the process dies first, the batch is processed again: advancing is idempotent."""
-        ids = list(
-            dict.fromkeys(
-                event.originator_id
-                for event, _ in items
-                if isinstance(event, Payment.Created | Payment.ProcessingStarted)
-            )
-        )
-        if ids:
-            with ThreadPoolExecutor(max_workers=min(len(ids), WORKERS_MAX)) as pool:
-                for payment_id, status in zip(
-                    ids, pool.map(self.settlement.advance, ids), strict=True
-                ):
-                    self._advanced(payment_id, status)
+        If the process dies first, the batch is processed again: settling is idempotent."""
+        versions: dict[UUID, int] = {}  # each payment, at its latest event in the batch
+        for event, _ in items:
+            if isinstance(event, Payment.Created | Payment.ProcessingStarted):
+                versions[event.originator_id] = event.originator_version
+        if versions:
+            settled = self.settlement.settle_batch(versions)
+            for payment_id, status in settled.items():
+                self._advanced(payment_id, status)
+            rest = [payment_id for payment_id in versions if payment_id not in settled]
+            if rest:
+                with ThreadPoolExecutor(max_workers=min(len(rest), WORKERS_MAX)) as pool:
+                    for payment_id, status in zip(
+                        rest, pool.map(self.settlement.advance, rest), strict=True
+                    ):
+                        self._advanced(payment_id, status)
         self.view.insert_tracking(items[-1][1])
 
     def _advance(self, payment_id: UUID, tracking: Tracking) -> None:

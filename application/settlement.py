@@ -14,11 +14,13 @@ every other payment to the card gateway, whatever that is (`gateway_of`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from uuid import UUID, uuid4
 
-from application.errors import PaymentNotFoundError
+from eventsourcing.application import AggregateNotFoundError
+
+from application.errors import ConcurrencyConflictError, PaymentNotFoundError
 from application.idempotency import Request, request_digest
 from application.ports.gateway import (
     LEGACY_ACCOUNT_TOKEN,
@@ -33,13 +35,21 @@ from application.ports.gateway import (
 from application.ports.metrics import NO_METRICS, Metrics
 from application.results import Written
 from application.runner import CommandRunner, UnitOfWork
+from application.wallet_settlement import (
+    UNSETTLED,
+    WALLET_BATCH_MAX,
+    Settled,
+    is_unsettled_wallet_payment,
+    locks_of,
+    settle_from_wallet,
+    settle_wallet_batch,
+)
 from domain import posting_rules
 from domain.errors import InsufficientFundsError
 from domain.hold import Hold, HoldStatus
 from domain.ids import wallet_id
 from domain.payment import Payment
 from domain.payment_terms import (
-    INSUFFICIENT_FUNDS,
     WALLET_HOLD_LAPSED,
     PaymentMethod,
     PaymentStatus,
@@ -67,6 +77,10 @@ def gateway_of(payment: Payment, card: PaymentGateway, legacy: LegacyGateway) ->
 
 def _status(payment: Payment) -> PaymentStatus:
     return payment.status
+
+
+def _as_is(settled: list[Settled]) -> list[Settled]:
+    return settled
 
 
 def _locks(payment: Payment) -> list[UUID]:
@@ -115,6 +129,52 @@ class PaymentSettlement:
         if status == PaymentStatus.FAILED and outcome.outcome == "succeeded":
             self._give_card_back(payment_id, outcome)
         return status
+
+    def settle_batch(self, versions: Mapping[UUID, int]) -> dict[UUID, PaymentStatus]:
+        """Settle what a batch of the log asks for without asking each payment's gateway:
+        `versions` maps each payment to the version of its event in the batch (its
+        creation, or an attempt starting). Returns where those it dealt with stand; the rest
+        are left for `advance`. It deals with:
+
+        - payments this process already holds at or past that version in a final state
+          (for instance the processor's own `ProcessingStarted`, written with the outcome):
+          `advance` would find them settled; a later retry brings a new event of its own;
+        - unsettled wallet payments, settled together (see `wallet_settlement`), one command
+          and one commit per `WALLET_BATCH_MAX`. A chunk that keeps conflicting is left out:
+          `advance` then takes its payments one by one.
+        """
+        statuses: dict[UUID, PaymentStatus] = {}
+        wallet_payments: list[Payment] = []
+        for payment_id, version in versions.items():
+            payment = self._peek(payment_id)
+            if payment is None or payment.version < version:
+                continue  # unknown here, or behind the log: `advance` reads the log
+            if is_unsettled_wallet_payment(payment):
+                wallet_payments.append(payment)
+            elif payment.status not in UNSETTLED:
+                statuses[payment_id] = payment.status
+        for start in range(0, len(wallet_payments), WALLET_BATCH_MAX):
+            chunk = wallet_payments[start : start + WALLET_BATCH_MAX]
+            command = partial(settle_wallet_batch, [p.id for p in chunk])
+            try:
+                written = self.runner.run(command, _as_is, None, locks_of(chunk))
+            except ConcurrencyConflictError:
+                log.warning("a batch of %d wallet payments kept conflicting", len(chunk))
+                continue
+            for settled in written.value:
+                statuses[settled.payment.id] = settled.payment.status
+                if settled.moved and written.position is not None:
+                    self._observe_settled(settled.payment)
+        return statuses
+
+    def _peek(self, payment_id: UUID) -> Payment | None:
+        """The payment as this process holds it (cached, else read once), not to be changed:
+        not copied. None if there is no such payment."""
+        try:
+            found: object = self.runner.ledger.repository.get(payment_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Payment) else None
 
     def cancel_checkout(self, payment_id: UUID) -> PaymentStatus:
         """The payer left a hosted checkout through its cancel link: close the session at
@@ -187,6 +247,12 @@ class PaymentSettlement:
             lag_s = (self.runner.clock.now() - payment.requested_at).total_seconds()
             self.metrics.payment_settled(str(written.value), lag_s)
 
+    def _observe_settled(self, payment: Payment) -> None:
+        """`_observe` for a payment a batch moved (and saved)."""
+        if payment.status in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
+            lag_s = (self.runner.clock.now() - payment.requested_at).total_seconds()
+            self.metrics.payment_settled(str(payment.status), lag_s)
+
     def _start(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
         if payment.status == PaymentStatus.CREATED:
@@ -196,20 +262,14 @@ class PaymentSettlement:
 
     def _settle_from_wallet(self, payment_id: UUID, uow: UnitOfWork) -> Payment:
         payment = uow.get(Payment, payment_id, PaymentNotFoundError)
-        if payment.status == PaymentStatus.CREATED:
-            payment.start_processing(f"{payment.id}:1", uow.now)
-        if payment.status != PaymentStatus.PROCESSING:
+        if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PROCESSING):
             return payment
         wallet = uow.wallet(payment.payer_id, payment.currency)
-        try:
-            journal = posting_rules.capture_payment(uuid4(), payment, "", uow.now, wallet)
-        except InsufficientFundsError:
-            if not uow.fresh:
-                raise  # failing is final: decide it on the wallet as the log has it
-            payment.fail(INSUFFICIENT_FUNDS, False, uow.now)
+        journal = settle_from_wallet(uow, payment, wallet)
+        if journal is None:
             uow.save(payment)
-            return payment
-        uow.save(payment, wallet, journal)
+        else:
+            uow.save(payment, wallet, journal)
         return payment
 
     def _settle_card(

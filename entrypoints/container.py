@@ -74,7 +74,7 @@ from entrypoints.settings import Settings
 from entrypoints.views_database import postgres_target, views_database
 from entrypoints.workers import BackgroundWorkers
 
-PROCESSOR_BATCH_SIZE = 50
+PROCESSOR_BATCH_SIZE = 500
 
 
 class AdaptersProvider(Provider):
