@@ -2,9 +2,11 @@
 
 - Who calls: each generated request is sent as one of three people, an admin and two
   customers, drawn per request (so customers also meet each other's resources and the
-  admin-only routes). Their tokens come from signing in; a token the server stops honouring
-  (a password changed, a user deleted by a generated request) is dropped, and a customer who
-  can no longer sign in is replaced by a fresh sign-up.
+  admin-only routes); the stateful phase's scenarios run as the admin, who may follow every
+  link (a customer following a link to another's resource gets the documented 404). Their
+  tokens come from signing in; a token the server stops honouring (a password changed, a
+  user deleted by a generated request) is dropped, and a customer who can no longer sign in
+  is replaced by a fresh sign-up.
 - What counts as accepted: Schemathesis's `positive_data_acceptance` wants every
   schema-valid request to succeed (or fail with 401/403/404/409). Some rules cannot be written
   in JSON Schema (an unknown currency code, a debit beyond the balance, a key reused); the
@@ -40,12 +42,16 @@ NEVER_ACCEPTED = {"validation_error", "malformed_json", "duplicate_json_key"}
 
 
 class Identity:
-    """One person the test acts as, and their current token."""
+    """One person the test acts as, and their current token. `creator` (an admin's
+    identity) makes an admin's replacement; without one a replacement signs up."""
 
-    def __init__(self, email: str, password: str, replaceable: bool) -> None:
+    def __init__(
+        self, email: str, password: str, replaceable: bool, creator: Identity | None = None
+    ) -> None:
         self.email = email
         self.password = password
         self.replaceable = replaceable
+        self.creator = creator
         self.token: str | None = None
 
     def bearer(self) -> str:
@@ -66,23 +72,36 @@ class Identity:
             raise RuntimeError(f"{self.email} can no longer sign in")
         self.email = f"contract-{uuid.uuid4().hex[:12]}@example.com"
         body = {"email": self.email, "password": self.password, "full_name": "Contract"}
-        created = httpx.post(f"{BASE_URL}/users", json=body, timeout=30.0)
+        headers = {}
+        if self.creator is not None:
+            body["role"] = "admin"
+            headers["Authorization"] = f"Bearer {self.creator.bearer()}"
+        created = httpx.post(f"{BASE_URL}/users", json=body, headers=headers, timeout=30.0)
         created.raise_for_status()
         token = self._sign_in()
         if token is None:
-            raise RuntimeError(f"a new customer {self.email} cannot sign in")
+            raise RuntimeError(f"a new user {self.email} cannot sign in")
         return token
 
 
 _lock = threading.Lock()
 _admin_email, _, _admin_password = ADMIN.partition(":")
-ADMIN_IDENTITY = Identity(_admin_email, _admin_password, replaceable=False)
+# The server's first admin only creates the admin the requests are sent as (and its
+# replacement, when a generated request changed that admin's email, role or status): no
+# generated request is ever sent with its token.
+ROOT = Identity(_admin_email, _admin_password, replaceable=False)
+ADMIN_IDENTITY = Identity("", CUSTOMER_PASSWORD, replaceable=True, creator=ROOT)
 CUSTOMERS = [
     Identity(f"contract-{name}-{uuid.uuid4().hex[:8]}@example.com", CUSTOMER_PASSWORD, True)
     for name in ("alice", "bob")
 ]
 _by_token: dict[str, Identity] = {}
 _random = random.Random(20261201)
+
+
+def _phase(case: Any) -> str:
+    meta = getattr(case, "meta", None)
+    return str(meta.phase.name) if meta is not None else ""
 
 
 @schemathesis.auth(refresh_interval=None)
@@ -92,7 +111,15 @@ class ThreePeople:
     def get(self, case: Any, context: Any) -> str:
         operation_id = context.operation.definition.raw.get("operationId")
         with _lock:
-            people = CUSTOMERS if operation_id in CUSTOMER_ONLY else [ADMIN_IDENTITY, *CUSTOMERS]
+            if operation_id in CUSTOMER_ONLY:
+                people = CUSTOMERS
+            elif _phase(case) == "stateful":
+                # A scenario follows links from what one step created to the next step: with
+                # another customer at each step, "not found" (another's resource) would be
+                # the access rule, not a bug. The admin sees every resource.
+                people = [ADMIN_IDENTITY]
+            else:
+                people = [ADMIN_IDENTITY, *CUSTOMERS]
             identity = _random.choice(people)
             token = identity.bearer()
             _by_token[token] = identity
