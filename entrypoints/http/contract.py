@@ -18,6 +18,7 @@ cannot know is added here, in one pass over the generated document (`finish_docu
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -166,7 +167,22 @@ def finish_document(
         _name_problem_codes(operation, codes)
         _add_media(path, method, operation)
     _add_links(finished)
+    _clean_descriptions(finished)
     return finished
+
+
+def _clean_descriptions(node: Any) -> None:
+    """Descriptions taken from docstrings without their indentation: Python 3.13 strips it
+    from docstrings itself, so the document is the same on every supported Python."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = inspect.cleandoc(value)
+            else:
+                _clean_descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _clean_descriptions(value)
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
