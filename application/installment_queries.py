@@ -10,7 +10,6 @@ from collections.abc import Callable
 import msgspec
 
 from application import results_installments as shown
-from application.errors import ViewNotCaughtUpError
 from application.ports.clock import Clock
 from application.ports.installments import InstallmentsView
 from application.principal import Principal
@@ -26,7 +25,7 @@ from application.results_installments import (
     InstallmentPlanOut,
     InstallmentPlanPage,
 )
-from application.view_positions import require_in_log
+from application.view_positions import wait_in_thread
 
 PAGE_SIZE_DEFAULT = 50
 
@@ -103,9 +102,4 @@ class InstallmentQueries:
 
     def _wait(self, min_position: int | None) -> None:
         # Without a position, the log's end now: a sequential client reads its own writes.
-        end = self.log_end() or 0
-        if min_position is not None:
-            require_in_log(min_position, end)
-        position = min_position if min_position is not None else end
-        if position and not self.view.wait_for(position, self.wait_timeout_s):
-            raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")
+        wait_in_thread(self.view, min_position, self.log_end, self.wait_timeout_s)

@@ -9,7 +9,6 @@ from uuid import UUID
 
 import msgspec
 
-from application.errors import ViewNotCaughtUpError
 from application.ports.documents import DocumentView
 from application.principal import Principal
 from application.queries import (
@@ -28,7 +27,7 @@ from application.results_people import (
     UserOut,
     UserPage,
 )
-from application.view_positions import require_in_log
+from application.view_positions import wait_in_thread
 
 T = TypeVar("T")
 PAGE_SIZE_DEFAULT = 50
@@ -112,12 +111,7 @@ class PeopleQueries:
         before = decode_position_cursor(cursor) if cursor else None
         limit = max(1, min(limit, PAGE_SIZE_MAX))
         # Without a position, the log's end now: a sequential client reads its own writes.
-        end = self.log_end() or 0
-        if min_position is not None:
-            require_in_log(min_position, end)
-        position = min_position if min_position is not None else end
-        if position and not self.view.wait_for(position, self.wait_timeout_s):
-            raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")
+        wait_in_thread(self.view, min_position, self.log_end, self.wait_timeout_s)
         rows = self.view.page(kind, owner, parent, before, limit + 1)
         items = [msgspec.json.decode(document, type=type_) for _, document in rows[:limit]]
         more = len(rows) > limit

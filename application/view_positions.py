@@ -4,10 +4,10 @@ thread); this only answers, each call a short read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from application.errors import PositionBeyondLogError
+from application.errors import PositionBeyondLogError, ViewNotCaughtUpError
 from application.ledger import Ledger
 
 WAIT_TIMEOUT_S = 5.0
@@ -51,6 +51,29 @@ class ViewPositions:
         """Raise `PositionBeyondLogError` when the log has not reached `position`: waiting
         for it would only end in a timeout."""
         require_in_log(position, self.ledger.log_position() or 0)
+
+
+class WaitableView(Protocol):
+    def wait_for(self, position: int, timeout_s: float) -> bool:
+        """Whether the view reached `position` within `timeout_s` seconds."""
+        ...
+
+
+def wait_in_thread(
+    view: WaitableView,
+    min_position: int | None,
+    log_end: Callable[[], int | None],
+    timeout_s: float,
+) -> None:
+    """Block until `view` has reached `min_position` (without one: the log's end now, so a
+    sequential client reads its own writes): `PositionBeyondLogError` for a position no
+    write has reached, `ViewNotCaughtUpError` after `timeout_s`."""
+    end = log_end() or 0
+    if min_position is not None:
+        require_in_log(min_position, end)
+    position = min_position if min_position is not None else end
+    if position and not view.wait_for(position, timeout_s):
+        raise ViewNotCaughtUpError(f"The view has not reached position {position} yet.")
 
 
 def require_in_log(position: int, end: int) -> None:

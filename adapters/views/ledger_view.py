@@ -257,15 +257,9 @@ class SqlLedgerView(SqlView, LedgerViewRecorder):
         return _LedgerChanges()
 
     def _flush(self, cursor: SqlCursor, pending: _LedgerChanges) -> None:
-        if pending.changed:
-            rows = list(pending.changed.values())
-            found = {row["account_id"] for row in self._update_wallets.fetch_all(cursor, rows)}
-            if len(found) < len(rows):
-                # An event for a wallet the view never saw opened means the view is
-                # incomplete: fail (and roll back) rather than record the position and
-                # lose the change.
-                missing = next(key for key, row in pending.changed.items() if row[0] not in found)
-                raise LookupError(f"wallet {missing} is not in the ledger view")
+        self._update_wallets.update_every(
+            cursor, pending.changed, "account_id", "wallet", "ledger view"
+        )
         if pending.opened:
             self._insert_wallets.execute(cursor, list(pending.opened.values()))
         if pending.entries:

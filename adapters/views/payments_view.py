@@ -218,15 +218,9 @@ class SqlPaymentsView(SqlView, PaymentsViewRecorder):
         return _PaymentChanges()
 
     def _flush(self, cursor: SqlCursor, pending: _PaymentChanges) -> None:
-        if pending.changed:
-            rows = list(pending.changed.values())
-            found = {row["payment_id"] for row in self._update_payments.fetch_all(cursor, rows)}
-            if len(found) < len(rows):
-                # A change to a payment the view never saw created means the view is
-                # incomplete: fail (and roll back) rather than record the position and lose
-                # the change.
-                missing = next(key for key, row in pending.changed.items() if row[0] not in found)
-                raise LookupError(f"payment {missing} is not in the payments view")
+        self._update_payments.update_every(
+            cursor, pending.changed, "payment_id", "payment", "payments view"
+        )
         if pending.created:
             self._insert_payments.execute(cursor, list(pending.created.values()))
 

@@ -167,6 +167,25 @@ class RowsStatement(ABC):
     def fetch_all(self, cursor: SqlCursor, rows: Sequence[Sequence[Any]]) -> list[Row]:
         """Run the statement over `rows`; what it returned for all of them."""
 
+    def update_every(
+        self,
+        cursor: SqlCursor,
+        changed: Mapping[Any, Sequence[Any]],
+        key: str,
+        what: str,
+        view: str,
+    ) -> None:
+        """Run an UPDATE ... RETURNING `key` over the `changed` rows (by key, each row's
+        first value the key's bound form) and raise `LookupError` when one matched nothing:
+        a change to a row the view never saw created means the view is incomplete, so the
+        batch fails (and rolls back) rather than record the position and lose the change."""
+        if not changed:
+            return
+        found = {row[key] for row in self.fetch_all(cursor, list(changed.values()))}
+        if len(found) < len(changed):
+            missing = next(k for k, row in changed.items() if row[0] not in found)
+            raise LookupError(f"{what} {missing} is not in the {view}")
+
 
 class ValuesRowsStatement(RowsStatement):
     """`{rows}` as a multi-row VALUES list, in chunks of `ROWS_PER_STATEMENT` rows."""
