@@ -67,6 +67,16 @@ def _serve_on(settings: Settings, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def server_processes(settings: Settings, workers: int) -> list[Settings]:
+    """The settings of each of `serve --workers N`'s processes. The first one also runs the
+    followers of the log (projections, payment processor, relay, webhooks, installments),
+    unless they run in a `payledger worker`; the others only serve HTTP. Followers in every
+    process would do the same work N times over, race on each view's tracking rows and take
+    CPU from the requests."""
+    http_only = settings.replace(workers={"in_process": False})
+    return [settings, *[http_only] * (max(1, workers) - 1)]
+
+
 def _refuse_a_bad_configuration(settings: Settings) -> None:
     """Stop before serving, with a clear message, on settings the service cannot run with."""
     currency = settings.payments.default_currency
@@ -105,8 +115,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     # Several processes accept on one socket; each has its own container.
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_serve_on, args=(settings, sock), daemon=True)
-        for _ in range(workers)
+        context.Process(target=_serve_on, args=(each, sock), daemon=True)
+        for each in server_processes(settings, workers)
     ]
     for process in processes:
         process.start()

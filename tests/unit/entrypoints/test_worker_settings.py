@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from entrypoints.cli import server_processes
 from entrypoints.settings import load_settings
 
 pytestmark = pytest.mark.unit
@@ -31,3 +32,17 @@ def test_an_idle_follower_looks_at_least_every_poll_interval() -> None:
     assert load_settings({}).workers.poll_interval_s == 1.0
     settings = load_settings({"PAYLEDGER_WORKERS_POLL_INTERVAL_S": "2.5"})
     assert settings.workers.poll_interval_s == 2.5
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_serve_with_several_processes_runs_the_followers_in_the_first_only(url: str) -> None:
+    settings = load_settings({"PAYLEDGER_DATABASE_URL": url})
+    processes = server_processes(settings, 3)
+    assert [p.run_workers_in_process for p in processes] == [True, False, False]
+    assert all(p.database == settings.database for p in processes)
+    assert len(server_processes(settings, 1)) == 1
+
+
+def test_serve_with_several_processes_and_a_separate_worker_runs_none() -> None:
+    settings = load_settings({"PAYLEDGER_PROJECTIONS_IN_PROCESS": "false"})
+    assert not any(p.run_workers_in_process for p in server_processes(settings, 2))
