@@ -30,15 +30,17 @@ import copy
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from application.combiner import Combiners, Queued
 from application.errors import (
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
@@ -90,7 +92,14 @@ class StripedLocks:
 class UnitOfWork:
     """One attempt of one command: the instant it runs at, what it reads, what it saves."""
 
-    def __init__(self, ledger: Ledger, now: datetime, fresh: bool, command_id: UUID) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        now: datetime,
+        fresh: bool,
+        command_id: UUID,
+        loaded: dict[UUID, Aggregate] | None = None,
+    ) -> None:
         self._ledger = ledger
         self.now = now
         # True when re-running a refusal: every read goes to the log, not the cache.
@@ -98,11 +107,20 @@ class UnitOfWork:
         # The id the command's new aggregate takes: the key's id, or a new random one.
         self.command_id = command_id
         self.saved: list[Aggregate] = []
+        # In a combined batch, the aggregates its commands share (each sees the changes of
+        # the commands before it); None for a command on its own.
+        self._loaded = loaded
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate if it exists and is a `cls`, else None."""
         found: Any
-        if self.fresh:
+        if self._loaded is not None and aggregate_id in self._loaded:
+            found = self._loaded[aggregate_id]
+        elif self._loaded is not None:
+            found = current(self._ledger, aggregate_id)
+            if found is not None:
+                self._loaded[aggregate_id] = found
+        elif self.fresh:
             found = current(self._ledger, aggregate_id)
         else:
             try:
@@ -143,6 +161,7 @@ class CommandRunner:
         self.conflicts = 0  # conflicts seen (and retried) in this process: a metric
         self._contended_until = 0.0  # monotonic time until which commands read fresh
         self._locks = StripedLocks()
+        self._combiners: Combiners[_Combined[Any, Any], Written[Any]] = Combiners()
 
     def run(
         self,
@@ -150,11 +169,13 @@ class CommandRunner:
         present: Callable[[R], T],
         request: Request | None = None,
         locks: Iterable[UUID] = (),
+        *,
+        conflicts: int = 0,
     ) -> Written[T]:
         """Run `command` until it is saved, replayed or refused; `present` turns its result
-        (or the replayed original) into what the caller gets back."""
+        (or the replayed original) into what the caller gets back. `conflicts`: how many
+        attempts already conflicted (a combined batch's), counted against the retries."""
         new_id = (request.command_id if request else None) or uuid4()
-        conflicts = 0
         # Without a cache every read comes from the log anyway. With one, a command reads
         # its aggregates from the cache without asking the log, which is right as long as
         # this process is their only writer (its own commands queue on the locks below).
@@ -217,6 +238,84 @@ class CommandRunner:
         original: Any = self.ledger.repository.get(claim.result_id, version=claim.result_version)
         return Written(present(original), None, True)
 
+    def run_combined(
+        self,
+        command: Callable[[UnitOfWork], R],
+        present: Callable[[R], T],
+        request: Request | None,
+        lock: UUID,
+    ) -> Written[T]:
+        """As `run`, for a command on one busy aggregate (a wallet's credits and debits):
+        the commands queued on its lock meanwhile run as one batch, one after another on the
+        same state read from the log, and are saved in one transaction (one commit for all,
+        where `run` would commit each in turn while holding the lock).
+
+        A refusal in a batch is decided on the log's state plus the commands before it in
+        the batch, and is only answered once the batch is saved. When the save conflicts,
+        every command of the batch runs again on its own through `run`."""
+        work = _Combined(command, present, request, lock)
+        return self._combiners.of(lock).submit(work, self._run_batch)
+
+    def _run_batch(self, batch: Sequence[Queued[_Combined[Any, Any], Written[Any]]]) -> None:
+        # The batch's locks share one stripe (that is what shares a combiner).
+        with self._locks.holding({queued.work.lock for queued in batch}):
+            loaded: dict[UUID, Aggregate] = {}
+            now = self.clock.now()
+            to_save: list[Aggregate] = []
+            answers: list[tuple[Queued[_Combined[Any, Any], Written[Any]], Any, bool]] = []
+            for queued in batch:
+                work = queued.work
+                new_id = (work.request.command_id if work.request else None) or uuid4()
+                uow = UnitOfWork(self.ledger, now, True, new_id, loaded)
+                before = {key: copy.deepcopy(aggregate) for key, aggregate in loaded.items()}
+                try:
+                    result = work.command(uow)
+                    saved = self._to_save(uow, work.request, result)
+                    answers.append((queued, work.present(result), True))
+                    to_save.extend(a for a in saved if a not in to_save)
+                except Exception as error:
+                    _restore(loaded, before)
+                    answers.append((queued, error, False))
+            try:
+                position = self._save(to_save)
+            except IntegrityError:
+                for queued in batch:  # refusals too: the state they saw was never saved
+                    self._run_alone(queued)
+                # A key's claim may be what collided: that is a replay, not a conflict.
+                if not any(q.value is not None and q.value.replayed for q in batch):
+                    self.conflicts += 1
+                    self._contended_until = time.monotonic() + CONTENDED_S
+                return
+        for queued, answer, ok in answers:
+            if ok:
+                queued.settle(Written(answer, position))
+            elif isinstance(answer, CodedError):
+                self._refuse(queued, answer)
+            else:
+                queued.settle(error=answer)
+
+    def _refuse(
+        self, queued: Queued[_Combined[Any, Any], Written[Any]], refusal: CodedError
+    ) -> None:
+        """As `run` answers a refusal: a keyed request seen before answers as it did."""
+        try:
+            replayed = self.replay(queued.work.request, queued.work.present)
+        except CodedError as reused:
+            queued.settle(error=reused)
+            return
+        if replayed is not None:
+            queued.settle(replayed)
+        else:
+            queued.settle(error=refusal)
+
+    def _run_alone(self, queued: Queued[_Combined[Any, Any], Written[Any]]) -> None:
+        work = queued.work
+        try:
+            written = self.run(work.command, work.present, work.request, (work.lock,), conflicts=1)
+            queued.settle(written)
+        except Exception as error:
+            queued.settle(error=error)
+
     def read(self, cls: type[A], aggregate_id: UUID, missing: type[NotFoundError]) -> A:
         """An aggregate as the log has it now (see `current`): strongly consistent."""
         uow = UnitOfWork(self.ledger, self.clock.now(), True, aggregate_id)
@@ -229,6 +328,11 @@ class CommandRunner:
         )
 
     def _commit(self, uow: UnitOfWork, request: Request | None, result: object) -> int | None:
+        return self._save(self._to_save(uow, request, result))
+
+    @staticmethod
+    def _to_save(uow: UnitOfWork, request: Request | None, result: object) -> list[Aggregate]:
+        """What a command saved, plus the idempotency claim of a keyed request."""
         to_save = list(uow.saved)
         if request is not None and request.command_id is not None:
             assert isinstance(result, Aggregate), "a keyed command returns its result aggregate"
@@ -241,6 +345,10 @@ class CommandRunner:
                     result.version,
                 )
             )
+        return to_save
+
+    def _save(self, to_save: list[Aggregate]) -> int | None:
+        """Save in one transaction; the highest log position written (None: nothing)."""
         if not to_save:
             return None
         recordings = self.ledger.save(*to_save)
@@ -284,3 +392,25 @@ def evict(ledger: Ledger, *aggregate_ids: UUID) -> None:
         for aggregate_id in aggregate_ids:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
+
+
+@dataclass(frozen=True)
+class _Combined(Generic[R, T]):
+    """A command waiting in a combined batch (see `CommandRunner.run_combined`)."""
+
+    command: Callable[[UnitOfWork], R]
+    present: Callable[[R], T]
+    request: Request | None
+    lock: UUID
+
+
+def _restore(loaded: dict[UUID, Aggregate], before: dict[UUID, Aggregate]) -> None:
+    """Undo what a refused command of a batch changed: the shared aggregates get back their
+    state from before it (in place: the batch's other commands hold them), and those it
+    loaded itself are dropped."""
+    for key in list(loaded):
+        if key in before:
+            vars(loaded[key]).clear()
+            vars(loaded[key]).update(vars(before[key]))
+        else:
+            del loaded[key]

@@ -141,11 +141,13 @@ class WalletService:
             currency=move.amount.currency,
             description=move.description,
         )
-        return self.runner.run(
+        # A busy wallet's credits and debits queue on its lock: they run as one batch with
+        # one commit (see `CommandRunner.run_combined`).
+        return self.runner.run_combined(
             partial(self._post_one, move, rule, request.digest),
             presenters.transaction,
             request,
-            locks=[wallet_id(move.customer_id, move.amount.currency)],
+            wallet_id(move.customer_id, move.amount.currency),
         )
 
     def _post_one(

@@ -25,6 +25,7 @@ def funded(clock: FakeClock, gateway: CountingGateway) -> App:
     cached_env = {**POPO_ENV, "AGGREGATE_CACHE_MAXSIZE": "100", "AGGREGATE_CACHE_FASTFORWARD": "n"}
     app = make_app(clock, gateway, ledger=make_ledger(cached_env))
     app.wallets.open_wallet(CALLER, "alice", "USD")
+    app.wallets.open_wallet(CALLER, "bob", "USD")
     app.wallets.credit_wallet(CALLER, "alice", 1000, "USD")
     return app
 
@@ -64,11 +65,11 @@ def test_after_a_conflict_commands_read_the_log_first_and_stop_conflicting(
     funded: App,
 ) -> None:
     written_elsewhere(funded, 100)
-    funded.wallets.debit_wallet(CALLER, "alice", 10, "USD")  # built on the stale copy
+    funded.wallets.transfer(CALLER, "alice", "bob", 10, "USD")  # built on the stale copy
     assert funded.runner.conflicts == 1
 
     written_elsewhere(funded, 100)
-    funded.wallets.debit_wallet(CALLER, "alice", 10, "USD")  # fast-forwarded first
+    funded.wallets.transfer(CALLER, "alice", "bob", 10, "USD")  # fast-forwarded first
 
     assert funded.runner.conflicts == 1
     assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1000 + 200 - 20
@@ -76,8 +77,16 @@ def test_after_a_conflict_commands_read_the_log_first_and_stop_conflicting(
 
 def test_without_conflicts_commands_trust_the_cache(funded: App) -> None:
     written_elsewhere(funded, 100)
-    funded.wallets.debit_wallet(CALLER, "alice", 10, "USD")
+    funded.wallets.transfer(CALLER, "alice", "bob", 10, "USD")
 
     # The stale copy was used, and the version check caught it: one conflict, retried.
     assert funded.runner.conflicts == 1
     assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1090
+
+
+def test_a_wallets_own_credits_and_debits_always_read_the_log_first(funded: App) -> None:
+    written_elsewhere(funded, 100)
+    written = funded.wallets.debit_wallet(CALLER, "alice", 10, "USD")
+
+    assert funded.runner.conflicts == 0
+    assert written.value.postings[0].balance_after == 1090
