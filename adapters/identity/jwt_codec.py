@@ -13,6 +13,9 @@ from application.ports.identity import InvalidTokenError, TokenClaims
 ALGORITHM = "HS256"
 SECRET_LENGTH_MIN = 32  # bytes: a short HMAC key can be brute-forced
 LEEWAY = timedelta(seconds=5)
+# Tokens whose signature and claims were checked, by their text (a token is sent again and
+# again: its HMAC and JSON need not be redone each time). Expiry is still checked each time.
+VERIFIED_MAX = 10_000
 
 
 class JwtTokenCodec:
@@ -31,6 +34,7 @@ class JwtTokenCodec:
         self.clock = clock  # expiry is checked against the ledger's clock, not the machine's
         self.issuer = issuer
         self.audience = audience
+        self._verified: dict[str, TokenClaims] = {}
 
     def issue(self, claims: TokenClaims) -> str:
         payload = {
@@ -45,6 +49,19 @@ class JwtTokenCodec:
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def read(self, token: str) -> TokenClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = claims
+        now = self.clock.now()
+        if claims.expires_at <= now - LEEWAY or claims.issued_at > now + LEEWAY:
+            raise InvalidTokenError("expired or not yet valid")
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
+        """The token's claims once its signature, algorithm, audience and issuer check out."""
         try:
             payload = jwt.decode(
                 token,
@@ -67,7 +84,4 @@ class JwtTokenCodec:
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise InvalidTokenError(type(error).__name__) from None
-        now = self.clock.now()
-        if claims.expires_at <= now - LEEWAY or claims.issued_at > now + LEEWAY:
-            raise InvalidTokenError("expired or not yet valid")
         return claims
