@@ -7,6 +7,11 @@ on header sizes at all. Every answer of this service is an RFC 9457 problem, so 
 subclass bounds the URL (414 `uri_too_long`) and the headers (431
 `request_header_fields_too_large`) while parsing, and writes every refusal of the parser as a
 problem (400 `malformed_request` for the rest). The limits are those of common proxies.
+
+After a refusal the connection closes gracefully: the answer is sent with a FIN and what the
+client still sends is read and dropped for a moment. Closing a socket that holds unread
+request bytes makes the kernel send a reset, which can destroy the answer on its way to the
+client (the client then sees `connection reset` instead of the problem).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from entrypoints.http.problems import PROBLEM_MEDIA_TYPE, problem
 
 URL_BYTES_MAX = 8 * 1024
 HEADER_BYTES_MAX = 32 * 1024
+LINGER_S = 2.0  # how long a refused connection reads and drops what the client still sends
 
 _REASONS = {
     400: b"Bad Request",
@@ -36,6 +42,12 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     _url_bytes = 0
     _header_bytes = 0
     _refusal: tuple[int, str, str] | None = None
+    _lingering = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:  # refused already: drop the rest of the request
+            return
+        super().data_received(data)
 
     def on_message_begin(self) -> None:
         self._url_bytes = self._header_bytes = 0
@@ -73,4 +85,14 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         head.append(b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n")
         head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._close_gracefully()
+
+    def _close_gracefully(self) -> None:
+        """Send the answer and a FIN, read and drop for `LINGER_S`, then close."""
+        self._lingering = True
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.transport.resume_reading()
+        self.loop.call_later(LINGER_S, self.transport.close)
