@@ -18,7 +18,6 @@ W = TypeVar("W")
 T = TypeVar("T")
 
 BATCH_MAX = 64
-STRIPES = 1024
 
 
 class Queued(Generic[W, T]):
@@ -103,7 +102,7 @@ class Combiner(Generic[W, T]):
 class Combiners(Generic[W, T]):
     """A combiner per lock, striped over a fixed number (ids on one stripe share one)."""
 
-    def __init__(self, stripes: int = STRIPES) -> None:
+    def __init__(self, stripes: int) -> None:
         self._combiners: list[Combiner[W, T]] = [Combiner() for _ in range(stripes)]
 
     def of(self, lock: UUID) -> Combiner[W, T]:

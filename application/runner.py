@@ -107,8 +107,9 @@ class UnitOfWork:
         # The id the command's new aggregate takes: the key's id, or a new random one.
         self.command_id = command_id
         self.saved: list[Aggregate] = []
-        # In a combined batch, the aggregates its commands share (each sees the changes of
-        # the commands before it); None for a command on its own.
+        # In a combined batch (always fresh), the aggregates its commands share, each read
+        # from the log once (each command sees the changes of the ones before it); None for
+        # a command on its own.
         self._loaded = loaded
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
@@ -116,12 +117,10 @@ class UnitOfWork:
         found: Any
         if self._loaded is not None and aggregate_id in self._loaded:
             found = self._loaded[aggregate_id]
-        elif self._loaded is not None:
-            found = current(self._ledger, aggregate_id)
-            if found is not None:
-                self._loaded[aggregate_id] = found
         elif self.fresh:
             found = current(self._ledger, aggregate_id)
+            if self._loaded is not None and found is not None:
+                self._loaded[aggregate_id] = found
         else:
             try:
                 found = self._ledger.repository.get(aggregate_id)
@@ -161,7 +160,8 @@ class CommandRunner:
         self.conflicts = 0  # conflicts seen (and retried) in this process: a metric
         self._contended_until = 0.0  # monotonic time until which commands read fresh
         self._locks = StripedLocks()
-        self._combiners: Combiners[_Combined[Any, Any], Written[Any]] = Combiners()
+        # As many as the lock stripes: the locks of one combiner's batch share one stripe.
+        self._combiners: Combiners[_Combined[Any, Any], Written[Any]] = Combiners(LOCK_STRIPES)
 
     def run(
         self,

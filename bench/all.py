@@ -29,9 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
-from psycopg.sql import SQL, Identifier
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,7 +37,15 @@ import catchup
 import ledger
 import relay
 from figures_table import Row, print_table
-from harness import Server, WrkResult, framework_ceilings, pgbench_commits, secrets_env, wrk
+from harness import (
+    Server,
+    WrkResult,
+    framework_ceilings,
+    pgbench_commits,
+    postgres_env,
+    scratch_schema,
+    wrk,
+)
 from http_figures import (
     PAYER_BALANCE,
     create_payments,
@@ -140,18 +145,23 @@ def reads_rows(label: str, server: Server, limits: Limits, d: Durations, goal: s
 
 
 def postgres_figures(args: argparse.Namespace, limits: Limits, d: Durations) -> list[Row]:
-    schema = f"bench_all_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
+    nats_down = nats_reachable(args.nats)
+    with scratch_schema(args.dsn, "bench_all") as schema:
+        rows = _postgres_server_figures(args, limits, d, schema, nats_down)
+    rows += audit_rows(args, d)
+    rows += relay_rows(args, d, nats_down)
+    return rows
+
+
+def _postgres_server_figures(
+    args: argparse.Namespace, limits: Limits, d: Durations, schema: str, nats_down: str | None
+) -> list[Row]:
+    """The figures of servers on `schema` (with the NATS relay on unless `nats_down`)."""
     env = {
-        "PAYLEDGER_DATABASE_URL": args.dsn,
-        "PAYLEDGER_DATABASE_SCHEMA": schema,
-        "PAYLEDGER_FAILURE_RATE": "0",
+        **postgres_env(args.dsn, schema),
         # Checkpoints signed, as a deployment that keeps an audit trail runs.
         "PAYLEDGER_AUDIT_SIGNING_KEY": secrets.token_bytes(32).hex(),
-        **secrets_env(),
     }
-    nats_down = nats_reachable(args.nats)
     stream = f"BENCH_ALL_{uuid.uuid4().hex[:8].upper()}"
     if nats_down is None:
         env |= {
@@ -199,12 +209,8 @@ def postgres_figures(args: argparse.Namespace, limits: Limits, d: Durations) -> 
         rows.append(scale_out_row(settings, one, two))
         rows += rebuild_rows(load_settings({**env, "PAYLEDGER_NATS_URL": ""}), d)
     finally:
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
         if nats_down is None:
             asyncio.run(relay.delete_stream(args.nats, stream))
-    rows += audit_rows(args, d)
-    rows += relay_rows(args, d, nats_down)
     return rows
 
 

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -274,6 +276,29 @@ def framework_ceilings(seconds: float) -> tuple[WrkResult, WrkResult]:
     finally:
         stop(process)
     return get, post
+
+
+@contextmanager
+def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
+    """A new, uniquely named schema for one run, dropped with everything in it afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
+
+
+def postgres_env(dsn: str, schema: str) -> dict[str, str]:
+    """The settings of a server on `schema`: payments never fail by chance, fresh secrets."""
+    return {
+        "PAYLEDGER_DATABASE_URL": dsn,
+        "PAYLEDGER_DATABASE_SCHEMA": schema,
+        "PAYLEDGER_FAILURE_RATE": "0",
+        **secrets_env(),
+    }
 
 
 def secrets_env() -> dict[str, str]:

@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
-
-import psycopg
-from psycopg.sql import SQL, Identifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Server, secrets_env
+from harness import Server, postgres_env, scratch_schema
 from http_figures import PAYER_BALANCE, payers, seed_wallets, sustained_payments
 
 from entrypoints.migration import migrate
@@ -36,17 +32,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=5)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    schema = f"bench_settle_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
-    env = {
-        "PAYLEDGER_DATABASE_URL": args.dsn,
-        "PAYLEDGER_DATABASE_SCHEMA": schema,
-        "PAYLEDGER_FAILURE_RATE": "0",
-        "PAYLEDGER_NATS_URL": "",
-        **secrets_env(),
-    }
-    try:
+    with scratch_schema(args.dsn, "bench_settle") as schema:
+        env = {**postgres_env(args.dsn, schema), "PAYLEDGER_NATS_URL": ""}
         migrate(load_settings(env))
         with Server(env) as server:
             server.wait_caught_up()
@@ -54,9 +41,6 @@ def main() -> None:
             server.wait_caught_up()
             print(f"serve pid {server.process.pid if server.process else '?'}", flush=True)
             run = sustained_payments(server, args.seconds, args.every)
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
     print("  t (s)  payments  settled  backlog (CREATED+PROCESSING)")
     for s in run.samples:
         print(f"  {s.at_s:5.1f}  {s.total:8d}  {s.settled:7d}  {s.backlog:8d}")
