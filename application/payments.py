@@ -243,7 +243,7 @@ class PaymentService:
 
     def get_payment(self, caller: Principal, payment_id: UUID) -> results.Payment:
         """A payment and its history, from the log (strongly consistent)."""
-        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError)
+        payment = self.runner.read(Payment, payment_id, PaymentNotFoundError, shared=True)
         require_visible(caller, payment)
         return presenters.payment(payment)
 

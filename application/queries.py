@@ -106,7 +106,7 @@ class LedgerQueries:
             raise WalletNotFoundError(f"{customer_id} has no wallet.")
         now = self.runner.clock.now()
         wallets = [
-            presenters.wallet(self.runner.read_wallet(customer_id, currency), now)
+            presenters.wallet(self.runner.read_wallet(customer_id, currency, shared=True), now)
             for currency in sorted(currencies)
         ]
         return results.CustomerWallets(customer_id, wallets)

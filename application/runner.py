@@ -49,6 +49,7 @@ from application.errors import (
 )
 from application.idempotency import Request, claim_id
 from application.ledger import Ledger
+from application.log_head import LogHead, Verified, known_head, may_block, read_moment
 from application.ports.clock import Clock
 from application.results import Written
 from domain.account import Account
@@ -162,6 +163,10 @@ class CommandRunner:
         self._locks = StripedLocks()
         # As many as the lock stripes: the locks of one combiner's batch share one stripe.
         self._combiners: Combiners[_Combined[Any, Any], Written[Any]] = Combiners(LOCK_STRIPES)
+        # Reads: the log's head, checked once for many readers, and up to where cached
+        # aggregates are known to be complete (see `log_head.py`).
+        self.head = LogHead(ledger.log_position)
+        self._verified = Verified()
 
     def run(
         self,
@@ -316,15 +321,54 @@ class CommandRunner:
         except Exception as error:
             queued.settle(error=error)
 
-    def read(self, cls: type[A], aggregate_id: UUID, missing: type[NotFoundError]) -> A:
-        """An aggregate as the log has it now (see `current`): strongly consistent."""
-        uow = UnitOfWork(self.ledger, self.clock.now(), True, aggregate_id)
-        return uow.get(cls, aggregate_id, missing)
+    def read(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        missing: type[NotFoundError],
+        *,
+        shared: bool = False,
+    ) -> A:
+        """An aggregate as the log had it when the request arrived (or now, outside a
+        request), in whichever process it was written: strongly consistent. `shared`: the
+        caller only looks at it, so it may be the cache's own object (no copy)."""
+        found = self._read(aggregate_id, shared)
+        if not isinstance(found, cls):
+            raise missing()
+        return found
 
-    def read_wallet(self, customer_id: str, currency: str) -> Account:
-        """A wallet as the log has it now: strongly consistent."""
-        return UnitOfWork(self.ledger, self.clock.now(), True, uuid4()).wallet(
-            customer_id, currency
+    def read_wallet(self, customer_id: str, currency: str, *, shared: bool = False) -> Account:
+        """A wallet as `read` reads it (an id or currency no wallet can have is refused
+        first)."""
+        check_customer_id(customer_id)
+        check_currency(currency)
+        found = self._read(wallet_id(customer_id, currency), shared)
+        if not isinstance(found, Account):
+            raise WalletNotFoundError(f"{customer_id} has no {currency} wallet.")
+        return found
+
+    def _read(self, aggregate_id: UUID, shared: bool) -> Aggregate | None:
+        if not self.cached:
+            may_block()
+            return current(self.ledger, aggregate_id)
+        moment = read_moment()
+        head = known_head()
+        if head is None:
+            head = self.head.known_since(moment)
+        if head is None:
+            # Check the log's head only where it can save the query for the aggregate:
+            # when it is known current up to the newest head seen and the log is not
+            # moving. Else (under writes) ask for its newer events at once, and note it
+            # current up to that newest head (the first read of a process checks one).
+            known = self._verified.position_of(aggregate_id)
+            newest = self.head.newest
+            if self.head.worth_checking() and (
+                newest == 0 or (known is not None and known >= newest)
+            ):
+                may_block()
+                head = self.head.since(moment)
+        return current(
+            self.ledger, aggregate_id, self._verified, head, self.head.newest, shared=shared
         )
 
     def _commit(self, uow: UnitOfWork, request: Request | None, result: object) -> int | None:
@@ -351,19 +395,42 @@ class CommandRunner:
         """Save in one transaction; the highest log position written (None: nothing)."""
         if not to_save:
             return None
+        # Only those with new events had their version checked by this save.
+        changed = [aggregate for aggregate in to_save if aggregate.pending_events]
         recordings = self.ledger.save(*to_save)
         ids = [r.notification.id for r in recordings if r.notification.id is not None]
-        return max(ids) if ids else None
+        if not ids:
+            return None
+        position = max(ids)
+        # Saved without a conflict: each holds all its events, and any later one follows
+        # this save in the log.
+        for aggregate in changed:
+            self._verified.note(aggregate.id, aggregate.version, position)
+        return position
 
 
-def current(ledger: Ledger, aggregate_id: UUID) -> Aggregate | None:
+def current(
+    ledger: Ledger,
+    aggregate_id: UUID,
+    verified: Verified | None = None,
+    head: int | None = None,
+    seen: int | None = None,
+    *,
+    shared: bool = False,
+) -> Aggregate | None:
     """The aggregate as the log has it now (None if the log has no such aggregate), as a
     copy the caller may change.
 
     A cached aggregate is fast-forwarded by the log's events after its version (one
     indexed query, usually empty), and the newer state replaces it in the cache unless
     another thread replaced it meanwhile; an aggregate not in the cache is rebuilt from
-    its snapshot and events (and cached by the repository)."""
+    its snapshot and events (and cached by the repository).
+
+    With `verified` (see `log_head.py`): given `head`, the log's head checked after the
+    moment the read must be current to, a cached aggregate known complete up to `head` is
+    the log's state as it is, without a query (and, if `shared`, without a copy: the
+    cache's states are never changed in place). An aggregate fast-forwarded from the log is
+    noted complete up to `head`, or `seen` (a head checked at any time before the query)."""
     repository = ledger.repository
     cache = repository.cache
     cached: Any = None
@@ -371,18 +438,33 @@ def current(ledger: Ledger, aggregate_id: UUID) -> Aggregate | None:
         with contextlib.suppress(KeyError):
             cached = cache.get(aggregate_id)
     if cached is None:
+        may_block()
+        # Not noted as verified: by the time the repository looks, its cache may hold a
+        # state another thread read earlier. The next read fast-forwards it once.
         try:
             rebuilt: Aggregate = repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return rebuilt
+    if (
+        verified is not None
+        and head is not None
+        and verified.covers(aggregate_id, cached.version, head)
+    ):
+        return cached if shared else copy.deepcopy(cached)  # type: ignore[no-any-return]
+    may_block()
     newer = list(repository.event_store.get(originator_id=aggregate_id, gt=cached.version))
-    aggregate: Any = project_aggregate(copy.deepcopy(cached), newer)
+    aggregate = project_aggregate(copy.deepcopy(cached), newer)
     if newer and cache:
         with contextlib.suppress(KeyError):
             if cache.get(aggregate_id) is cached:
                 cache.put(aggregate_id, copy.deepcopy(aggregate))
-    return aggregate if isinstance(aggregate, Aggregate) else None
+    if not isinstance(aggregate, Aggregate):
+        return None
+    complete_to = head if head is not None else seen
+    if verified is not None and complete_to:
+        verified.note(aggregate_id, aggregate.version, complete_to)
+    return aggregate
 
 
 def evict(ledger: Ledger, *aggregate_ids: UUID) -> None:

@@ -135,7 +135,7 @@ class UserService:
         credentials and role as when it was issued."""
         try:
             claims = self.tokens.read(token)
-            user = self.runner.read(User, UUID(claims.subject), UserNotFoundError)
+            user = self.runner.read(User, UUID(claims.subject), UserNotFoundError, shared=True)
         except (InvalidTokenError, UserNotFoundError, ValueError):
             raise UnauthenticatedError() from None
         if (

@@ -92,7 +92,7 @@ class WalletService:
     def get_wallet(self, caller: Principal, customer_id: str, currency: str) -> results.Wallet:
         """The wallet straight from the event store (strongly consistent)."""
         caller.require_reads(customer_id, WalletNotFoundError)
-        return self._present_wallet(self.runner.read_wallet(customer_id, currency))
+        return self._present_wallet(self.runner.read_wallet(customer_id, currency, shared=True))
 
     def credit_wallet(
         self,

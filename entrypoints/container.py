@@ -39,6 +39,7 @@ from application.holds import HoldService
 from application.installment_scheduler import InstallmentScheduler, SchedulerTracker
 from application.installments_projection import InstallmentsProjection
 from application.ledger import Ledger
+from application.log_head import LogHead
 from application.payment_processor import PaymentProcessor, ProcessorTracker
 from application.payment_projection import PaymentsProjection
 from application.payment_queries import PaymentQueries
@@ -235,6 +236,11 @@ class ApplicationProvider(Provider):
     @provide
     def runner(self, ledger: Ledger, clock: Clock, settings: Settings) -> CommandRunner:
         return CommandRunner(ledger, clock, retries_max=settings.database.command_retries)
+
+    @provide
+    def log_head(self, runner: CommandRunner) -> LogHead:
+        """The log's head as the runner's reads check it (shared by the HTTP layer)."""
+        return runner.head
 
     @provide
     def rules(self, settings: Settings) -> PaymentRules:

@@ -22,11 +22,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Dependencies, Guard
 
 from application.errors import UnauthenticatedError
+from application.log_head import LogHead
 from application.principal import Principal
 from application.users import UserService
 from entrypoints.http.problems import TooManyRequestsError
 from entrypoints.http.ratelimit import RateLimiter
-from entrypoints.http.writes import in_thread
+from entrypoints.http.reads import read_current
 from entrypoints.settings import Settings
 
 ANONYMOUS_SUBJECT = "anonymous"
@@ -46,8 +47,10 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     """The principal of the request's bearer token (401 problem without a valid one)."""
-    users: UserService = await connection.state.dishka_container.get(UserService)
-    return await in_thread(users.authenticate, bearer_token(connection))
+    container = connection.state.dishka_container
+    users: UserService = await container.get(UserService)
+    head: LogHead = await container.get(LogHead)
+    return await read_current(head, users.authenticate, bearer_token(connection))
 
 
 async def _write_limiter(connection: ASGIConnection[Any, Any, Any, Any]) -> RateLimiter:

@@ -1,5 +1,7 @@
 """Every request gets an id and one log line.
 
+It also marks when the request came in: its reads must see every write finished by then.
+
 The id is the client's `X-Request-ID` when it is sane (1-128 characters of letters, digits
 and `._:-`), else a new one; it is set in `REQUEST_ID` for the request (so every log line
 the request causes carries it) and returned in the response's `X-Request-ID` header. When the
@@ -20,6 +22,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.log_head import reads_since
 from entrypoints.logs import REQUEST_ID
 
 log = logging.getLogger("payledger.http")
@@ -62,7 +65,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # The request's reads need only see what was written before it came in: they
+            # can share one check of the log's head (application/log_head.py).
+            with reads_since(time.monotonic()):
+                await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
 

@@ -140,19 +140,41 @@ def test_a_payment_read_sees_the_settlement_another_process_recorded(
     )
 
 
-def test_a_current_cached_read_costs_one_probe_and_changes_nothing(open_process: Open) -> None:
+def test_a_current_cached_read_asks_only_for_the_logs_head_and_changes_nothing(
+    open_process: Open,
+) -> None:
     app = open_process()
     funded_wallet(app, "carol", 500)
     before = app.wallets.get_wallet(CALLER, "carol", "USD")
     position = app.ledger.log_position()
     reads = Reads(app.ledger)
+    checks = app.runner.head.checks
 
     for _ in range(3):
         assert app.wallets.get_wallet(CALLER, "carol", "USD") == before
 
-    assert reads.events == [2, 2, 2]
+    # Saved by this process, and the log has not moved since: no events to ask for.
+    assert reads.events == []
     assert reads.snapshots == 0
+    assert app.runner.head.checks == checks + 3  # one head check per read (outside a request)
     assert app.ledger.log_position() == position
+
+
+def test_a_wallet_known_current_here_is_read_again_once_another_process_wrote(
+    open_process: Open,
+) -> None:
+    first, second = open_process(), open_process()
+    funded_wallet(first, "erin", 1_000)
+    for _ in range(2):  # the second read finds it cached and notes it current to the head
+        assert second.wallets.get_wallet(CALLER, "erin", "USD").balance == 1_000
+    reads = Reads(second.ledger)
+    assert second.wallets.get_wallet(CALLER, "erin", "USD").balance == 1_000
+    assert reads.events == []
+
+    first.wallets.debit_wallet(CALLER, "erin", 300, "USD")
+
+    assert second.wallets.get_wallet(CALLER, "erin", "USD").balance == 700
+    assert reads.events == [2]  # the head moved: the events after the cached version
 
 
 def test_a_keyed_payment_reads_no_events_unless_its_key_was_used(open_process: Open) -> None:

@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import JSONBody
 
+from application.log_head import LogHead
 from application.payment_queries import PaymentQueries
 from application.payments import PaymentRequest, PaymentService
 from application.ports.gateway import Card
@@ -47,6 +48,7 @@ from entrypoints.http.params import (
     parse_instant,
 )
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.reads import read_current
 from entrypoints.http.view_waits import wait_for_writes
 from entrypoints.http.writes import WRITE_HEADERS, IdempotencyKey, in_thread, written_response
 
@@ -198,8 +200,9 @@ class PaymentController(ApiController):
         payment_id: PaymentId,
         principal: NamedDependency[Principal],
         service: FromDishka[PaymentService],
+        head: FromDishka[LogHead],
     ) -> Payment:
-        return await in_thread(service.get_payment, principal, payment_id)
+        return await read_current(head, service.get_payment, principal, payment_id)
 
     @post(
         "/{payment_id:uuid}/retry",

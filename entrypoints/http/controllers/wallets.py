@@ -15,6 +15,7 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
+from application.log_head import LogHead
 from application.principal import Principal
 from application.queries import LedgerQueries
 from application.results import CustomerWallets, Statement, Transaction, Wallet
@@ -30,6 +31,7 @@ from entrypoints.http.params import (
     SequenceCursor,
 )
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.reads import read_current
 from entrypoints.http.view_waits import wait_for_view, wait_for_writes
 from entrypoints.http.writes import (
     WRITE_HEADERS,
@@ -111,11 +113,12 @@ class WalletController(ApiController):
         wallets: FromDishka[WalletService],
         queries: FromDishka[LedgerQueries],
         positions: FromDishka[ViewPositions],
+        head: FromDishka[LogHead],
         currency: OptionalCurrencyQuery = None,
         min_position: MinPosition = None,
     ) -> Wallet | CustomerWallets:
         if currency is not None:
-            return await in_thread(wallets.get_wallet, principal, customer_id, currency)
+            return await read_current(head, wallets.get_wallet, principal, customer_id, currency)
         # Read from the log (the customer's wallet directory): no need to wait for the view.
         await wait_for_view(positions, LEDGER_VIEW, min_position)
         return await in_thread(queries.wallets_of, principal, customer_id)

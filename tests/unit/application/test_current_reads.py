@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from application.log_head import Verified, WouldBlockError, reads_at, without_store
 from domain.ids import wallet_id
 from tests.unit.application.fakes import FakeClock
 from tests.unit.application.payment_fakes import CountingGateway
@@ -90,3 +91,67 @@ def test_a_wallets_own_credits_and_debits_always_read_the_log_first(funded: App)
 
     assert funded.runner.conflicts == 0
     assert written.value.postings[0].balance_after == 1090
+
+
+class EventReads:
+    """Counts the ledger's reads of an aggregate's events."""
+
+    def __init__(self, app: App) -> None:
+        self.count = 0
+        store = app.ledger.repository.event_store
+        original = store.get
+
+        def get(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original(*args, **kwargs)
+
+        store.get = get  # type: ignore[method-assign]
+
+
+def test_a_read_of_a_wallet_known_current_to_the_logs_head_reads_no_events(
+    funded: App,
+) -> None:
+    reads = EventReads(funded)
+
+    # The credit was saved here: the cached wallet is known to hold every event up to it.
+    assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1000
+    assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1000
+
+    assert reads.count == 0
+
+
+def test_once_the_log_moves_past_what_is_known_a_read_asks_for_newer_events(
+    funded: App,
+) -> None:
+    written_elsewhere(funded, 250)
+    funded.runner._verified = Verified()  # as in another process: nothing known of the write
+    reads = EventReads(funded)
+
+    assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1250
+    assert reads.count == 1
+    # Now known current to the head: the next read asks nothing.
+    assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1250
+    assert reads.count == 1
+
+
+def test_on_the_event_loop_a_read_uses_the_cache_or_refuses(funded: App) -> None:
+    head = funded.ledger.log_position()
+    assert head is not None
+    with reads_at(head), without_store():
+        assert funded.wallets.get_wallet(CALLER, "alice", "USD").balance == 1000
+        with pytest.raises(WouldBlockError):  # not cached at all
+            funded.wallets.get_wallet(CALLER, "nobody", "USD")
+
+    written_elsewhere(funded, 5)
+    funded.runner._verified = Verified()
+    head = funded.ledger.log_position()
+    assert head is not None
+    with reads_at(head), without_store(), pytest.raises(WouldBlockError):
+        funded.wallets.get_wallet(CALLER, "alice", "USD")
+
+
+def test_a_shared_read_is_the_caches_own_state_and_a_plain_read_a_copy(funded: App) -> None:
+    funded.wallets.get_wallet(CALLER, "alice", "USD")
+
+    assert funded.runner.read_wallet("alice", "USD", shared=True) is cached(funded, "alice")
+    assert funded.runner.read_wallet("alice", "USD") is not cached(funded, "alice")
