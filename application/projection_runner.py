@@ -1,5 +1,8 @@
 """Runs a projection over the log: applies new notifications in order, waits for more.
 
+Reading: the runners of one application share its `LogTail`: new notifications are read
+and decoded once for all of them.
+
 Waiting: a runner sleeps until its `NewEvents` source says events may have been recorded
 (or at most `poll_interval_s`), so an idle runner costs next to nothing.
 
@@ -31,6 +34,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.projection import Projection
 
+from application.log_tail import tail_of
 from application.ports.new_events import NewEvents
 from application.results import FollowerFailure
 
@@ -85,6 +89,8 @@ class ProjectionRunner:
         self.failure: FollowerFailure | None = None  # the event it is stuck on, if any
         self.failures_total = 0  # distinct failures to apply an event, in this process
         self._narrow_until: int | None = None  # after a failed batch: one event at a time
+        # The log's newest stretch, read and decoded once for every follower of `app` here.
+        self._tail = tail_of(app)
         self._problem: str | None = None  # the last problem logged (each is logged once)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -114,13 +120,11 @@ class ProjectionRunner:
         """`run_once`, with a failure to apply an event raised as `EventNotAppliedError`."""
         position = self.view.max_tracking_id(self.app.name) or 0
         narrowing = self._narrow_until is not None and position < self._narrow_until
-        notifications = self.app.recorder.select_notifications(
-            start=position + 1, limit=1 if narrowing else self.batch_size
-        )
+        notifications, events = self._tail.read(position + 1, 1 if narrowing else self.batch_size)
         if not notifications:
             return 0
         try:
-            self._apply(notifications)
+            self._apply(notifications, events)
         except IntegrityError:
             return 0  # another runner got there first: start again from its position
         except STORE_ERRORS:
@@ -133,16 +137,18 @@ class ProjectionRunner:
             raise EventNotAppliedError(failure, error, exact) from error
         return len(notifications)
 
-    def _apply(self, notifications: Sequence[Notification]) -> None:
+    def _apply(
+        self, notifications: Sequence[Notification], events: Sequence[Any] | None = None
+    ) -> None:
         # One transaction for the whole batch (views that can): far fewer commits.
         batch = getattr(self.view, "batch", None)
         with batch() if batch is not None else contextlib.nullcontext():
             name = self.app.name
+            if events is None:
+                events = self._decode(notifications)
             items = [
                 (event, Tracking(name, notification.id))
-                for event, notification in zip(
-                    self._decode(notifications), notifications, strict=True
-                )
+                for event, notification in zip(events, notifications, strict=True)
             ]
             process_batch = getattr(self.projection, "process_batch", None)
             if process_batch is not None:  # a projection that works on many at once
