@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import Projection
@@ -83,6 +83,17 @@ class RefundData(msgspec.Struct, frozen=True):
     payment: Any
 
 
+# The events that change a payment's status, and the charge event each also makes for a
+# wallet-first payment.
+_STATUS_EVENTS: dict[type[Any], WebhookEventType | None] = {
+    Payment.Created: None,
+    Payment.ProcessingStarted: None,
+    Payment.Rejected: CHARGE_FAILED,
+    Payment.Failed: CHARGE_FAILED,
+    Payment.Succeeded: CHARGE_SUCCEEDED,
+}
+
+
 def message_id(payment_id: UUID, version: int, event_type: WebhookEventType) -> str:
     """The `webhook-id` of one event type about one payment event: deterministic, so a
     rebuilt dispatcher sends the same ids and receivers can deduplicate."""
@@ -108,57 +119,69 @@ class WebhookDispatcher(Projection[Any]):
         self.clock = clock
         self.horizon_s = horizon_s
 
-    @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.store.insert_tracking(tracking)
+        self.process_batch([(domain_event, tracking)])
 
-    @process_event.register
-    def _(self, event: Payment.Created, tracking: Tracking) -> None:
-        self._status_changed(event, tracking)
+    def process_batch(self, items: Sequence[tuple[Any, Tracking]]) -> None:
+        """The deliveries of a run of events, written with the last one's tracking record
+        in one transaction. Each payment is read from the log once a batch, at the version
+        of its first event here; its later events here are applied to it in memory."""
+        if not items:
+            return
+        messages: list[OutboundMessage] = []
+        payments: dict[UUID, Payment] = {}
+        for event, tracking in items:
+            if isinstance(event, Payment.Event):
+                messages.extend(self._messages_of(event, tracking, payments))
+        self.store.record_messages(messages, items[-1][1], self.clock.now(), self.horizon_s)
 
-    @process_event.register
-    def _(self, event: Payment.ProcessingStarted, tracking: Tracking) -> None:
-        self._status_changed(event, tracking)
-
-    @process_event.register
-    def _(self, event: Payment.Rejected, tracking: Tracking) -> None:
-        self._status_changed(event, tracking, charge=CHARGE_FAILED)
-
-    @process_event.register
-    def _(self, event: Payment.Failed, tracking: Tracking) -> None:
-        self._status_changed(event, tracking, charge=CHARGE_FAILED)
-
-    @process_event.register
-    def _(self, event: Payment.Succeeded, tracking: Tracking) -> None:
-        self._status_changed(event, tracking, charge=CHARGE_SUCCEEDED)
-
-    @process_event.register
-    def _(self, event: Payment.Refunded, tracking: Tracking) -> None:
-        paid = self.load_payment(event.originator_id, event.originator_version)
-        refund = RefundData(
-            event.refund_id,
-            event.amount_minor,
-            paid.currency,
-            event.reason,
-            presenters.payment(paid),
-        )
-        messages = [
-            self._message(paid, event, STATUS_CHANGED, presenters.payment(paid), tracking),
-            self._message(paid, event, REFUNDED, refund, tracking),
-        ]
-        self.store.record_messages(messages, tracking, self.clock.now(), self.horizon_s)
-
-    def _status_changed(
-        self,
-        event: Aggregate.Event,
-        tracking: Tracking,
-        charge: WebhookEventType | None = None,
-    ) -> None:
-        paid = self.load_payment(event.originator_id, event.originator_version)
+    def _messages_of(
+        self, event: Payment.Event, tracking: Tracking, payments: dict[UUID, Payment]
+    ) -> list[OutboundMessage]:
+        kind = type(event)
+        if kind not in _STATUS_EVENTS and kind is not Payment.Refunded:
+            self._follow(event, payments)  # no message, but later ones need the state
+            return []
+        paid = self._at(event, payments)
+        if kind is Payment.Refunded:
+            assert isinstance(event, Payment.Refunded)
+            refund = RefundData(
+                event.refund_id,
+                event.amount_minor,
+                paid.currency,
+                event.reason,
+                presenters.payment(paid),
+            )
+            return [
+                self._message(paid, event, STATUS_CHANGED, presenters.payment(paid), tracking),
+                self._message(paid, event, REFUNDED, refund, tracking),
+            ]
         messages = [self._message(paid, event, STATUS_CHANGED, presenters.payment(paid), tracking)]
+        charge = _STATUS_EVENTS[kind]
         if charge is not None and paid.method == PaymentMethod.WALLET_FIRST:
             messages.append(self._message(paid, event, charge, charge_data(paid), tracking))
-        self.store.record_messages(messages, tracking, self.clock.now(), self.horizon_s)
+        return messages
+
+    def _at(self, event: Payment.Event, payments: dict[UUID, Payment]) -> Payment:
+        """The payment right after `event`: folded in memory from this batch's earlier
+        state of it, else read from the log at that version."""
+        paid = self._follow(event, payments)
+        if paid is None:
+            paid = payments[event.originator_id] = self.load_payment(
+                event.originator_id, event.originator_version
+            )
+        return paid
+
+    @staticmethod
+    def _follow(event: Payment.Event, payments: dict[UUID, Payment]) -> Payment | None:
+        """Apply `event` to the payment's state held for this batch, if that state is the
+        one just before it (else forget it); the state after it, or None."""
+        held = payments.pop(event.originator_id, None)
+        if held is None or held.version != event.originator_version - 1:
+            return None
+        project_aggregate(held, [event])
+        payments[event.originator_id] = held
+        return held
 
     @staticmethod
     def _message(

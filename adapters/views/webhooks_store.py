@@ -325,10 +325,15 @@ class SqlWebhookStore(SqlView):
         created = 0
         with self._writing() as cursor:
             self._track(cursor, tracking)
+            endpoints: dict[tuple[str, ...], list[Row]] = {}  # shared by a batch's messages
             for message in messages:
                 owners = tuple(dict.fromkeys(message.customer_ids)) or (GLOBAL_CUSTOMER,)
-                statement = self._sql(_MATCHING_ENDPOINTS, owners=", ".join("?" for _ in owners))
-                rows = cursor.fetch_all(statement, (ACTIVE, *owners))
+                rows = endpoints.get(owners)
+                if rows is None:
+                    statement = self._sql(
+                        _MATCHING_ENDPOINTS, owners=", ".join("?" for _ in owners)
+                    )
+                    rows = endpoints[owners] = cursor.fetch_all(statement, (ACTIVE, *owners))
                 for row in rows:
                     if message.event_type not in row["event_types"].split(","):
                         continue
