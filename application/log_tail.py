@@ -47,7 +47,8 @@ class LogTail:
     def __init__(self, app: Application[Any], size_max: int = TAIL_MAX) -> None:
         self._app = app
         self._size_max = size_max
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the window
+        self._fetching = threading.Lock()  # held while reading the store
         self._low = 0
         self._high = -1  # empty
         self._ids: list[int] = []
@@ -64,11 +65,18 @@ class LogTail:
             served = self._from_window(start, limit)
         if served is not None:
             return served
-        notifications = self._app.recorder.select_notifications(start=start, limit=limit)
-        self.reads += 1
-        events = self._decode(notifications)
-        with self._lock:
-            self._remember(start, notifications, events)
+        # One read of the store at a time: followers woken together by the same new events
+        # wait for the first one's read instead of making the same read each.
+        with self._fetching:
+            with self._lock:
+                served = self._from_window(start, limit)
+            if served is not None:
+                return served
+            notifications = self._app.recorder.select_notifications(start=start, limit=limit)
+            self.reads += 1
+            events = self._decode(notifications)
+            with self._lock:
+                self._remember(start, notifications, events)
         return notifications, events
 
     def _from_window(
@@ -101,24 +109,37 @@ class LogTail:
         notifications: Sequence[Notification],
         events: Sequence[Any] | None,
     ) -> None:
+        """Fold a read of the store covering `start..last` into the window."""
         if not notifications:
             return  # says nothing about positions to come
         last = notifications[-1].id
         decoded = list(events) if events is not None else [None] * len(notifications)
-        if self._low <= start <= self._high + 1 and self._high >= self._low:
+        ids = [n.id for n in notifications]
+        if (
+            self._high < self._low
+            or start > self._high + 1
+            or (start <= self._low and last >= self._high)
+        ):
+            # No window, a read past its end (newest wins), or one covering all of it.
+            self._low, self._high = start, last
+            self._ids, self._notifications, self._events = ids, list(notifications), decoded
+        elif start >= self._low:  # from within the window or right after it: extend it
             if last <= self._high:
                 return  # known already
             keep = bisect.bisect_left(self._ids, start)  # the read restates the rest
             del self._ids[keep:], self._notifications[keep:], self._events[keep:]
-        else:  # not next to the window: start a new one
-            self._ids.clear()
-            self._notifications.clear()
-            self._events.clear()
+            self._ids += ids
+            self._notifications += notifications
+            self._events += decoded
+            self._high = last
+        elif last >= self._low - 1:  # a lagging follower's read reaching the window
+            before = bisect.bisect_left(ids, self._low)
+            self._ids[:0] = ids[:before]
+            self._notifications[:0] = notifications[:before]
+            self._events[:0] = decoded[:before]
             self._low = start
-        self._ids.extend(n.id for n in notifications)
-        self._notifications.extend(notifications)
-        self._events.extend(decoded)
-        self._high = last
+        else:
+            return  # far behind the window: left to the followers at its end
         excess = len(self._ids) - self._size_max
         if excess > 0:
             del self._ids[:excess], self._notifications[:excess], self._events[:excess]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -98,3 +100,47 @@ def test_one_tail_per_application() -> None:
 
     assert tail_of(ledger) is tail_of(ledger)
     assert tail_of(ledger) is not tail_of(other)
+
+
+def test_a_lagging_followers_read_joins_the_window_and_one_far_behind_leaves_it() -> None:
+    ledger = log_of(30)
+    tail = LogTail(ledger)
+    assert positions(tail.read(20, 100)) == list(range(20, 31))
+
+    assert positions(tail.read(15, 5)) == [15, 16, 17, 18, 19]  # reaches the window: joins
+    reads = tail.reads
+    assert positions(tail.read(15, 100)) == list(range(15, 31))
+    assert tail.reads == reads
+
+    assert positions(tail.read(2, 3)) == [2, 3, 4]  # far behind: served, not kept
+    assert positions(tail.read(15, 100)) == list(range(15, 31))
+    assert tail.reads == reads + 1
+
+
+def test_followers_woken_together_make_one_read_of_the_store() -> None:
+    ledger = log_of(5)
+    tail = LogTail(ledger)
+    assert positions(tail.read(1, 100)) == [1, 2, 3, 4, 5]
+    for n in range(5):
+        ledger.save(Account.open(f"new-{n}", "USD"))
+    original = ledger.recorder.select_notifications
+    entered = threading.Event()
+
+    def slow_select(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        time.sleep(0.05)
+        return original(*args, **kwargs)
+
+    ledger.recorder.select_notifications = slow_select  # type: ignore[method-assign]
+    answers: list[list[int]] = []
+    followers = [
+        threading.Thread(target=lambda: answers.append(positions(tail.read(6, 100))))
+        for _ in range(8)
+    ]
+    for follower in followers:
+        follower.start()
+    for follower in followers:
+        follower.join()
+
+    assert answers == [[6, 7, 8, 9, 10]] * 8
+    assert tail.reads == 2  # the first read, then one for all eight
