@@ -13,6 +13,7 @@ journal entry each, Stripe executes each attempt key once), and every view equal
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -153,3 +154,42 @@ def test_two_serve_processes_settle_each_payment_once_and_views_equal_the_log(
                 "installment_scheduler": end,
                 "webhook_dispatcher": end,
             }, ready
+
+
+def test_a_write_through_one_process_is_read_through_the_other_at_once(
+    replicas: tuple[RunningServer, RunningServer],
+) -> None:
+    """Read-your-writes across processes, with the log quiet (reads check the log's head and
+    may answer from the cache) and with it moving under other clients' writes (reads ask
+    for the wallet's newer events)."""
+    first, second = replicas
+    mine, busy = api.new_customer("ryw"), api.new_customer("busy")
+    with api.client(first.base_url) as http:
+        api.open_wallet(http, mine)
+        api.open_wallet(http, busy)
+    stop = threading.Event()
+
+    def keep_the_log_moving() -> int:
+        made = 0
+        with api.client(first.base_url) as one, api.client(second.base_url) as other:
+            while not stop.is_set():
+                api.expect(api.credit((one, other)[made % 2], busy, 1), 201)
+                made += 1
+        return made
+
+    with api.client(first.base_url) as one, api.client(second.base_url) as other:
+        for phase in ("quiet", "moving"):
+            with ThreadPoolExecutor(1) as pool:
+                moving = pool.submit(keep_the_log_moving) if phase == "moving" else None
+                for n in range(30):
+                    writer, reader = (one, other) if n % 2 == 0 else (other, one)
+                    for _ in range(2):  # twice: the second read may come from the cache
+                        before = api.wallet(reader, mine)["balance"]
+                    written = api.expect(api.credit(writer, mine, 10 + n), 201)
+                    after = api.wallet(reader, mine)
+                    assert after["balance"] == before + 10 + n, (phase, n, after)
+                    assert after["balance"] == api.wallet_posting(written, mine)["balance_after"]
+                stop.set()
+                if moving is not None:
+                    assert moving.result() > 0
+            stop.clear()
