@@ -18,7 +18,7 @@ from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.ledger import Ledger
 from application.ports.fingerprint import Fingerprinter
@@ -94,6 +94,26 @@ async def _allow_every_method(message: Message, scope: Scope) -> None:
         message["headers"] = [*headers, (b"allow", methods)]
 
 
+class _OptionsAllow:
+    """Runs `_allow_every_method` on the answer to an OPTIONS request; every other request
+    passes untouched (a `before_send` hook would add a step to every message of every
+    response)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            await _allow_every_method(message, scope)
+            await send(message)
+
+        await self.app(scope, receive, send_allow)
+
+
 def create_app(container: AsyncContainer) -> Litestar:
     """The HTTP API on the given container; the app closes the container on shutdown."""
 
@@ -152,11 +172,10 @@ def create_app(container: AsyncContainer) -> Litestar:
         request_max_body_size=BODY_CEILING_BYTES,
         openapi_config=openapi_config(),
         lifespan=[lifespan],
-        before_send=[_allow_every_method],
         # Logging is configured once per process (entrypoints/logs.py), not by the framework.
         logging_config=None,
     )
     setup_dishka(container, app)
     # Outermost, around routing and error handling: every response gets its request id.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestContextMiddleware(_OptionsAllow(app.asgi_handler))
     return app

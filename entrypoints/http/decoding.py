@@ -144,6 +144,15 @@ def _with_unit_hint(error: FieldError) -> FieldError:
     return error
 
 
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+def _may_have_body(scope: Scope) -> bool:
+    """Whether the request announces a body: HTTP/1.1 frames one by Content-Length or
+    Transfer-Encoding only (RFC 9112, 6.3), so a request with neither has none."""
+    return any(name.lower() in _BODY_HEADERS for name, _ in scope.get("headers", ()))
+
+
 class BodyLimitMiddleware(ASGIMiddleware):
     """Refuses bodies over the configured size with 413, by header or by bytes received."""
 
@@ -152,7 +161,7 @@ class BodyLimitMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         app = Litestar.from_scope(scope)
         limit = app.state.get(BODY_LIMIT_STATE_KEY)
-        if limit is None:
+        if limit is None or not _may_have_body(scope):
             await next_app(scope, receive, send)
             return
         announced = Headers.from_scope(scope).get("content-length")
