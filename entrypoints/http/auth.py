@@ -1,8 +1,11 @@
 """Who is calling: bearer-token authentication on every API route, and the `principal`.
 
-Every resource controller derives from `ApiController`: its guard authenticates the bearer
-token of every route (a 401 problem with `WWW-Authenticate: Bearer` when it is missing or
-invalid) and counts writes against the principal's rate limit (429 with `Retry-After`).
+Every resource controller derives from `ApiController`: its `before_request` hook
+(`require_token`) authenticates the bearer token of every route (a 401 problem with
+`WWW-Authenticate: Bearer` when it is missing or invalid) and counts writes against the
+principal's rate limit (429 with `Retry-After`). No controller or handler may set its own
+`before_request`: it would replace this one (tests/integration/http/test_auth.py asks every
+route for a token).
 The few public routes of such a controller say so with `opt={"public": True}` (catalog
 reads, sign-up, login). Handlers pass the principal to the use cases, which scope
 idempotency keys by it and check object-level access: one place per use case.
@@ -18,8 +21,7 @@ from typing import Any
 from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Dependencies, Guard
+from litestar.types import BeforeRequestHookHandler, Dependencies
 
 from application.errors import UnauthenticatedError
 from application.log_head import LogHead
@@ -62,18 +64,18 @@ async def _write_limiter(connection: ASGIConnection[Any, Any, Any, Any]) -> Rate
     return limiter
 
 
-async def require_token(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """The guard of every API route: authenticate (unless the route is public) and count
-    a customer's writes against their limit (admins are staff or a merchant's backend,
-    trusted with volume: not limited)."""
-    if handler.opt.get("public"):
+async def require_token(request: Request[Any, Any, Any]) -> None:
+    """Run before every API route's handler (and its dependencies): authenticate (unless
+    the route is public) and count a customer's writes against their limit (admins are
+    staff or a merchant's backend, trusted with volume: not limited). A `before_request`
+    hook rather than a guard: Litestar calls each guard with a copy of the route handler,
+    a cost on every request."""
+    if request.route_handler.opt.get("public"):
         return
-    principal = await authenticate(connection)
-    connection.state[PRINCIPAL_STATE_KEY] = principal
-    if not principal.is_admin and connection.scope.get("method") not in READ_METHODS:
-        wait_s = (await _write_limiter(connection)).hit(principal.subject)
+    principal = await authenticate(request)
+    request.state[PRINCIPAL_STATE_KEY] = principal
+    if not principal.is_admin and request.scope.get("method") not in READ_METHODS:
+        wait_s = (await _write_limiter(request)).hit(principal.subject)
         if wait_s:
             raise TooManyRequestsError(wait_s, "Too many writes: retry after a while.")
 
@@ -85,12 +87,11 @@ async def current_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 PRINCIPAL_PROVIDER = Provide(current_principal)
-GUARDS: list[Guard] = [require_token]
 
 
 class ApiController(Controller):
     """Base of the resource controllers: authenticated, with the caller as `principal`."""
 
     dependencies: Dependencies | None = {"principal": PRINCIPAL_PROVIDER}
-    guards: list[Guard] | None = GUARDS
+    before_request: BeforeRequestHookHandler | None = require_token
     security = [{"BearerToken": []}]
