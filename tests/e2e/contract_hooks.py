@@ -146,10 +146,18 @@ def _root_user_id() -> str:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
-    """The first admin belongs to the harness: a generated request that would change or
-    delete its account (an admin may change anyone's role or status, and its user id can be
-    reached by links from the user list) is sent to a user that does not exist instead,
-    which answers the documented 404."""
+    """Stateful scenarios send keys of their own (below). And the first admin belongs to
+    the harness: a generated request that would change or delete its account (an admin may
+    change anyone's role or status, and its user id can be reached by links from the user
+    list) is sent to a user that does not exist instead, which answers the documented 404."""
+    if _phase(case) == "stateful":
+        # Each scenario's writes are its own: a key generated again in a later scenario
+        # (they are short, "0" often) would replay an earlier scenario's result, e.g. a
+        # school created with the same key and deleted since (a correct replay, but not
+        # the fresh resource the scenario's next step looks for).
+        headers = case.headers or {}
+        for name in [n for n in headers if n.lower() == "idempotency-key"]:
+            case.headers = {**headers, name: str(uuid.uuid4())}
     params = case.path_parameters or {}
     if str(case.method).upper() in _CHANGES and params.get("user_id") is not None:
         with _lock:
