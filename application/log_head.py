@@ -26,7 +26,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 from uuid import UUID
+
+T = TypeVar("T")
 
 # When the request being served arrived (time.monotonic()); None outside a request.
 _arrived: ContextVar[float | None] = ContextVar("payledger_request_arrived", default=None)
@@ -41,14 +44,19 @@ RECHECK_MOVING_S = 0.1
 
 
 @contextlib.contextmanager
-def reads_since(arrived: float) -> Iterator[None]:
-    """Within this block, reads need only be current to `arrived` (a `time.monotonic()`):
-    what had been written when the request came in (the HTTP layer sets it per request)."""
-    token = _arrived.set(arrived)
+def _setting(var: ContextVar[T], value: T) -> Iterator[None]:
+    """`var` is `value` within the block, and what it was before after it."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _arrived.reset(token)
+        var.reset(token)
+
+
+def reads_since(arrived: float) -> contextlib.AbstractContextManager[None]:
+    """Within this block, reads need only be current to `arrived` (a `time.monotonic()`):
+    what had been written when the request came in (the HTTP layer sets it per request)."""
+    return _setting(_arrived, arrived)
 
 
 def read_moment() -> float:
@@ -57,15 +65,10 @@ def read_moment() -> float:
     return time.monotonic() if arrived is None else arrived
 
 
-@contextlib.contextmanager
-def reads_at(head: int) -> Iterator[None]:
+def reads_at(head: int) -> contextlib.AbstractContextManager[None]:
     """Within this block, the log's head (checked after the request arrived) is `head`:
     reads use it instead of checking again."""
-    token = _head.set(head)
-    try:
-        yield
-    finally:
-        _head.reset(token)
+    return _setting(_head, head)
 
 
 def known_head() -> int | None:
@@ -77,16 +80,11 @@ class WouldBlockError(Exception):
     """A read on the event loop (`without_store`) needs the store: run it in a thread."""
 
 
-@contextlib.contextmanager
-def without_store() -> Iterator[None]:
+def without_store() -> contextlib.AbstractContextManager[None]:
     """Within this block, a read that would ask the store raises `WouldBlockError`
     instead (`may_block` says where): the HTTP layer tries a read served from the cache
     on the event loop first, and only hands it to a worker thread when it must."""
-    token = _loop_only.set(True)
-    try:
-        yield
-    finally:
-        _loop_only.reset(token)
+    return _setting(_loop_only, True)
 
 
 def may_block() -> None:

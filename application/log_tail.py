@@ -39,6 +39,17 @@ def tail_of(app: Application[Any]) -> LogTail:
         return tail
 
 
+def decode(app: Application[Any], notifications: Sequence[Notification]) -> Sequence[Any]:
+    """The notifications' events, all at once where the mapper can (it then does its work
+    per event type once a batch, not once an event)."""
+    mapper = app.mapper
+    decode_all = getattr(mapper, "to_domain_events", None)
+    if decode_all is not None:
+        events: Sequence[Any] = decode_all(notifications)
+        return events
+    return [mapper.to_domain_event(notification) for notification in notifications]
+
+
 class LogTail:
     """A window `[low, high]` of the log held in memory: every notification whose position
     lies in it, in order, with its decoded event (None where the batch could not be decoded:
@@ -93,13 +104,8 @@ class LogTail:
         return notifications, None if any(e is None for e in events) else events
 
     def _decode(self, notifications: Sequence[Notification]) -> Sequence[Any] | None:
-        mapper = self._app.mapper
-        decode_all = getattr(mapper, "to_domain_events", None)
         try:
-            if decode_all is not None:
-                decoded: Sequence[Any] = decode_all(notifications)
-                return decoded
-            return [mapper.to_domain_event(notification) for notification in notifications]
+            return decode(self._app, notifications)
         except Exception:  # the follower decodes it again and reports the event
             return None
 

@@ -34,7 +34,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.projection import Projection
 
-from application.log_tail import tail_of
+from application.log_tail import decode, tail_of
 from application.ports.new_events import NewEvents
 from application.results import FollowerFailure
 
@@ -144,8 +144,8 @@ class ProjectionRunner:
         batch = getattr(self.view, "batch", None)
         with batch() if batch is not None else contextlib.nullcontext():
             name = self.app.name
-            if events is None:
-                events = self._decode(notifications)
+            if events is None:  # the tail could not decode them: fail here, on the event
+                events = decode(self.app, notifications)
             items = [
                 (event, Tracking(name, notification.id))
                 for event, notification in zip(events, notifications, strict=True)
@@ -159,16 +159,6 @@ class ProjectionRunner:
                 process_event = self.projection.process_event
                 for event, tracking in items:
                     process_event(event, tracking)
-
-    def _decode(self, notifications: Sequence[Notification]) -> Sequence[Any]:
-        """The notifications' events, all at once where the mapper can (it then does its
-        work per event type once a batch, not once an event)."""
-        mapper = self.app.mapper
-        decode_all = getattr(mapper, "to_domain_events", None)
-        if decode_all is not None:
-            events: Sequence[Any] = decode_all(notifications)
-            return events
-        return [mapper.to_domain_event(notification) for notification in notifications]
 
     def _failure(self, notification: Notification, error: Exception) -> FollowerFailure:
         return FollowerFailure(

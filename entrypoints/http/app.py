@@ -73,12 +73,11 @@ _ALLOWED_STATE_KEY = "payledger_allowed_methods"  # each path's methods, for `Al
 
 
 async def _allow_every_method(message: Message, scope: Scope) -> None:
-    """Answer OPTIONS with every method of the path. Litestar's own OPTIONS handler lists
-    the methods of one controller only when several declare the path (`/charges`: POST
-    without GET), so its `Allow` is rewritten from the app's merged routes."""
-    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
-        return
-    if message["status"] != 204:
+    """Answer OPTIONS (`_OptionsAllow` calls this for those only) with every method of the
+    path. Litestar's own OPTIONS handler lists the methods of one controller only when
+    several declare the path (`/charges`: POST without GET), so its `Allow` is rewritten
+    from the app's merged routes."""
+    if message["type"] != "http.response.start" or message["status"] != 204:
         return
     app = scope["litestar_app"]
     allowed: dict[str, bytes] | None = app.state.get(_ALLOWED_STATE_KEY)
